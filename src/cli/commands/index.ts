@@ -1,0 +1,4 @@
+/** Every CLI command, in the order `--help` lists them. Add a command by adding its registrar here. */
+import type { CommandRegistrar } from '../program.js';
+
+export const commands: CommandRegistrar[] = [];

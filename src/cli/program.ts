@@ -1,0 +1,37 @@
+/**
+ * The one entry point: `calico-vpc run` (the controller) and the offline tools. Each command lives in
+ * ./commands/<name>.ts and exports `register(program, io)`; this file only assembles them.
+ */
+import { Command, CommanderError } from 'commander';
+import { CliExit, type CliIO } from './io.js';
+
+export type CommandRegistrar = (program: Command, io: CliIO) => void;
+
+export function buildProgram(io: CliIO, registrars: readonly CommandRegistrar[]): Command {
+  const program = new Command('calico-vpc')
+    .description(
+      'Reconciles Kubernetes NetworkPolicies and per-zone VPE gateway egress rules to Calico GlobalNetworkPolicies.',
+    )
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+  for (const register of registrars) register(program, io);
+  return program;
+}
+
+/** Runs the CLI and returns the process exit code; never calls process.exit itself. */
+export async function runCli(argv: readonly string[], io: CliIO, registrars: readonly CommandRegistrar[]) {
+  const program = buildProgram(io, registrars);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CliExit) {
+      if (err.message) io.stderr(err.message.endsWith('\n') ? err.message : `${err.message}\n`);
+      return err.code;
+    }
+    if (err instanceof CommanderError) return err.exitCode;
+    io.stderr(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+}

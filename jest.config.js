@@ -13,6 +13,8 @@ const common = {
 
 /** @type {import('jest').Config} */
 export default {
+  // Integration test files share one API server and isolate themselves by namespace and name; fault tests
+  // that restart an API server start a dedicated control plane of their own.
   projects: [
     {
       ...common,
@@ -23,10 +25,9 @@ export default {
       ...common,
       displayName: 'integration',
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
-      globalSetup: '<rootDir>/test/integration/global-setup.ts',
-      globalTeardown: '<rootDir>/test/integration/global-teardown.ts',
+      globalSetup: '<rootDir>/test/integration/global-setup.js',
+      globalTeardown: '<rootDir>/test/integration/global-teardown.js',
       testTimeout: 120000,
-      maxWorkers: 1,
     },
   ],
 };

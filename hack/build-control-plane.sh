@@ -9,8 +9,11 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-K8S_VERSION="$(sed -n 's/^require k8s.io\/kubernetes \(v[0-9.]*\)$/\1/p' "$here/controlplane/kube/go.mod")"
-ETCD_VERSION="$(sed -n 's/^require go.etcd.io\/etcd\/server\/v3 \(v[0-9.]*\)$/\1/p' "$here/controlplane/etcd/go.mod")"
+# The versions are whatever the wrapper modules require: bump them there.
+module_version() { grep -Eo "^(require )?[[:space:]]*$1 v[0-9]+\.[0-9]+\.[0-9]+" "$2" | grep -Eo 'v[0-9.]+$' | head -n1; }
+K8S_VERSION="$(module_version k8s.io/kubernetes "$here/controlplane/kube/go.mod")"
+ETCD_VERSION="$(module_version go.etcd.io/etcd/server/v3 "$here/controlplane/etcd/go.mod")"
+[[ -n "$K8S_VERSION" && -n "$ETCD_VERSION" ]] || { echo "cannot read versions from hack/controlplane/*/go.mod" >&2; exit 1; }
 cache_root="${CVO_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/calico-vpc-operator}"
 out="$cache_root/bin/k8s-${K8S_VERSION}_etcd-${ETCD_VERSION}"
 
@@ -27,7 +30,7 @@ fi
 
 command -v go >/dev/null || { log "go is not installed; install Go >= 1.26 or set KUBEBUILDER_ASSETS"; exit 1; }
 mkdir -p "$out"
-export CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -trimpath"
+export CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -trimpath -buildvcs=false"
 
 stamp() {  # -ldflags that stamp the version the way Kubernetes' own build does
   local v="${K8S_VERSION#v}" major minor
@@ -55,5 +58,11 @@ build "$here/controlplane/kube" kube-apiserver ./cmd/kube-apiserver
 if [[ "${CVO_SKIP_KCM:-0}" != 1 ]]; then
   build "$here/controlplane/kube" kube-controller-manager ./cmd/kube-controller-manager
 fi
-"$out/kube-apiserver" --version >&2
+# A binary with a broken version stamp panics at start; catch it here, not in the first test.
+got="$("$out/kube-apiserver" --version 2>&1 || true)"
+if [[ "$got" != "Kubernetes $K8S_VERSION" ]]; then
+  rm -f "$out/kube-apiserver" "$out/kube-controller-manager"
+  log "kube-apiserver --version printed '$got', expected 'Kubernetes $K8S_VERSION'; removed, rebuild"; exit 1
+fi
+log "$got, etcd $ETCD_VERSION in $out"
 echo "$out"

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { LocalControlPlane } from '../../src/controlplane/local.js';
+import { installAllCrds } from '../../src/controlplane/install.js';
 import { STATE_FILE, type IntegrationState } from './setup-control-plane.js';
 
 export function integrationState(): IntegrationState {
@@ -38,12 +39,29 @@ export async function deleteTestNamespace(kc: KubeConfig, name: string): Promise
 }
 
 /**
- * The local control plane, for fault tests (restart the API server). Undefined against an existing cluster:
- * such tests must skip and say why.
+ * The shared control plane of this run. Do NOT restart or stop it: other test files run against it in
+ * parallel. Fault tests use `startDedicatedControlPlane` instead.
  */
-export function localControlPlane(): LocalControlPlane | undefined {
+export function sharedControlPlane(): LocalControlPlane | undefined {
   const state = integrationState();
   return state.controlPlaneStateFile ? LocalControlPlane.attach(state.controlPlaneStateFile) : undefined;
+}
+
+/**
+ * A control plane of a test file's own (etcd + kube-apiserver, ~10 s to start, CRDs installed), for fault tests
+ * that restart or stop the API server: `restartApiServer()`, `stopApiServer()`, `startApiServer()`, `stop()`.
+ * Returns undefined when the run targets an existing cluster (USE_EXISTING_CLUSTER=true): such tests must skip
+ * and say why.
+ */
+export async function startDedicatedControlPlane(
+  opts: { extraApiServerArgs?: string[] } = {},
+): Promise<{ cp: LocalControlPlane; kc: KubeConfig } | undefined> {
+  if (integrationState().existingCluster) return undefined;
+  const cp = await LocalControlPlane.start({ controllerManager: false, log: () => undefined, ...opts });
+  const kc = new KubeConfig();
+  kc.loadFromFile(cp.kubeconfigPath);
+  await installAllCrds(kc);
+  return { cp, kc };
 }
 
 /** Polls `check` until it returns a value other than undefined/false, or fails with `what` after timeoutMs. */

@@ -27,7 +27,7 @@ export async function setupIntegration(): Promise<void> {
   if (process.env.USE_EXISTING_CLUSTER === 'true') {
     const kc = new KubeConfig();
     kc.loadFromDefault();
-    const version = await new VersionApi(kc.makeApiClient(VersionApi).configuration).getCode();
+    const version = await kc.makeApiClient(VersionApi).getCode();
     await installAllCrds(kc);
     const kubeconfig = join(STATE_FILE, '..', 'existing-kubeconfig');
     writeFileSync(kubeconfig, kc.exportConfig(), { mode: 0o600 });

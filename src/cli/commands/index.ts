@@ -1,4 +1,5 @@
 /** Every CLI command, in the order `--help` lists them. Add a command by adding its registrar here. */
 import type { CommandRegistrar } from '../program.js';
+import { registerRun } from './run.js';
 
-export const commands: CommandRegistrar[] = [];
+export const commands: CommandRegistrar[] = [registerRun];

@@ -1,0 +1,187 @@
+/**
+ * `calico-vpc run`: the controller. Against the cluster in --kubeconfig / KUBECONFIG / ~/.kube/config / the pod's
+ * service account; with none of those, against a local control plane it starts itself (the embedded default),
+ * with the CRDs and the samples installed, so `npm start` shows the operator working on a fresh machine.
+ */
+import { Option, type Command } from 'commander';
+import { join } from 'node:path';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { applyObjects, installAllCrds, readManifests } from '../../controlplane/install.js';
+import { LocalControlPlane, REPO_ROOT } from '../../controlplane/local.js';
+import { Operator } from '../../controller/operator.js';
+import type { CalicoApiChoice } from '../../controller/calico-api.js';
+import { findDefaultKubeConfig, loadKubeConfig, KubeClient } from '../../kube/client.js';
+import { parseBindAddress } from '../../observability/health.js';
+import { createLogger, parseLogLevel, type Logger } from '../../observability/logger.js';
+import { CliExit, type CliIO } from '../io.js';
+import type { CommandRegistrar } from '../program.js';
+
+interface RunFlags {
+  kubeconfig?: string;
+  context?: string;
+  local?: boolean;
+  samples: boolean;
+  calicoApi: CalicoApiChoice;
+  leaderElect: boolean;
+  leaderElectionNamespace?: string;
+  leaderElectionId: string;
+  metricsBindAddress: string;
+  healthProbeBindAddress: string;
+  logLevel: string;
+  logPretty?: boolean;
+  translateNetworkPolicies: boolean;
+  networkPolicyOrder: string;
+  tier: string;
+  concurrency: string;
+  resyncPeriod: string;
+}
+
+function positiveInt(flag: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new CliExit(2, `${flag}: expected a positive integer, got "${value}"`);
+  return n;
+}
+
+function durationMs(flag: string, value: string): number {
+  const match = /^(\d+)(ms|s|m|h)$/.exec(value.trim());
+  if (!match) throw new CliExit(2, `${flag}: expected a duration like 30s, 10m or 1h, got "${value}"`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] as 'ms' | 's' | 'm' | 'h'];
+  return Number(match[1]) * unit;
+}
+
+async function reachable(kc: KubeConfig): Promise<string | undefined> {
+  const client = new KubeClient(kc, { requestTimeoutMs: 5000 });
+  try {
+    return (await client.serverVersion()).gitVersion;
+  } catch {
+    return undefined;
+  } finally {
+    client.close();
+  }
+}
+
+async function startLocal(io: CliIO, log: Logger, samples: boolean): Promise<{ kc: KubeConfig; cp: LocalControlPlane }> {
+  io.stderr('No cluster in KUBECONFIG or ~/.kube/config: starting a local control plane (etcd + kube-apiserver).\n');
+  const cp = await LocalControlPlane.start({ log: (line) => io.stderr(`[control-plane] ${line}\n`) });
+  const kc = loadKubeConfig({ path: cp.kubeconfigPath });
+  try {
+    await installAllCrds(kc);
+    log.info('installed the VpcEgressProfile CRD and Calico CRDs (projectcalico.org/v3 and crd.projectcalico.org/v1)');
+    if (samples) {
+      await applyObjects(kc, readManifests(join(REPO_ROOT, 'config', 'samples', 'accounts-finance.yaml')));
+      await applyObjects(kc, readManifests(join(REPO_ROOT, 'config', 'samples', 'vpcegressprofile-us-south.yaml')));
+      log.info('applied config/samples: the accounts/finance NetworkPolicies and the us-south VpcEgressProfile');
+    }
+  } catch (err) {
+    await cp.stop();
+    throw err;
+  }
+  io.stderr(
+    `\nLocal control plane ${cp.version} is up. In another shell:\n` +
+      `  export KUBECONFIG=${cp.kubeconfigPath}\n` +
+      `  kubectl get vpcegressprofiles\n` +
+      `  kubectl get globalnetworkpolicies.projectcalico.org\n` +
+      `Ctrl-C stops the operator and the control plane.\n\n`,
+  );
+  return { kc, cp };
+}
+
+export const registerRun: CommandRegistrar = (program: Command, io: CliIO) => {
+  program
+    .command('run')
+    .description(
+      'Run the controller: reconcile NetworkPolicies and VpcEgressProfiles to Calico GlobalNetworkPolicies. ' +
+        'Without a cluster, starts a local control plane with the samples.',
+    )
+    .option('--kubeconfig <path>', 'kubeconfig file (default: KUBECONFIG, ~/.kube/config, in-cluster)')
+    .option('--context <name>', 'kubeconfig context')
+    .option('--local', 'always start a local control plane, even if a cluster is configured')
+    .option('--no-samples', 'with the local control plane: do not apply config/samples')
+    .addOption(
+      new Option('--calico-api <api>', 'Calico API to write: auto (v3 where served, else crd), v3, crd')
+        .choices(['auto', 'v3', 'crd'])
+        .default('auto'),
+    )
+    .option('--leader-elect', 'elect a leader with a Lease before writing (run 2+ replicas)', false)
+    .option('--leader-election-namespace <ns>', 'namespace of the Lease (default: the pod namespace)')
+    .option('--leader-election-id <name>', 'name of the Lease', 'calico-vpc-operator-leader')
+    .option('--metrics-bind-address <addr>', 'serve /metrics here; 0 disables', ':8080')
+    .option('--health-probe-bind-address <addr>', 'serve /healthz and /readyz here; 0 disables', ':8081')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
+    .option('--log-pretty', 'human-readable logs (needs the pino-pretty dev dependency)')
+    .option('--no-translate-network-policies', 'do not translate NetworkPolicies (removes existing translations)')
+    .option('--network-policy-order <n>', 'order of the GNPs translated from NetworkPolicies', '1000')
+    .option('--tier <name>', 'Calico tier of the translated GNPs', 'default')
+    .option('--concurrency <n>', 'NetworkPolicy reconciles in parallel', '4')
+    .option('--resync-period <duration>', 'full re-reconcile period', '10m')
+    .action(async (flags: RunFlags) => {
+      const log = createLogger({ level: parseLogLevel(flags.logLevel), pretty: flags.logPretty });
+      let kc: KubeConfig;
+      let cp: LocalControlPlane | undefined;
+      if (flags.local) {
+        ({ kc, cp } = await startLocal(io, log, flags.samples));
+      } else if (flags.kubeconfig || process.env.KUBECONFIG || process.env.KUBERNETES_SERVICE_HOST) {
+        kc = loadKubeConfig({ path: flags.kubeconfig, context: flags.context });
+        const version = await reachable(kc);
+        if (!version) {
+          throw new CliExit(
+            1,
+            `cannot reach the API server ${kc.getCurrentCluster()?.server} of ${flags.kubeconfig ?? process.env.KUBECONFIG ?? 'the in-cluster config'}; ` +
+              'fix the kubeconfig, or unset KUBECONFIG to use a local control plane',
+          );
+        }
+        log.info({ server: kc.getCurrentCluster()?.server, version }, 'using the configured cluster');
+      } else {
+        const found = findDefaultKubeConfig();
+        const version = found ? await reachable(found) : undefined;
+        if (found && version) {
+          kc = found;
+          log.info({ server: kc.getCurrentCluster()?.server, version }, 'using ~/.kube/config');
+        } else {
+          if (found) io.stderr(`~/.kube/config names ${found.getCurrentCluster()?.server}, which does not answer.\n`);
+          ({ kc, cp } = await startLocal(io, log, flags.samples));
+        }
+      }
+
+      const leNamespace =
+        flags.leaderElectionNamespace ?? process.env.POD_NAMESPACE ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
+      const operator = new Operator({
+        kubeConfig: kc,
+        logger: log,
+        calicoApi: flags.calicoApi,
+        translateNetworkPolicies: flags.translateNetworkPolicies,
+        translation: { order: Number(flags.networkPolicyOrder), tier: flags.tier },
+        concurrency: positiveInt('--concurrency', flags.concurrency),
+        resyncPeriodMs: durationMs('--resync-period', flags.resyncPeriod),
+        metricsAddress: parseBindAddress(flags.metricsBindAddress, '--metrics-bind-address'),
+        healthAddress: parseBindAddress(flags.healthProbeBindAddress),
+        leaderElection: flags.leaderElect
+          ? { namespace: leNamespace, name: flags.leaderElectionId, identity: process.env.POD_NAME }
+          : undefined,
+      });
+      if (!Number.isFinite(Number(flags.networkPolicyOrder))) {
+        throw new CliExit(2, `--network-policy-order: expected a number, got "${flags.networkPolicyOrder}"`);
+      }
+
+      const signals = ['SIGINT', 'SIGTERM'] as const;
+      const onSignal = (signal: string) => {
+        log.info({ signal }, 'shutting down');
+        void operator.stop(0);
+      };
+      for (const s of signals) process.once(s, onSignal);
+      try {
+        await operator.start();
+      } catch (err) {
+        await operator.stop(1);
+        await cp?.stop();
+        throw new CliExit(1, `cannot start: ${err instanceof Error ? err.message : String(err)}`);
+      }
+      const code = await operator.done;
+      for (const s of signals) process.off(s, onSignal);
+      if (cp) {
+        io.stderr('stopping the local control plane\n');
+        await cp.stop();
+      }
+      if (code !== 0) throw new CliExit(code);
+    });
+};

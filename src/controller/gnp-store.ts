@@ -1,0 +1,130 @@
+/**
+ * The only code that writes GlobalNetworkPolicies. It works on logical (projectcalico.org/v3-shaped) policies;
+ * src/calico/flavour.ts turns them into what the cluster's Calico API stores.
+ *
+ * Compare-and-update rather than server-side apply: the reconcilers compare the desired policy with the cached
+ * live one anyway, so an unchanged policy costs no request at all (a no-op resync makes zero writes), and a write
+ * carries the cached resourceVersion, so a concurrent edit fails with 409 and the key is retried against fresh
+ * state instead of overwriting it.
+ *
+ * It never touches an object without our managed-by label: a name collision with someone else's policy is
+ * reported (NotOwnedError), never overwritten.
+ */
+import type { KubeObject } from '../api/kube.js';
+import { fromWire, toWire, type CalicoApi, type WireOptions } from '../calico/flavour.js';
+import { isManaged, needsUpdate } from '../calico/compare.js';
+import type { GlobalNetworkPolicy } from '../calico/types.js';
+import type { ResourceClient } from '../kube/client.js';
+import { isAlreadyExists, isNotFound } from '../kube/errors.js';
+import type { Informer } from '../kube/informer.js';
+import { sharedRegistry, type Registry } from '../observability/metrics.js';
+import { writeMetrics } from './write-metrics.js';
+
+export class NotOwnedError extends Error {
+  constructor(readonly policyName: string) {
+    super(
+      `a GlobalNetworkPolicy named ${JSON.stringify(policyName)} already exists and is not managed by calico-vpc-operator; ` +
+        'it was left untouched: rename or delete it, or change the source',
+    );
+  }
+}
+
+export type WriteOutcome = 'created' | 'updated' | 'unchanged';
+
+
+export class GnpStore {
+  private readonly writes: ReturnType<typeof writeMetrics>;
+
+  constructor(
+    readonly api: CalicoApi,
+    private readonly resource: ResourceClient<KubeObject>,
+    /** An informer over the managed GNPs of `api` (label selector MANAGED_BY_LABEL=MANAGED_BY_VALUE). */
+    readonly informer: Informer<KubeObject>,
+    registry: Registry = sharedRegistry(),
+    private readonly wireOptions: WireOptions = {},
+  ) {
+    this.writes = writeMetrics(registry);
+  }
+
+  /** The managed policy stored under this logical name, as a logical policy. */
+  get(name: string, tier?: string): GlobalNetworkPolicy | undefined {
+    const live = this.informer.get(this.wireName(name, tier));
+    return live ? fromWire(live as GlobalNetworkPolicy, this.api) : undefined;
+  }
+
+  /** Every managed policy in the cache, as logical policies. */
+  list(): GlobalNetworkPolicy[] {
+    return this.informer.list().map((o) => fromWire(o as GlobalNetworkPolicy, this.api));
+  }
+
+  /** The logical name of a stored object (without Calico's tier prefix). */
+  logicalName(stored: KubeObject): string {
+    return fromWire(stored as GlobalNetworkPolicy, this.api).metadata.name;
+  }
+
+  /** The name a logical policy is stored under. */
+  wireNameOf(name: string, tier?: string): string {
+    return this.wireName(name, tier);
+  }
+
+  private wireName(name: string, tier?: string): string {
+    return toWire(
+      { apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkPolicy', metadata: { name }, spec: { tier } },
+      this.api,
+      this.wireOptions,
+    ).metadata.name;
+  }
+
+  /** Creates or updates `desired` so the cluster stores exactly it; writes nothing when it already does. */
+  async ensure(desired: GlobalNetworkPolicy, signal?: AbortSignal): Promise<WriteOutcome> {
+    const wire = toWire(desired, this.api, this.wireOptions);
+    const name = wire.metadata.name;
+    let live: KubeObject | undefined = this.informer.get(name);
+    if (!live) {
+      try {
+        await this.resource.create(wire, { signal });
+        this.writes.inc({ verb: 'create', resource: 'globalnetworkpolicies' });
+        return 'created';
+      } catch (err) {
+        if (!isAlreadyExists(err)) throw err;
+        // Not in our cache: either not ours (the cache only holds managed objects) or not yet seen.
+        live = await this.resource.get(name, { signal });
+      }
+    }
+    if (!isManaged(live)) throw new NotOwnedError(desired.metadata.name);
+    if (!needsUpdate(wire, live as GlobalNetworkPolicy)) return 'unchanged';
+    const metadata = {
+      ...wire.metadata,
+      // Labels and annotations others added stay; ours win.
+      labels: { ...live.metadata?.labels, ...wire.metadata?.labels },
+      annotations: { ...live.metadata?.annotations, ...wire.metadata?.annotations },
+      resourceVersion: live.metadata?.resourceVersion,
+    };
+    await this.resource.update({ ...wire, metadata }, { signal });
+    this.writes.inc({ verb: 'update', resource: 'globalnetworkpolicies' });
+    return 'updated';
+  }
+
+  /** Deletes a managed policy by its stored object; objects we do not manage are never deleted. */
+  async remove(live: KubeObject, signal?: AbortSignal): Promise<boolean> {
+    if (!isManaged(live)) return false;
+    try {
+      await this.resource.delete(live.metadata!.name!, {
+        preconditions: live.metadata?.uid ? { uid: live.metadata.uid } : undefined,
+        signal,
+      });
+      this.writes.inc({ verb: 'delete', resource: 'globalnetworkpolicies' });
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+  }
+
+  /** Stored objects (wire form) whose labels match every given pair. */
+  storedWithLabels(labels: Record<string, string>): KubeObject[] {
+    return this.informer
+      .list()
+      .filter((o) => Object.entries(labels).every(([k, v]) => o.metadata?.labels?.[k] === v));
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * Kubernetes NetworkPolicy -> one GlobalNetworkPolicy with exactly its semantics (src/translate/networkpolicy.ts).
+ *
+ * Key: `namespace/name` of the NetworkPolicy. Level-triggered: the reconcile reads the policy, its namespace and
+ * the managed GNPs from the caches and converges; it never trusts an event's payload.
+ * - Translation off (globally, or for a namespace labelled `calico-vpc.io/translate: "false"`), the policy
+ *   deleted, or its namespace deleted or terminating: its GNP is deleted.
+ * - A policy that cannot be translated: a Warning Event on it and a log line with the reason; its previous GNP
+ *   stays (a typo never removes or weakens what works) and nothing else is blocked.
+ * - Orphans (a managed GNP whose NetworkPolicy is gone, e.g. deleted while the operator was down) come back
+ *   through the GNP informer's list and resync events, mapped to their source key, and are deleted here.
+ */
+import type { Namespace, NetworkPolicy } from '../api/kube.js';
+import { NP_NAME_ANNOTATION, NP_NAMESPACE_LABEL, SOURCE_LABEL, SOURCE_NETWORKPOLICY } from '../calico/types.js';
+import type { EventRecorder } from '../kube/events.js';
+import type { Informer, InformerEvent } from '../kube/informer.js';
+import { splitKey } from '../kube/informer.js';
+import { counter, perRegistry, sharedRegistry, type Registry } from '../observability/metrics.js';
+import { formatFieldError } from '../translate/errors.js';
+import { translateNetworkPolicy, type NetworkPolicyTranslationOptions } from '../translate/networkpolicy.js';
+import type { ReconcileFunction } from './controller.js';
+import type { GnpStore } from './gnp-store.js';
+
+/** Label on a Namespace that turns translation off for its NetworkPolicies. */
+export const TRANSLATE_NAMESPACE_LABEL = 'calico-vpc.io/translate';
+
+/** The informer index of managed GNPs by their source NetworkPolicy key. */
+export const SOURCE_KEY_INDEX = 'networkpolicy-key';
+
+type Labelled = { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> } };
+
+/** `namespace/name` of the NetworkPolicy a managed GNP was made from, or undefined for other GNPs. */
+export function sourceKeyOf(gnp: Labelled): string | undefined {
+  const labels = gnp.metadata?.labels ?? {};
+  const namespace = labels[NP_NAMESPACE_LABEL];
+  const name = gnp.metadata?.annotations?.[NP_NAME_ANNOTATION];
+  return labels[SOURCE_LABEL] === SOURCE_NETWORKPOLICY && namespace && name ? `${namespace}/${name}` : undefined;
+}
+
+const npMetrics = perRegistry((registry) => ({
+  failures: counter(registry, {
+    name: 'calico_vpc_translation_failures_total',
+    help: 'NetworkPolicies that could not be translated (their previous GNP, if any, is kept).',
+    labelNames: ['namespace'] as const,
+  }),
+}));
+
+export interface NetworkPolicyReconcilerDeps {
+  networkPolicies: Informer<NetworkPolicy>;
+  namespaces: Informer<Namespace>;
+  gnps: GnpStore;
+  events: EventRecorder;
+  /** Global switch (--translate-network-policies). */
+  enabled: boolean;
+  translation?: NetworkPolicyTranslationOptions;
+  registry?: Registry;
+}
+
+export function namespaceTranslationEnabled(namespace: Namespace | undefined): boolean {
+  return (
+    namespace !== undefined &&
+    !namespace.metadata.deletionTimestamp &&
+    namespace.metadata.labels?.[TRANSLATE_NAMESPACE_LABEL] !== 'false'
+  );
+}
+
+/** A Namespace event -> every NetworkPolicy in it, and every GNP still labelled with it (orphans included). */
+export function namespaceEventKeys(deps: Pick<NetworkPolicyReconcilerDeps, 'networkPolicies' | 'gnps'>) {
+  return (event: InformerEvent<Namespace>): string[] => {
+    if (event.type === 'resync') return [];
+    const ns = event.key;
+    const keys = new Set(deps.networkPolicies.byIndex('namespace', ns).map((np) => `${ns}/${np.metadata.name}`));
+    for (const gnp of deps.gnps.informer.byIndex(NP_NAMESPACE_LABEL, ns)) {
+      const key = sourceKeyOf(gnp);
+      if (key) keys.add(key);
+    }
+    return [...keys];
+  };
+}
+
+/** A managed GNP event -> its source NetworkPolicy (drift repair and orphan pruning). */
+export function networkPolicyGnpEventKeys(event: InformerEvent<Labelled>): string[] {
+  const key = sourceKeyOf(event.object);
+  return key ? [key] : [];
+}
+
+export function networkPolicyReconciler(deps: NetworkPolicyReconcilerDeps): ReconcileFunction {
+  const metrics = npMetrics(deps.registry ?? sharedRegistry());
+  return async (key, ctx) => {
+    const { namespace, name } = splitKey(key);
+    const existing = deps.gnps.informer.byIndex(SOURCE_KEY_INDEX, key);
+    const np = deps.networkPolicies.get(key);
+    const enabled = deps.enabled && np !== undefined && namespaceTranslationEnabled(deps.namespaces.get(namespace ?? ''));
+    if (!enabled) {
+      for (const live of existing) await deps.gnps.remove(live, ctx.signal);
+      if (existing.length) ctx.log.info({ gnps: existing.map((g) => g.metadata?.name) }, 'translation not wanted; GNP deleted');
+      return;
+    }
+
+    const translation = translateNetworkPolicy(np, deps.translation);
+    if (!translation.ok) {
+      metrics.failures.inc({ namespace: namespace ?? '' });
+      const reason = translation.errors.map(formatFieldError).join('; ');
+      ctx.log.warn({ errors: translation.errors, kept: existing.map((g) => g.metadata?.name) }, 'cannot translate; previous GNP kept');
+      deps.events.event(np, {
+        type: 'Warning',
+        reason: 'TranslationFailed',
+        action: 'Translate',
+        note: `${name} cannot be translated to a Calico GlobalNetworkPolicy${existing.length ? ' (its previous translation is kept)' : ''}: ${reason}`,
+      });
+      return;
+    }
+    const desired = translation.policy;
+    const outcome = await deps.gnps.ensure(desired, ctx.signal);
+    if (outcome !== 'unchanged') ctx.log.debug({ gnp: desired.metadata.name, outcome }, 'GNP written');
+    const wireName = deps.gnps.wireNameOf(desired.metadata.name, desired.spec.tier);
+    for (const stale of existing) {
+      if (stale.metadata?.name !== wireName) await deps.gnps.remove(stale, ctx.signal);
+    }
+  };
+}

@@ -60,7 +60,12 @@ export async function startDedicatedControlPlane(
   const cp = await LocalControlPlane.start({ controllerManager: false, log: () => undefined, ...opts });
   const kc = new KubeConfig();
   kc.loadFromFile(cp.kubeconfigPath);
-  await installAllCrds(kc);
+  try {
+    await installAllCrds(kc);
+  } catch (err) {
+    await cp.stop();
+    throw err;
+  }
   return { cp, kc };
 }
 

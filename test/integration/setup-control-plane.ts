@@ -38,7 +38,12 @@ export async function setupIntegration(): Promise<void> {
     (globalThis as { __controlPlane?: LocalControlPlane }).__controlPlane = cp;
     const kc = new KubeConfig();
     kc.loadFromFile(cp.kubeconfigPath);
-    await installAllCrds(kc);
+    try {
+      await installAllCrds(kc);
+    } catch (err) {
+      await cp.stop({ keepWorkDir: true });
+      throw new Error(`installing CRDs failed (control plane logs kept in ${cp.logsDir()}): ${String(err)}`);
+    }
     state = {
       kubeconfig: cp.kubeconfigPath,
       existingCluster: false,

@@ -1,0 +1,111 @@
+/**
+ * The container image's install, without Docker (no engine on the development machines): the same steps as the
+ * Dockerfile's stages — compile src/ with tsconfig.build.json, `npm ci --omit=dev --ignore-scripts` from
+ * package.json and package-lock.json alone, add dist/ and crds/ — then run the CLI. Proves that nothing at runtime
+ * needs a devDependency or an undeclared package.
+ *
+ * It compiles into a temporary directory instead of reusing dist/, so a stale or half-written dist/ can neither
+ * hide a problem nor be clobbered. Needs no cluster; it lives in the integration project because it takes tens
+ * of seconds (a TypeScript build and an npm install from the local cache).
+ */
+import { execFile } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { REPO_ROOT } from '../unit/kustomize.js';
+
+const run = promisify(execFile);
+
+interface PackageJson {
+  dependencies: Record<string, string>;
+  devDependencies: Record<string, string>;
+  bin: Record<string, string>;
+}
+
+const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as PackageJson;
+
+/** `@scope/name/sub` -> `@scope/name`, `name/sub` -> `name`; undefined for relative, absolute and built-in imports. */
+function packageOf(specifier: string): string | undefined {
+  if (specifier.startsWith('.') || specifier.startsWith('/') || specifier.startsWith('node:')) return undefined;
+  const parts = specifier.split('/');
+  const name = specifier.startsWith('@') ? `${parts[0]}/${parts[1]}` : (parts[0] as string);
+  return builtinModules.includes(name) ? undefined : name;
+}
+
+/** Every package a compiled module imports, statically or with a literal dynamic import(). */
+function importedPackages(distDir: string): Map<string, string[]> {
+  const byPackage = new Map<string, string[]>();
+  const importRe = /(?:\bfrom\s*|\bimport\s*\(\s*|^\s*import\s+)(['"])([^'"]+)\1/gm;
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (entry.name.endsWith('.js')) {
+        for (const match of readFileSync(path, 'utf8').matchAll(importRe)) {
+          const name = packageOf(match[2] as string);
+          if (name) byPackage.set(name, [...(byPackage.get(name) ?? []), path.slice(distDir.length + 1)]);
+        }
+      }
+    }
+  };
+  walk(distDir);
+  return byPackage;
+}
+
+describe('the production install (what the Dockerfile builds)', () => {
+  let root: string;
+
+  beforeAll(async () => {
+    root = mkdtempSync(join(tmpdir(), 'cvo-production-install-'));
+    // The Dockerfile's build stage: `npm run build` is this tsc invocation (plus a chmod the image does not need).
+    await run(
+      process.execPath,
+      [join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json', '--outDir', join(root, 'dist')],
+      { cwd: REPO_ROOT },
+    ).catch((err: { stdout?: string; stderr?: string }) => {
+      throw new Error(`tsc -p tsconfig.build.json failed (the image build would too):\n${err.stdout}${err.stderr}`);
+    });
+    // The production-dependencies and final stages.
+    cpSync(join(REPO_ROOT, 'package.json'), join(root, 'package.json'));
+    cpSync(join(REPO_ROOT, 'package-lock.json'), join(root, 'package-lock.json'));
+    cpSync(join(REPO_ROOT, 'crds'), join(root, 'crds'), { recursive: true });
+    await run('npm', ['ci', '--omit=dev', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund'], {
+      cwd: root,
+      env: { ...process.env, NODE_ENV: 'production' },
+    }).catch((err: { stdout?: string; stderr?: string }) => {
+      throw new Error(`npm ci --omit=dev failed:\n${err.stdout}${err.stderr}`);
+    });
+  }, 600_000);
+
+  afterAll(() => {
+    if (root) rmSync(root, { recursive: true, force: true });
+  });
+
+  it('installs no devDependency', () => {
+    const installed = Object.keys(pkg.devDependencies).filter((name) =>
+      existsSync(join(root, 'node_modules', name, 'package.json')),
+    );
+    expect(installed).toEqual([]);
+  });
+
+  it('imports only packages declared in dependencies (and so installed)', () => {
+    const imported = importedPackages(join(root, 'dist'));
+    expect(imported.size).toBeGreaterThan(0);
+    const undeclared = [...imported].filter(([name]) => !(name in pkg.dependencies));
+    expect(undeclared).toEqual([]);
+    const missing = [...imported.keys()].filter((name) => !existsSync(join(root, 'node_modules', name)));
+    expect(missing).toEqual([]);
+  });
+
+  it('runs `calico-vpc --help` with the entry point the image uses', async () => {
+    const entry = pkg.bin['calico-vpc'] as string;
+    const { stdout } = await run(process.execPath, [entry, '--help'], {
+      cwd: root,
+      env: { ...process.env, NODE_ENV: 'production' },
+    });
+    expect(stdout).toMatch(/^Usage: calico-vpc /m);
+    expect(stdout).toContain('Reconciles Kubernetes NetworkPolicies');
+  });
+});

@@ -1,0 +1,236 @@
+import fc from 'fast-check';
+import { isManaged, needsUpdate, policyDifferences } from './compare.js';
+import { CALICO_METADATA_ANNOTATION, toWire, type CalicoApi } from './flavour.js';
+import type { GlobalNetworkPolicy } from './types.js';
+
+const DESIRED: GlobalNetworkPolicy = {
+  apiVersion: 'projectcalico.org/v3',
+  kind: 'GlobalNetworkPolicy',
+  metadata: {
+    name: 'allow-vpe-gateway-registry-us-south-1',
+    labels: {
+      'app.kubernetes.io/managed-by': 'calico-vpc-operator',
+      'calico-vpc.io/source': 'vpc-egress-profile',
+      'calico-vpc.io/profile': 'prod',
+      'calico-vpc.io/zone': 'us-south-1',
+      'calico-vpc.io/gateway': 'registry',
+    },
+  },
+  spec: {
+    order: 500,
+    selector: "ibm.role == 'worker_private'",
+    types: ['Egress'],
+    egress: [
+      {
+        action: 'Allow',
+        protocol: 'TCP',
+        source: {},
+        destination: { nets: ['10.240.0.0/18', '10.250.0.0/24'], ports: [443, 4443] },
+      },
+    ],
+  },
+};
+
+/** What a GET returns after the object was written: server metadata, other tools' marks, Calico's defaults. */
+function asServerReturnsIt(wire: GlobalNetworkPolicy): GlobalNetworkPolicy {
+  const live = JSON.parse(JSON.stringify(wire)) as GlobalNetworkPolicy;
+  live.metadata = {
+    ...live.metadata,
+    uid: '5f0c7d1e-0000-4000-8000-000000000001',
+    resourceVersion: '12345',
+    generation: 3,
+    creationTimestamp: '2025-05-01T10:00:00Z',
+    labels: { ...live.metadata.labels, 'projectcalico.org/tier': 'default', 'team.example.com/owner': 'net' },
+    annotations: { ...live.metadata.annotations, 'kubectl.kubernetes.io/last-applied-configuration': '{}' },
+  };
+  (live.metadata as unknown as Record<string, unknown>).managedFields = [
+    { manager: 'calico-vpc-operator', operation: 'Update' },
+  ];
+  live.spec.tier ??= 'default';
+  return live;
+}
+
+describe('isManaged', () => {
+  it('is true only with our managed-by label', () => {
+    expect(isManaged(DESIRED)).toBe(true);
+    expect(isManaged({ metadata: { labels: { 'app.kubernetes.io/managed-by': 'helm' } } })).toBe(false);
+    expect(isManaged({ metadata: { name: 'allow-ibm-ports-private' } })).toBe(false);
+    expect(isManaged({})).toBe(false);
+  });
+
+  it('sees our label where Calico keeps v3 labels on crd.projectcalico.org/v1 after rewriting the object', () => {
+    const rewrittenByCalico = {
+      apiVersion: 'crd.projectcalico.org/v1',
+      metadata: {
+        name: 'default.allow-vpe-gateway-registry-us-south-1',
+        labels: { 'projectcalico.org/tier': 'default' },
+        annotations: {
+          [CALICO_METADATA_ANNOTATION]: JSON.stringify({
+            name: 'allow-vpe-gateway-registry-us-south-1',
+            labels: { 'app.kubernetes.io/managed-by': 'calico-vpc-operator' },
+          }),
+        },
+      },
+    };
+    expect(isManaged(rewrittenByCalico)).toBe(true);
+    // Only Calico reads its annotation that way; on a v3 object it is just an annotation.
+    expect(isManaged({ ...rewrittenByCalico, apiVersion: 'projectcalico.org/v3' })).toBe(false);
+  });
+});
+
+describe('needsUpdate: a no-op resync writes nothing', () => {
+  it.each<CalicoApi>(['v3', 'crd'])('ignores what the server and other tools add (%s)', (api) => {
+    const desired = toWire(DESIRED, api);
+    expect(policyDifferences(desired, asServerReturnsIt(desired))).toEqual([]);
+    expect(needsUpdate(desired, asServerReturnsIt(desired))).toBe(false);
+  });
+
+  it("applies the v3 API's defaults: types from the rules, tier default", () => {
+    const { types: _types, ...specWithoutTypes } = DESIRED.spec;
+    const desired = { ...DESIRED, spec: specWithoutTypes };
+    const live = asServerReturnsIt({ ...DESIRED, spec: { ...DESIRED.spec, tier: 'default' } });
+    expect(needsUpdate(desired, live)).toBe(false);
+  });
+
+  it("reads what Go's omitempty drops and numeric port strings as the same spec", () => {
+    const live = asServerReturnsIt(DESIRED);
+    live.spec = {
+      ...live.spec,
+      doNotTrack: false,
+      preDNAT: false,
+      applyOnForward: false,
+      ingress: [],
+      egress: [
+        {
+          action: 'Allow',
+          protocol: 'TCP',
+          destination: { nets: ['10.240.0.0/18', '10.250.0.0/24'], ports: ['443', 4443], notNets: [] },
+        },
+      ],
+    };
+    expect(policyDifferences(DESIRED, live)).toEqual([]);
+  });
+
+  it('ignores extra fields Calico adds to its metadata annotation, but not a different v3 name', () => {
+    const desired = toWire(DESIRED, 'crd');
+    const live = asServerReturnsIt(desired);
+    live.metadata.annotations = {
+      ...live.metadata.annotations,
+      [CALICO_METADATA_ANNOTATION]: JSON.stringify({
+        name: DESIRED.metadata.name,
+        creationTimestamp: '2025-05-01T10:00:00Z',
+        generation: 2,
+      }),
+    };
+    expect(needsUpdate(desired, live)).toBe(false);
+    live.metadata.annotations[CALICO_METADATA_ANNOTATION] = JSON.stringify({ name: 'something-else' });
+    expect(policyDifferences(desired, live)).toEqual([`metadata.annotations[${CALICO_METADATA_ANNOTATION}]`]);
+  });
+});
+
+describe('needsUpdate: drift is repaired', () => {
+  const drifted = (api: CalicoApi, edit: (live: GlobalNetworkPolicy) => void): string[] => {
+    const desired = toWire(DESIRED, api);
+    const live = asServerReturnsIt(desired);
+    edit(live);
+    return policyDifferences(desired, live);
+  };
+
+  it.each<[string, (live: GlobalNetworkPolicy) => void, string[]]>([
+    ['a prefix removed', (live) => live.spec.egress?.[0]?.destination?.nets?.pop(), ['spec.egress']],
+    ['a port added', (live) => live.spec.egress?.[0]?.destination?.ports?.push(80), ['spec.egress']],
+    [
+      'the action flipped',
+      (live) => Object.assign(live.spec.egress?.[0] ?? {}, { action: 'Deny' }),
+      ['spec.egress'],
+    ],
+    ['the order changed', (live) => (live.spec.order = 100), ['spec.order']],
+    ['the selector widened', (live) => (live.spec.selector = 'all()'), ['spec.selector']],
+    ['an ingress rule added', (live) => (live.spec.ingress = [{ action: 'Allow' }]), ['spec.ingress']],
+    ['doNotTrack switched on', (live) => (live.spec.doNotTrack = true), ['spec.doNotTrack']],
+    ['the tier changed', (live) => (live.spec.tier = 'security'), ['spec.tier']],
+    ['types widened', (live) => (live.spec.types = ['Ingress', 'Egress']), ['spec.types']],
+    [
+      'a label of ours removed',
+      (live) => delete live.metadata.labels?.['calico-vpc.io/zone'],
+      ['metadata.labels[calico-vpc.io/zone]'],
+    ],
+    [
+      'our managed-by label changed',
+      (live) => Object.assign(live.metadata.labels ?? {}, { 'app.kubernetes.io/managed-by': 'me' }),
+      ['metadata.labels[app.kubernetes.io/managed-by]'],
+    ],
+  ])('after %s (v3)', (_what, edit, expected) => {
+    expect(drifted('v3', edit)).toEqual(expected);
+  });
+
+  it('after types were removed on crd.projectcalico.org/v1, where Felix would read that as Ingress and Egress', () => {
+    expect(drifted('crd', (live) => delete live.spec.types)).toEqual(['spec.types']);
+  });
+
+  it('after the tier label was changed on crd.projectcalico.org/v1, where it is ours to set', () => {
+    expect(
+      drifted('crd', (live) => Object.assign(live.metadata.labels ?? {}, { 'projectcalico.org/tier': 'x' })),
+    ).toEqual(['metadata.labels[projectcalico.org/tier]']);
+  });
+
+  it('on any change to the spec', () => {
+    // Every generated value differs from DESIRED's, so each edit must be seen.
+    const edits = fc.oneof(
+      fc.record({ field: fc.constant('order' as const), value: fc.integer({ min: 0, max: 499 }) }),
+      fc.record({ field: fc.constant('selector' as const), value: fc.constantFrom('all()', "role == 'x'") }),
+      fc.record({
+        field: fc.constant('ports' as const),
+        value: fc
+          .array(fc.integer({ min: 1, max: 65535 }), { minLength: 1, maxLength: 3 })
+          .filter((p) => p.join() !== '443,4443'),
+      }),
+      fc.record({
+        field: fc.constant('nets' as const),
+        value: fc.constantFrom<string[]>(['10.0.0.0/8'], ['10.240.0.0/18']),
+      }),
+    );
+    fc.assert(
+      fc.property(edits, fc.constantFrom<CalicoApi>('v3', 'crd'), (edit, api) => {
+        const desired = toWire(DESIRED, api);
+        const live = asServerReturnsIt(desired);
+        const destination = live.spec.egress?.[0]?.destination ?? {};
+        if (edit.field === 'order') live.spec.order = edit.value;
+        if (edit.field === 'selector') live.spec.selector = edit.value;
+        if (edit.field === 'ports') destination.ports = edit.value;
+        if (edit.field === 'nets') destination.nets = edit.value;
+        expect(needsUpdate(desired, live)).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it.each<CalicoApi>(['v3', 'crd'])(
+    'is satisfied by one write that keeps the live metadata of others and overwrites ours (%s)',
+    (api) => {
+      const desired = toWire(DESIRED, api);
+      const live = asServerReturnsIt(desired);
+      live.metadata.labels = {
+        ...live.metadata.labels,
+        'calico-vpc.io/zone': 'edited',
+        'calico-vpc.io/extra': 'x',
+      };
+      live.metadata.annotations = { ...live.metadata.annotations, [CALICO_METADATA_ANNOTATION]: '{}' };
+      live.spec.order = 1;
+      expect(needsUpdate(desired, live)).toBe(true);
+      const written: GlobalNetworkPolicy = {
+        ...desired,
+        metadata: {
+          ...desired.metadata,
+          labels: { ...live.metadata.labels, ...desired.metadata.labels },
+          annotations: { ...live.metadata.annotations, ...desired.metadata.annotations },
+        },
+      };
+      expect(policyDifferences(desired, asServerReturnsIt(written))).toEqual([]);
+    },
+  );
+
+  it('when the live object is of the other API', () => {
+    expect(policyDifferences(toWire(DESIRED, 'crd'), DESIRED)).toEqual(['apiVersion']);
+  });
+});

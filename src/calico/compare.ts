@@ -1,0 +1,151 @@
+/**
+ * Does a live GlobalNetworkPolicy need writing? Compares only what the operator owns, after applying the
+ * defaults Calico or the API server add, so that a no-op resync writes nothing while any edit of ours (a hand
+ * edit of the spec, a removed or changed label of ours) is repaired.
+ *
+ * Owned: the whole spec (a hand-added rule or flag changes what the policy does, so it is drift); the labels and
+ * annotations the desired object sets; for crd.projectcalico.org/v1, the v3 name kept in Calico's metadata
+ * annotation.
+ * Not owned: everything else in metadata (uid, resourceVersion, managedFields, other tools' labels and
+ * annotations, the `projectcalico.org/tier` label the v3 API adds). A writer that keeps the live object's other
+ * labels and annotations and overwrites ours therefore reaches a state this function calls equal in one write.
+ */
+import type { ObjectMeta } from '../api/kube.js';
+import {
+  CALICO_METADATA_ANNOTATION,
+  calicoApiOf,
+  defaultPolicyTypes,
+  effectiveLabels,
+  storedV3Metadata,
+  type CalicoApi,
+} from './flavour.js';
+import type { GlobalNetworkPolicy, GlobalNetworkPolicySpec, PolicyDirection } from './types.js';
+import { DEFAULT_TIER, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from './types.js';
+
+/** True only for objects the operator created; it never updates or deletes anything else. */
+export function isManaged(object: { apiVersion?: string; metadata?: ObjectMeta }): boolean {
+  return effectiveLabels(object)[MANAGED_BY_LABEL] === MANAGED_BY_VALUE;
+}
+
+const BOOLEAN_FLAGS = ['doNotTrack', 'preDNAT', 'applyOnForward'] as const;
+const PORT_FIELDS = ['ports', 'notPorts'] as const;
+const DIRECTION_ORDER: readonly PolicyDirection[] = ['Ingress', 'Egress'];
+
+/** Drops what JSON round trips and Go's omitempty erase: undefined, null, empty objects and empty lists. */
+function prune(value: unknown): unknown {
+  if (Array.isArray(value)) {
+    const items = value.map(prune).filter((item) => item !== undefined);
+    return items.length > 0 ? items : undefined;
+  }
+  if (typeof value === 'object' && value !== null) {
+    const entries = Object.entries(value)
+      .map(([key, item]) => [key, prune(item)] as const)
+      .filter(([, item]) => item !== undefined);
+    return entries.length > 0 ? Object.fromEntries(entries) : undefined;
+  }
+  return value === null ? undefined : value;
+}
+
+function canonicalPort(port: unknown): unknown {
+  return typeof port === 'string' && /^[0-9]+$/.test(port) ? Number(port) : port;
+}
+
+function canonicalEntity(entity: unknown): unknown {
+  if (typeof entity !== 'object' || entity === null) return entity;
+  const copy: Record<string, unknown> = { ...entity };
+  for (const field of PORT_FIELDS) {
+    if (Array.isArray(copy[field])) copy[field] = (copy[field] as unknown[]).map(canonicalPort);
+  }
+  return copy;
+}
+
+function canonicalRules(rules: unknown): unknown {
+  if (!Array.isArray(rules)) return rules;
+  return rules.map((rule: unknown) => {
+    if (typeof rule !== 'object' || rule === null) return rule;
+    const copy: Record<string, unknown> = { ...rule };
+    for (const side of ['source', 'destination']) {
+      if (side in copy) copy[side] = canonicalEntity(copy[side]);
+    }
+    return copy;
+  });
+}
+
+/**
+ * The spec as Calico means it: defaults applied (tier `default`; absent types as the v3 API defaults them, or, on
+ * crd.projectcalico.org/v1 where nothing defaults, as Felix reads them: Ingress and Egress), false flags and
+ * empty values dropped, numeric port strings as numbers, types in one order.
+ */
+export function canonicalSpec(spec: GlobalNetworkPolicySpec | undefined, api: CalicoApi): unknown {
+  const source: GlobalNetworkPolicySpec = (prune(spec) as GlobalNetworkPolicySpec | undefined) ?? {};
+  const copy: Record<string, unknown> = { ...source };
+  for (const flag of BOOLEAN_FLAGS) if (copy[flag] === false) delete copy[flag];
+  copy.tier = source.tier || DEFAULT_TIER;
+  const types = source.types ?? (api === 'v3' ? defaultPolicyTypes(source) : [...DIRECTION_ORDER]);
+  copy.types = DIRECTION_ORDER.filter((direction) => types.includes(direction));
+  if (source.ingress) copy.ingress = canonicalRules(source.ingress);
+  if (source.egress) copy.egress = canonicalRules(source.egress);
+  return copy;
+}
+
+/** The keys `desired` sets, with their values in each object. */
+function ownedEntries(
+  desired: Record<string, string> | undefined,
+  live: Record<string, string> | undefined,
+  skip?: string,
+): { key: string; desired: string; live: string | undefined }[] {
+  return Object.entries(desired ?? {})
+    .filter(([key]) => key !== skip)
+    .map(([key, value]) => ({ key, desired: value, live: live?.[key] }));
+}
+
+/** JSON with object keys sorted, so equal values print equally. */
+function stableJson(value: unknown): string {
+  return JSON.stringify(value, (_key, item: unknown) =>
+    typeof item === 'object' && item !== null && !Array.isArray(item)
+      ? Object.fromEntries(Object.entries(item).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : item,
+  );
+}
+
+/**
+ * The owned parts of the live object that differ from the desired one, as field paths (for logs and Events);
+ * empty when nothing needs writing. Both objects are in stored (wire) form for the same API.
+ */
+export function policyDifferences(desired: GlobalNetworkPolicy, live: GlobalNetworkPolicy): string[] {
+  const api = calicoApiOf(desired);
+  if (api === undefined)
+    throw new Error(`not a Calico GlobalNetworkPolicy apiVersion: ${desired.apiVersion}`);
+  if (calicoApiOf(live) !== api) return ['apiVersion'];
+  const differences: string[] = [];
+
+  for (const entry of ownedEntries(desired.metadata.labels, live.metadata.labels)) {
+    if (entry.desired !== entry.live) differences.push(`metadata.labels[${entry.key}]`);
+  }
+  const annotations = ownedEntries(
+    desired.metadata.annotations,
+    live.metadata.annotations,
+    CALICO_METADATA_ANNOTATION,
+  );
+  for (const entry of annotations) {
+    if (entry.desired !== entry.live) differences.push(`metadata.annotations[${entry.key}]`);
+  }
+  // Of Calico's metadata annotation only the v3 name is ours; Calico may add timestamps to it when it writes.
+  if (desired.metadata.annotations?.[CALICO_METADATA_ANNOTATION] !== undefined) {
+    if (storedV3Metadata(desired)?.name !== storedV3Metadata(live)?.name) {
+      differences.push(`metadata.annotations[${CALICO_METADATA_ANNOTATION}]`);
+    }
+  }
+
+  const desiredSpec = canonicalSpec(desired.spec, api) as Record<string, unknown>;
+  const liveSpec = canonicalSpec(live.spec, api) as Record<string, unknown>;
+  for (const key of [...new Set([...Object.keys(desiredSpec), ...Object.keys(liveSpec)])].sort()) {
+    if (stableJson(desiredSpec[key]) !== stableJson(liveSpec[key])) differences.push(`spec.${key}`);
+  }
+  return differences.sort();
+}
+
+/** True when writing `desired` would change something the operator owns in `live`. */
+export function needsUpdate(desired: GlobalNetworkPolicy, live: GlobalNetworkPolicy): boolean {
+  return policyDifferences(desired, live).length > 0;
+}

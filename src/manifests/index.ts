@@ -1,0 +1,50 @@
+/**
+ * Manifests in, typed objects out, for every tool that reads files (render, connectivity, lint).
+ *
+ *   const { inventory, errors } = await loadManifests(options.filename, io.readStdin);
+ *   if (errors.length) throw new ManifestErrors(errors);
+ */
+import type { ManifestError } from './errors.js';
+import { buildInventory, type Inventory } from './inventory.js';
+import { readManifestSources } from './load.js';
+import { parseManifests, type ManifestObject, type ManifestSource } from './parse.js';
+
+export * from './errors.js';
+export * from './inventory.js';
+export * from './load.js';
+export * from './parse.js';
+export * from './path.js';
+export * from './schema.js';
+export * from './schemas.js';
+
+export interface LoadedManifests {
+  readonly sources: readonly ManifestSource[];
+  /** Every object read, List items unpacked, whatever its kind. */
+  readonly objects: readonly ManifestObject[];
+  readonly inventory: Inventory;
+  /** Documents that could not be read (YAML syntax, not an object). */
+  readonly parseErrors: readonly ManifestError[];
+  /** Unreadable documents first, then objects that fail their schema. Empty when the input is sound. */
+  readonly errors: readonly ManifestError[];
+}
+
+/** Reads and parses `-f` arguments (files, directories, `-`). The one entry point that touches the file system. */
+export async function loadManifests(
+  paths: readonly string[],
+  readStdin: () => Promise<string>,
+): Promise<LoadedManifests> {
+  return manifestsFromSources(await readManifestSources(paths, readStdin));
+}
+
+/** The pure part of loadManifests, for callers that already hold the texts (tests, the controller's dry runs). */
+export function manifestsFromSources(sources: readonly ManifestSource[]): LoadedManifests {
+  const parsed = parseManifests(sources);
+  const inventory = buildInventory(parsed.objects);
+  return {
+    sources,
+    objects: parsed.objects,
+    inventory,
+    parseErrors: parsed.errors,
+    errors: [...parsed.errors, ...inventory.errors],
+  };
+}

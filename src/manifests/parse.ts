@@ -1,0 +1,232 @@
+/**
+ * Manifest text -> plain objects, each remembering where it came from so any field can be pointed at by line and
+ * column. Pure: the caller reads the files (./load.ts).
+ *
+ * YAML is parsed the way Kubernetes reads it (sigs.k8s.io/yaml on go-yaml v2, i.e. YAML 1.1 scalars): `yes`/`on`/`y`
+ * are booleans and `0777` is octal, so `matchLabels: {enabled: yes}` fails here as it fails in kubectl instead of
+ * silently becoming the string "yes". Two YAML 1.1 resolutions go-yaml never applied are switched off: sexagesimal
+ * numbers (Calico's port range `20:50` would otherwise become 1250) and timestamps (`creationTimestamp` stays a
+ * string). JSON is read by the same parser: it is YAML, and that gives JSON files the same positions.
+ */
+import {
+  isAlias,
+  isMap,
+  isNode,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseAllDocuments,
+  type Document,
+  type Node,
+  type ParsedNode,
+  type Tags,
+} from 'yaml';
+import { ManifestError, type DocumentRef, type Position } from './errors.js';
+import { parsePath, type FieldPath, type PathSegment } from './path.js';
+
+export interface ManifestSource {
+  /** The name printed in messages: the path as the user gave it, or `<stdin>`. */
+  readonly file: string;
+  readonly text: string;
+}
+
+export interface ObjectSource extends DocumentRef {
+  /** Where the object sits in its document: `[]` for a whole document, `['items', 3]` for an item of a List. */
+  readonly base: FieldPath;
+  /**
+   * The position of a field of this object (path relative to the object). `key` points at the field's name
+   * (for "unknown field"), `value` at its value. A field that is absent resolves to its nearest present ancestor.
+   */
+  locate(path: FieldPath | string, at?: 'key' | 'value'): Position;
+  /** A ManifestError about a field of this object, its path prefixed with `base`. */
+  error(path: FieldPath | string, message: string): ManifestError;
+}
+
+export interface ManifestObject {
+  /** The object as plain JSON data. */
+  readonly raw: Readonly<Record<string, unknown>>;
+  /** `apiVersion` and `kind` when they are strings; undefined otherwise. */
+  readonly apiVersion: string | undefined;
+  readonly kind: string | undefined;
+  readonly source: ObjectSource;
+}
+
+export interface ParseResult {
+  readonly objects: ManifestObject[];
+  /** Documents that could not be read at all (YAML syntax, not an object). Other documents are still returned. */
+  readonly errors: ManifestError[];
+}
+
+const GO_YAML_UNSUPPORTED_NAMES = new Set(['intTime', 'floatTime', 'timestamp']);
+const TIMESTAMP_TAG = 'tag:yaml.org,2002:timestamp';
+
+function kubernetesYamlTags(tags: Tags): Tags {
+  return tags.filter((tag) =>
+    typeof tag === 'string'
+      ? !GO_YAML_UNSUPPORTED_NAMES.has(tag)
+      : tag.format !== 'TIME' && tag.tag !== TIMESTAMP_TAG,
+  );
+}
+
+export function parseManifests(sources: readonly ManifestSource[]): ParseResult {
+  const objects: ManifestObject[] = [];
+  const errors: ManifestError[] = [];
+  for (const source of sources) {
+    const result = parseManifestText(source.text, source.file);
+    objects.push(...result.objects);
+    errors.push(...result.errors);
+  }
+  return { objects, errors };
+}
+
+export function parseManifestText(text: string, file: string): ParseResult {
+  const lineCounter = new LineCounter();
+  const documents = parseAllDocuments(text, {
+    lineCounter,
+    version: '1.1',
+    customTags: kubernetesYamlTags,
+    prettyErrors: false,
+  });
+  const objects: ManifestObject[] = [];
+  const errors: ManifestError[] = [];
+  // parseAllDocuments returns an EmptyStream (an empty array-like) for a stream with no documents.
+  const docs: Document.Parsed[] = Array.isArray(documents) ? documents : [];
+  docs.forEach((doc, index) => {
+    const where: DocumentRef = { file, document: index + 1 };
+    if (doc.errors.length > 0) {
+      for (const e of doc.errors) {
+        const pos = lineCounter.linePos(e.pos[0]);
+        const firstLine = e.message.split('\n')[0] ?? e.message;
+        errors.push(new ManifestError(where, '', `line ${pos.line}, column ${pos.col}: ${firstLine}`, pos));
+      }
+      return;
+    }
+    if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) return;
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: 100 });
+    } catch (e) {
+      errors.push(new ManifestError(where, '', e instanceof Error ? e.message : String(e)));
+      return;
+    }
+    const locator = new DocumentLocator(doc, lineCounter);
+    collectObjects(value, [], where, locator, objects, errors);
+  });
+  return { objects, errors };
+}
+
+function collectObjects(
+  value: unknown,
+  base: PathSegment[],
+  where: DocumentRef,
+  locator: DocumentLocator,
+  objects: ManifestObject[],
+  errors: ManifestError[],
+): void {
+  if (!isPlainObject(value)) {
+    errors.push(
+      new ManifestError(
+        where,
+        base,
+        `expected a Kubernetes object (a map with apiVersion and kind), got ${describe(value)}`,
+      ),
+    );
+    return;
+  }
+  const apiVersion = typeof value.apiVersion === 'string' ? value.apiVersion : undefined;
+  const kind = typeof value.kind === 'string' ? value.kind : undefined;
+  // `kubectl get -o yaml` wraps results in `v1/List`; typed lists (`NetworkPolicyList`) have the same shape.
+  if (kind?.endsWith('List') && 'items' in value) {
+    const items = value.items;
+    if (items === null || items === undefined) return;
+    if (!Array.isArray(items)) {
+      errors.push(
+        new ManifestError(where, [...base, 'items'], `expected a list of objects, got ${describe(items)}`),
+      );
+      return;
+    }
+    items.forEach((item, i) => collectObjects(item, [...base, 'items', i], where, locator, objects, errors));
+    return;
+  }
+  objects.push({ raw: value, apiVersion, kind, source: makeSource(where, base, locator) });
+}
+
+function makeSource(
+  where: DocumentRef,
+  base: readonly PathSegment[],
+  locator: DocumentLocator,
+): ObjectSource {
+  const full = (path: FieldPath | string): PathSegment[] => [
+    ...base,
+    ...(typeof path === 'string' ? (path === '' ? [] : parsePath(path)) : path),
+  ];
+  return {
+    file: where.file,
+    document: where.document,
+    base,
+    locate: (path, at = 'value') => locator.locate(full(path), at),
+    error: (path, message) =>
+      new ManifestError(where, full(path), message, locator.locate(full(path), 'value')),
+  };
+}
+
+class DocumentLocator {
+  constructor(
+    private readonly doc: Document.Parsed,
+    private readonly lines: LineCounter,
+  ) {}
+
+  locate(path: readonly PathSegment[], at: 'key' | 'value'): Position {
+    let node: Node | null = this.resolve(this.doc.contents);
+    let offset = node?.range?.[0] ?? 0;
+    for (let i = 0; i < path.length && node; i++) {
+      const segment = path[i] as PathSegment;
+      const last = i === path.length - 1;
+      if (isMap(node)) {
+        const key = String(segment);
+        const pair = node.items.find((p) => isPair(p) && keyText(p.key) === key);
+        if (!pair) break;
+        const keyNode = isNode(pair.key) ? pair.key : null;
+        const valueNode = isNode(pair.value) ? this.resolve(pair.value) : null;
+        const keyOffset = keyNode?.range?.[0];
+        const valueOffset = (isNode(pair.value) ? pair.value : null)?.range?.[0];
+        offset = (last && at === 'key' ? keyOffset : (valueOffset ?? keyOffset)) ?? offset;
+        node = valueNode;
+      } else if (isSeq(node) && /^\d+$/.test(String(segment))) {
+        const item: unknown = node.items[Number(segment)];
+        if (!isNode(item)) break;
+        offset = item.range?.[0] ?? offset;
+        node = this.resolve(item);
+      } else {
+        break;
+      }
+    }
+    return this.lines.linePos(offset);
+  }
+
+  private resolve(node: unknown): Node | null {
+    if (isAlias(node)) return (node.resolve(this.doc) as ParsedNode | undefined) ?? null;
+    return isNode(node) ? node : null;
+  }
+}
+
+function keyText(key: unknown): string | undefined {
+  if (isScalar(key)) return key.value === null ? 'null' : String(key.value);
+  return typeof key === 'string' ? key : undefined;
+}
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** How a value reads in a message: "a list", "a map", "the string \"x\"". */
+export function describe(value: unknown): string {
+  if (value === null || value === undefined) return 'nothing (null)';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a map';
+  if (typeof value === 'string') return `the string ${JSON.stringify(value)}`;
+  if (typeof value === 'number') return `the number ${value}`;
+  if (typeof value === 'boolean') return `the boolean ${value}`;
+  return typeof value;
+}

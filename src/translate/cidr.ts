@@ -1,0 +1,332 @@
+/**
+ * IP addresses, CIDRs and address intervals as bigints, for both families.
+ *
+ * ip-num parses the address text; everything else (aggregation, interval arithmetic, formatting) is done here on
+ * plain bigints, because ip-num's `Pool.aggregate()` does not collapse nested prefixes with the same start and
+ * mixes families, and its IPv6 `toString()` is not the canonical (RFC 5952) form that Calico and Go print.
+ *
+ * Every function is per family: an IPv4 and an IPv6 value never compare equal, overlap or merge.
+ */
+import { IPv4, IPv6, Validator } from 'ip-num';
+
+export type IpFamily = 4 | 6;
+
+/** An address: its family and its value (0 .. 2^bits - 1). */
+export interface IpAddress {
+  readonly family: IpFamily;
+  readonly value: bigint;
+}
+
+/** A CIDR in canonical form: `network` has no host bits set. */
+export interface Cidr {
+  readonly family: IpFamily;
+  readonly network: bigint;
+  readonly prefixLength: number;
+}
+
+/** An inclusive interval of addresses of one family, `first <= last`. */
+export interface IpInterval {
+  readonly family: IpFamily;
+  readonly first: bigint;
+  readonly last: bigint;
+}
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
+
+export function addressBits(family: IpFamily): 32 | 128 {
+  return family === 4 ? 32 : 128;
+}
+
+function maxValue(family: IpFamily): bigint {
+  return (1n << BigInt(addressBits(family))) - 1n;
+}
+
+function hostMask(family: IpFamily, prefixLength: number): bigint {
+  return (1n << BigInt(addressBits(family) - prefixLength)) - 1n;
+}
+
+// Go's net.ParseIP (and so Calico) rejects leading zeros in IPv4 octets: "010.0.0.1" is not 10.0.0.1.
+const IPV4_TEXT = /^(?:(?:0|[1-9][0-9]{0,2})\.){3}(?:0|[1-9][0-9]{0,2})$/;
+const IPV6_CHARS = /^[0-9A-Fa-f:.]+$/;
+const PREFIX_TEXT = /^(?:0|[1-9][0-9]{0,2})$/;
+
+/** Parses an IPv4 (dotted decimal) or IPv6 address. Zone indexes (`fe80::1%eth0`) are not addresses here. */
+export function parseIp(text: string): Parsed<IpAddress> {
+  if (IPV4_TEXT.test(text)) {
+    const [valid] = Validator.isValidIPv4String(text);
+    if (valid) return { ok: true, value: { family: 4, value: IPv4.fromDecimalDottedString(text).value } };
+    return { ok: false, message: `"${text}" is not an IPv4 address: each part must be 0 to 255` };
+  }
+  if (text.includes(':') && IPV6_CHARS.test(text)) {
+    const [valid] = Validator.isValidIPv6String(text);
+    if (valid) return { ok: true, value: { family: 6, value: IPv6.fromString(text).value } };
+  }
+  return { ok: false, message: `"${text}" is not an IPv4 or IPv6 address` };
+}
+
+export interface ParseCidrOptions {
+  /**
+   * `reject` (default): "10.240.1.0/18 has host bits set; the network is 10.240.0.0/18".
+   * `mask`: silently use the network, as Kubernetes does for NetworkPolicy ipBlocks.
+   */
+  hostBits?: 'reject' | 'mask';
+  /** Accept a bare address as a single-address CIDR (/32 or /128), as Calico's `nets` do. Default false. */
+  bareAddress?: boolean;
+}
+
+export function parseCidr(text: string, options: ParseCidrOptions = {}): Parsed<Cidr> {
+  const slash = text.indexOf('/');
+  if (slash < 0) {
+    if (options.bareAddress) {
+      const address = parseIp(text);
+      if (!address.ok) return { ok: false, message: `"${text}" is not a valid CIDR or address` };
+      const { family, value } = address.value;
+      return { ok: true, value: { family, network: value, prefixLength: addressBits(family) } };
+    }
+    return {
+      ok: false,
+      message: `"${text}" is not a valid CIDR: expected ADDRESS/PREFIX-LENGTH, e.g. 10.240.0.0/18`,
+    };
+  }
+  const addressText = text.slice(0, slash);
+  const prefixText = text.slice(slash + 1);
+  const address = parseIp(addressText);
+  if (!address.ok) return { ok: false, message: `"${text}" is not a valid CIDR: ${address.message}` };
+  const { family, value } = address.value;
+  const bits = addressBits(family);
+  const prefixLength = Number(prefixText);
+  if (!PREFIX_TEXT.test(prefixText) || prefixLength > bits) {
+    return {
+      ok: false,
+      message: `"${text}" is not a valid CIDR: the prefix length must be a whole number from 0 to ${bits}`,
+    };
+  }
+  const network = value & ~hostMask(family, prefixLength) & maxValue(family);
+  if (network !== value && options.hostBits !== 'mask') {
+    return {
+      ok: false,
+      message: `${text} has host bits set; the network is ${formatCidr({ family, network, prefixLength })}`,
+    };
+  }
+  return { ok: true, value: { family, network, prefixLength } };
+}
+
+function formatIPv4(value: bigint): string {
+  return [24n, 16n, 8n, 0n].map((shift) => String((value >> shift) & 0xffn)).join('.');
+}
+
+/** RFC 5952: lower case, no leading zeros, the longest run (first on a tie) of two or more zero groups as `::`. */
+function formatIPv6(value: bigint): string {
+  if (value >> 32n === 0xffffn) return `::ffff:${formatIPv4(value & 0xffffffffn)}`;
+  const groups: number[] = [];
+  for (let shift = 112n; shift >= 0n; shift -= 16n) groups.push(Number((value >> shift) & 0xffffn));
+  let bestStart = -1;
+  let bestLength = 1;
+  for (let i = 0; i < groups.length;) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < groups.length && groups[j] === 0) j++;
+    if (j - i > bestLength) {
+      bestStart = i;
+      bestLength = j - i;
+    }
+    i = j;
+  }
+  const hex = (part: number[]): string => part.map((g) => g.toString(16)).join(':');
+  if (bestStart < 0) return hex(groups);
+  return `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLength))}`;
+}
+
+export function formatIp(address: IpAddress): string {
+  return address.family === 4 ? formatIPv4(address.value) : formatIPv6(address.value);
+}
+
+export function formatCidr(cidr: Cidr): string {
+  return `${formatIp({ family: cidr.family, value: cidr.network })}/${cidr.prefixLength}`;
+}
+
+export function cidrToRange(cidr: Cidr): IpInterval {
+  return {
+    family: cidr.family,
+    first: cidr.network,
+    last: cidr.network | hostMask(cidr.family, cidr.prefixLength),
+  };
+}
+
+/** `FIRST-LAST`, e.g. `10.240.0.0-10.240.63.255`. */
+export function formatRange(interval: IpInterval): string {
+  const { family } = interval;
+  return `${formatIp({ family, value: interval.first })}-${formatIp({ family, value: interval.last })}`;
+}
+
+/** Parses `FIRST-LAST` (both of one family, FIRST <= LAST). */
+export function parseRange(text: string): Parsed<IpInterval> {
+  const parts = text.split('-');
+  if (parts.length !== 2)
+    return { ok: false, message: `"${text}" is not an address range: expected FIRST-LAST` };
+  const first = parseIp(parts[0] ?? '');
+  const last = parseIp(parts[1] ?? '');
+  if (!first.ok) return { ok: false, message: `"${text}" is not an address range: ${first.message}` };
+  if (!last.ok) return { ok: false, message: `"${text}" is not an address range: ${last.message}` };
+  if (first.value.family !== last.value.family) {
+    return { ok: false, message: `"${text}" is not an address range: it mixes IPv4 and IPv6` };
+  }
+  if (first.value.value > last.value.value) {
+    return { ok: false, message: `"${text}" is not an address range: the first address is after the last` };
+  }
+  return {
+    ok: true,
+    value: { family: first.value.family, first: first.value.value, last: last.value.value },
+  };
+}
+
+/** The fewest CIDRs that cover exactly the interval, in address order. */
+export function rangeToCidrs(interval: IpInterval): Cidr[] {
+  const { family } = interval;
+  const bits = addressBits(family);
+  const result: Cidr[] = [];
+  let first = interval.first;
+  while (first <= interval.last) {
+    // The largest block that starts at `first` (aligned) and does not run past `last`.
+    let hostBits = 0;
+    while (hostBits < bits && ((first >> BigInt(hostBits)) & 1n) === 0n) hostBits++;
+    while (first + (1n << BigInt(hostBits)) - 1n > interval.last) hostBits--;
+    result.push({ family, network: first, prefixLength: bits - hostBits });
+    first += 1n << BigInt(hostBits);
+  }
+  return result;
+}
+
+function compareBigint(a: bigint, b: bigint): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** IPv4 before IPv6, then by network address, then the wider prefix first. */
+export function compareCidrs(a: Cidr, b: Cidr): number {
+  return a.family - b.family || compareBigint(a.network, b.network) || a.prefixLength - b.prefixLength;
+}
+
+/** IPv4 before IPv6, then by first address, then the longer interval first. */
+export function compareIntervals(a: IpInterval, b: IpInterval): number {
+  return a.family - b.family || compareBigint(a.first, b.first) || compareBigint(b.last, a.last);
+}
+
+/** The union of the intervals as the fewest disjoint, non-adjacent intervals, sorted. */
+export function mergeIntervals(intervals: readonly IpInterval[]): IpInterval[] {
+  const sorted = [...intervals].sort(compareIntervals);
+  const merged: IpInterval[] = [];
+  for (const next of sorted) {
+    const current = merged[merged.length - 1];
+    if (current && current.family === next.family && next.first <= current.last + 1n) {
+      if (next.last > current.last) merged[merged.length - 1] = { ...current, last: next.last };
+    } else {
+      merged.push(next);
+    }
+  }
+  return merged;
+}
+
+/**
+ * The minimal sorted set of CIDRs covering exactly the addresses of the input: overlapping, nested and adjacent
+ * CIDRs are combined; IPv4 first, then IPv6; never a CIDR that covers an address no input covered.
+ */
+export function aggregateCidrs(cidrs: readonly Cidr[]): Cidr[] {
+  return mergeIntervals(cidrs.map(cidrToRange)).flatMap(rangeToCidrs);
+}
+
+export function intervalContains(outer: IpInterval, inner: IpInterval): boolean {
+  return outer.family === inner.family && outer.first <= inner.first && inner.last <= outer.last;
+}
+
+export function intervalsOverlap(a: IpInterval, b: IpInterval): boolean {
+  return a.family === b.family && a.first <= b.last && b.first <= a.last;
+}
+
+export function cidrContains(outer: Cidr, inner: Cidr): boolean {
+  return intervalContains(cidrToRange(outer), cidrToRange(inner));
+}
+
+export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
+  return intervalsOverlap(cidrToRange(a), cidrToRange(b));
+}
+
+export function cidrContainsIp(cidr: Cidr, address: IpAddress): boolean {
+  const range = cidrToRange(cidr);
+  return range.family === address.family && range.first <= address.value && address.value <= range.last;
+}
+
+/** The addresses in both sets, as merged intervals. */
+export function intersectIntervals(a: readonly IpInterval[], b: readonly IpInterval[]): IpInterval[] {
+  const left = mergeIntervals(a);
+  const right = mergeIntervals(b);
+  const result: IpInterval[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < left.length && j < right.length) {
+    const x = left[i] as IpInterval;
+    const y = right[j] as IpInterval;
+    if (x.family !== y.family) {
+      if (x.family < y.family) i++;
+      else j++;
+      continue;
+    }
+    const first = x.first > y.first ? x.first : y.first;
+    const last = x.last < y.last ? x.last : y.last;
+    if (first <= last) result.push({ family: x.family, first, last });
+    if (x.last < y.last) i++;
+    else j++;
+  }
+  return result;
+}
+
+/** The addresses of `from` that are not in `remove`, as merged intervals. */
+export function subtractIntervals(from: readonly IpInterval[], remove: readonly IpInterval[]): IpInterval[] {
+  const removed = mergeIntervals(remove);
+  const result: IpInterval[] = [];
+  for (const interval of mergeIntervals(from)) {
+    let first = interval.first;
+    for (const cut of removed) {
+      if (cut.family !== interval.family || cut.last < first) continue;
+      if (cut.first > interval.last) break;
+      if (cut.first > first) result.push({ family: interval.family, first, last: cut.first - 1n });
+      first = cut.last + 1n;
+      if (first > interval.last) break;
+    }
+    if (first <= interval.last) result.push({ family: interval.family, first, last: interval.last });
+  }
+  return result;
+}
+
+/**
+ * Cuts the covered address space at every interval boundary: the coarsest disjoint, sorted pieces such that
+ * each input interval is exactly a union of pieces (so any property "which inputs contain this address" is
+ * constant within a piece). Addresses covered by no input are not returned.
+ */
+export function partitionAtBoundaries(intervals: readonly IpInterval[]): IpInterval[] {
+  const result: IpInterval[] = [];
+  for (const family of [4, 6] as const) {
+    const own = intervals.filter((interval) => interval.family === family);
+    if (own.length === 0) continue;
+    const cuts = new Set<bigint>();
+    for (const interval of own) {
+      cuts.add(interval.first);
+      if (interval.last < maxValue(family)) cuts.add(interval.last + 1n);
+    }
+    const points = [...cuts].sort(compareBigint);
+    // Every end of a covered stretch is a cut point, so a piece lies either wholly inside one or wholly outside.
+    const covered = mergeIntervals(own);
+    let c = 0;
+    for (let k = 0; k < points.length; k++) {
+      const first = points[k] as bigint;
+      const next = points[k + 1];
+      const last = next === undefined ? maxValue(family) : next - 1n;
+      while (c < covered.length && (covered[c] as IpInterval).last < first) c++;
+      const stretch = covered[c];
+      if (stretch && stretch.first <= first) result.push({ family, first, last });
+    }
+  }
+  return result;
+}

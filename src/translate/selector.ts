@@ -1,0 +1,141 @@
+/**
+ * Kubernetes LabelSelector -> Calico selector expression.
+ *
+ * The output is canonical, so the same meaning always gives byte-identical text (no GNP churn when a user
+ * reorders matchExpressions or their values): matchLabels first, sorted by key; then one term per
+ * matchExpression, sorted by key, operator and values; In/NotIn values sorted and de-duplicated; duplicate terms
+ * dropped. Terms are joined with ` && `, and an empty selector is `all()`.
+ *
+ * Semantics, checked against libcalico-go's AST (`lib/selector/parser/ast.go`) and the Kubernetes label selector:
+ * - matchLabels `k: v`       -> `k == 'v'`         (both false when `k` is absent)
+ * - In `k` {v1, v2}          -> `k in {'v1', 'v2'}` (both false when `k` is absent)
+ * - NotIn `k` {v1, v2}       -> `k not in {...}`   (both TRUE when `k` is absent: LabelNotInSetNode returns true)
+ * - Exists `k`               -> `has(k)`
+ * - DoesNotExist `k`         -> `!has(k)`
+ *
+ * Calico string literals have no escapes (the tokenizer reads to the next matching quote), so a value holding
+ * both quote kinds cannot be written. Such a selector fails with an error naming the field; it is never dropped
+ * or approximated, because a dropped term widens the selector.
+ *
+ * Room note: the quoting function lives in src/policy/selector.ts next to the parser that must read it back, so
+ * this file imports it from there (the one place that knows Calico's literal syntax).
+ */
+import type { LabelSelector, LabelSelectorRequirement } from '../api/kube.js';
+import { isSelectorLabelKey, quoteSelectorValue } from '../policy/selector.js';
+import { validateLabelSelector } from '../policy/labels.js';
+import { fieldPath, type FieldError, type Validated } from './errors.js';
+
+/** The Calico expression matching everything; what an empty Kubernetes selector means. */
+export const MATCH_ALL = 'all()';
+
+/**
+ * The Calico terms (to be ANDed) equivalent to a Kubernetes label selector; `[]` for an empty selector.
+ * `path` names the selector in errors, e.g. `spec.ingress[0].from[1].podSelector`.
+ */
+export function labelSelectorTerms(selector: LabelSelector | undefined, path: string): Validated<string[]> {
+  if (selector === undefined) return { ok: true, value: [] };
+  // The API server's rules first: they also vouch for the shape (strings where strings belong) used below.
+  const invalid = validateLabelSelector(selector, path);
+  if (invalid.length > 0) return { ok: false, errors: invalid };
+  // Valid Kubernetes keys and values are always expressible in Calico's grammar; these checks keep that promise
+  // local, so that a selector we cannot write exactly is an error here rather than a parse failure in Calico.
+  const errors: FieldError[] = [];
+
+  const labelTerms: string[] = [];
+  const matchLabels = selector.matchLabels ?? {};
+  for (const key of Object.keys(matchLabels).sort(compareCodeUnits)) {
+    const keyPath = fieldPath(path, 'matchLabels', key);
+    const quoted = quoteOrError(matchLabels[key] ?? '', keyPath, errors);
+    if (checkKey(key, keyPath, errors) && quoted !== undefined) labelTerms.push(`${key} == ${quoted}`);
+  }
+
+  const expressionTerms: { sortKey: string; term: string }[] = [];
+  (selector.matchExpressions ?? []).forEach((requirement, index) => {
+    const term = requirementTerm(requirement, fieldPath(path, 'matchExpressions', index), errors);
+    if (term === undefined) return;
+    const rank = OPERATOR_RANK[requirement.operator];
+    expressionTerms.push({ sortKey: `${requirement.key}\u0000${rank}\u0000${term}`, term });
+  });
+  expressionTerms.sort((a, b) => compareCodeUnits(a.sortKey, b.sortKey));
+
+  if (errors.length > 0) return { ok: false, errors };
+  return { ok: true, value: dedupe([...labelTerms, ...expressionTerms.map((entry) => entry.term)]) };
+}
+
+/** The Calico selector equivalent to a Kubernetes label selector: `all()` when it is empty. */
+export function labelSelectorToCalico(selector: LabelSelector | undefined, path: string): Validated<string> {
+  const terms = labelSelectorTerms(selector, path);
+  return terms.ok ? { ok: true, value: andTerms(terms.value) } : terms;
+}
+
+/** ANDs Calico terms; none means `all()`. Each term must bind at least as tightly as `&&` (ours all do). */
+export function andTerms(terms: readonly string[]): string {
+  return terms.length === 0 ? MATCH_ALL : terms.join(' && ');
+}
+
+/** `key == 'value'`, for labels Calico sets itself (values known to be quotable, keys known to be valid). */
+export function equalityTerm(key: string, value: string): string {
+  return `${key} == ${quoteSelectorValue(value)}`;
+}
+
+// The order in which operators of the same key are listed; purely cosmetic, but fixed.
+const OPERATOR_RANK: Record<LabelSelectorRequirement['operator'], number> = {
+  In: 0,
+  NotIn: 1,
+  Exists: 2,
+  DoesNotExist: 3,
+};
+
+function requirementTerm(
+  requirement: LabelSelectorRequirement,
+  path: string,
+  errors: FieldError[],
+): string | undefined {
+  const { key, operator } = requirement;
+  const keyOk = checkKey(key, fieldPath(path, 'key'), errors);
+  switch (operator) {
+    case 'In':
+    case 'NotIn': {
+      const values = [...new Set(requirement.values ?? [])].sort(compareCodeUnits);
+      const quoted = values.map((value) =>
+        quoteOrError(value, fieldPath(path, 'values', (requirement.values ?? []).indexOf(value)), errors),
+      );
+      if (!keyOk || quoted.some((q) => q === undefined)) return undefined;
+      return `${key} ${operator === 'In' ? 'in' : 'not in'} {${quoted.join(', ')}}`;
+    }
+    case 'Exists':
+      return keyOk ? `has(${key})` : undefined;
+    case 'DoesNotExist':
+      return keyOk ? `!has(${key})` : undefined;
+    default:
+      // validateLabelSelector reports unknown operators; nothing to add here.
+      return undefined;
+  }
+}
+
+function checkKey(key: string, path: string, errors: FieldError[]): boolean {
+  if (isSelectorLabelKey(key)) return true;
+  errors.push({
+    path,
+    message: `label key ${JSON.stringify(key)} cannot be named in a Calico selector (allowed characters: A-Z a-z 0-9 _ . / -)`,
+  });
+  return false;
+}
+
+function quoteOrError(value: string, path: string, errors: FieldError[]): string | undefined {
+  try {
+    return quoteSelectorValue(value);
+  } catch (error) {
+    errors.push({ path, message: error instanceof Error ? error.message : String(error) });
+    return undefined;
+  }
+}
+
+function dedupe(terms: readonly string[]): string[] {
+  return [...new Set(terms)];
+}
+
+/** Plain UTF-16 code-unit order: deterministic and locale-independent (label keys are ASCII anyway). */
+function compareCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

@@ -1,0 +1,600 @@
+/**
+ * VpcEgressProfile -> the per-(gateway, zone) GlobalNetworkPolicies of IBM's "allow the VPE gateway" rule.
+ *
+ * Pure and deterministic: the same profile always yields byte-identical policies (zones and gateways in spec
+ * order, prefixes aggregated and sorted, ports sorted and de-duplicated), so a resync never churns. Validation
+ * reports every problem at once, each with the field path, and never narrows or widens silently: a profile with
+ * any error yields no policies at all (the controller then keeps the last good ones).
+ */
+import type { VpcEgressProfile, VpcZone, VpeGateway, ZoneStatus } from '../api/v1alpha1.js';
+import { DEFAULT_GATEWAYS, DEFAULT_VPE_ORDER, DEFAULT_WORKER_SELECTOR } from '../api/v1alpha1.js';
+import type { GlobalNetworkPolicy } from '../calico/types.js';
+import {
+  GATEWAY_LABEL,
+  MANAGED_BY_LABEL,
+  MANAGED_BY_VALUE,
+  PROFILE_LABEL,
+  SOURCE_LABEL,
+  SOURCE_VPE,
+  ZONE_LABEL,
+} from '../calico/types.js';
+import { parseSelector, SelectorParseError } from '../policy/selector.js';
+import { aggregateCidrs, cidrsOverlap, formatCidr, parseCidr, type Cidr } from './cidr.js';
+import { fieldPath, type FieldError, type Finding, type Validated } from './errors.js';
+
+export const VPE_POLICY_NAME_PREFIX = 'allow-vpe-gateway-';
+/** IBM Cloud VPC address prefixes are IPv4 with a prefix length from 9 to 29. */
+export const VPC_PREFIX_MIN_LENGTH = 9;
+export const VPC_PREFIX_MAX_LENGTH = 29;
+
+/** Ranges IBM Cloud VPC does not allow as address prefixes; a prefix overlapping one is rejected. */
+export const RESERVED_RANGES: readonly { cidr: string; use: string }[] = Object.freeze([
+  { cidr: '127.0.0.0/8', use: 'loopback' },
+  { cidr: '161.26.0.0/16', use: 'IBM Cloud infrastructure service endpoints' },
+  { cidr: '166.8.0.0/14', use: 'IBM Cloud private service endpoints' },
+  { cidr: '169.254.0.0/16', use: 'link-local' },
+  { cidr: '224.0.0.0/4', use: 'multicast' },
+]);
+
+const RESERVED: readonly { cidr: Cidr; text: string; use: string }[] = RESERVED_RANGES.map(
+  ({ cidr, use }) => {
+    const parsed = parseCidr(cidr);
+    if (!parsed.ok) throw new Error(`RESERVED_RANGES: ${parsed.message}`);
+    return { cidr: parsed.value, text: cidr, use };
+  },
+);
+
+/** The fields of VpcEgressProfileSpec (crds/ lists the same). */
+export const VPE_SPEC_FIELDS: readonly string[] = Object.freeze([
+  'vpc',
+  'zones',
+  'gateways',
+  'selector',
+  'order',
+  'discovery',
+]);
+/** The fields of a zone and of a gateway (crds/ lists the same). */
+export const VPE_ZONE_FIELDS: readonly string[] = Object.freeze(['name', 'addressPrefixes']);
+export const VPE_GATEWAY_FIELDS: readonly string[] = Object.freeze(['name', 'protocol', 'ports']);
+
+/** Finding codes of translateProfile's warnings. */
+export const PREFIX_IN_MULTIPLE_ZONES = 'PrefixInMultipleZones';
+
+export function vpePolicyName(gateway: string, zone: string): string {
+  return `${VPE_POLICY_NAME_PREFIX}${gateway}-${zone}`;
+}
+
+export interface TranslateProfileOptions {
+  /**
+   * Zones to use instead of `spec.zones`, e.g. the ones discovered from the VPC API (how discovered and listed
+   * zones combine is the caller's decision). Errors in them are reported under `zonesPath`.
+   */
+  zones?: readonly VpcZone[];
+  /** Field path of `zones` in error messages; default `status.discoveredZones`. */
+  zonesPath?: string;
+}
+
+export interface VpeTranslation {
+  /** One per (gateway, zone): gateways in spec order, zones in spec order within a gateway. */
+  policies: GlobalNetworkPolicy[];
+  /** Every zone in spec order with its validated, aggregated, sorted prefixes. */
+  zones: ZoneStatus[];
+  warnings: Finding[];
+}
+
+// DNS-1123 label: what a Kubernetes name segment and (a subset of) a label value may be.
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+// A cluster-scoped object's name (DNS-1123 subdomain); at most 63 long it is also a valid label value.
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const MAX_LABEL_LENGTH = 63;
+const DNS_LABEL_RULE =
+  "lower-case letters, digits and '-', starting and ending with a letter or digit, at most 63 characters";
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The API server prunes unknown fields; a file given to the CLI is not pruned, so a typo must not pass. */
+function unknownFieldErrors(
+  object: Record<string, unknown>,
+  path: string,
+  known: readonly string[],
+): FieldError[] {
+  return Object.keys(object)
+    .filter((key) => !known.includes(key))
+    .sort()
+    .map((key) => ({
+      path: fieldPath(path, key),
+      message: `unknown field (known fields: ${known.join(', ')})`,
+    }));
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'string') return `the string ${JSON.stringify(value)}`;
+  if (typeof value === 'object') return 'an object';
+  return `${typeof value} ${String(value)}`;
+}
+
+/** Errors for a name that becomes part of a GNP name and a label value. */
+function nameErrors(value: unknown, path: string, what: string, label: string): FieldError[] {
+  if (typeof value !== 'string' || value === '') {
+    return [{ path, message: `${what} name is required (a non-empty string), got ${describe(value)}` }];
+  }
+  if (value.length > MAX_LABEL_LENGTH || !DNS_LABEL.test(value)) {
+    return [
+      {
+        path,
+        message:
+          `${JSON.stringify(value)} is not a valid ${what} name: it must be a DNS-1123 label (${DNS_LABEL_RULE}) ` +
+          `because it is part of the policy name and the value of label ${label}`,
+      },
+    ];
+  }
+  return [];
+}
+
+interface CheckedZone {
+  name: string;
+  path: string;
+  prefixes: { cidr: Cidr; path: string }[];
+}
+
+function checkZones(
+  zones: unknown,
+  zonesPath: string,
+  errors: FieldError[],
+  discovery: boolean,
+): CheckedZone[] {
+  if (zones === undefined || zones === null || (Array.isArray(zones) && zones.length === 0)) {
+    errors.push({
+      path: zonesPath,
+      message: discovery
+        ? 'no zones: spec.zones is empty and no zones have been discovered from the VPC yet'
+        : 'at least one zone is required',
+    });
+    return [];
+  }
+  if (!Array.isArray(zones)) {
+    errors.push({ path: zonesPath, message: `must be a list of zones, got ${describe(zones)}` });
+    return [];
+  }
+  const checked: CheckedZone[] = [];
+  const firstByName = new Map<string, string>();
+  zones.forEach((zone: unknown, i) => {
+    const path = fieldPath(zonesPath, i);
+    if (!isRecord(zone)) {
+      errors.push({
+        path,
+        message: `must be an object with name and addressPrefixes, got ${describe(zone)}`,
+      });
+      return;
+    }
+    errors.push(...unknownFieldErrors(zone, path, VPE_ZONE_FIELDS));
+    const namePath = fieldPath(path, 'name');
+    const nameProblems = nameErrors(zone.name, namePath, 'zone', ZONE_LABEL);
+    errors.push(...nameProblems);
+    if (nameProblems.length === 0) {
+      const name = zone.name as string;
+      const first = firstByName.get(name);
+      if (first !== undefined) {
+        errors.push({
+          path: namePath,
+          message: `duplicate zone name ${JSON.stringify(name)} (first at ${first})`,
+        });
+      } else {
+        firstByName.set(name, path);
+      }
+    }
+    const prefixesPath = fieldPath(path, 'addressPrefixes');
+    const prefixes = zone.addressPrefixes;
+    if (!Array.isArray(prefixes) || prefixes.length === 0) {
+      errors.push({
+        path: prefixesPath,
+        message: Array.isArray(prefixes)
+          ? 'at least one address prefix is required'
+          : `must be a list of IPv4 CIDRs, got ${describe(prefixes)}`,
+      });
+      return;
+    }
+    const parsed: { cidr: Cidr; path: string }[] = [];
+    prefixes.forEach((prefix: unknown, j) => {
+      const prefixPath = fieldPath(prefixesPath, j);
+      const cidr = checkPrefix(prefix, prefixPath, errors);
+      if (cidr) parsed.push({ cidr, path: prefixPath });
+    });
+    if (typeof zone.name === 'string') checked.push({ name: zone.name, path, prefixes: parsed });
+  });
+  return checked;
+}
+
+function checkPrefix(prefix: unknown, path: string, errors: FieldError[]): Cidr | undefined {
+  if (typeof prefix !== 'string') {
+    errors.push({
+      path,
+      message: `must be an IPv4 CIDR string such as 10.240.0.0/18, got ${describe(prefix)}`,
+    });
+    return undefined;
+  }
+  const parsed = parseCidr(prefix);
+  if (!parsed.ok) {
+    errors.push({ path, message: parsed.message });
+    return undefined;
+  }
+  const cidr = parsed.value;
+  if (cidr.family !== 4) {
+    errors.push({ path, message: `${prefix} is IPv6; VPC address prefixes are IPv4` });
+    return undefined;
+  }
+  let valid = true;
+  if (cidr.prefixLength < VPC_PREFIX_MIN_LENGTH || cidr.prefixLength > VPC_PREFIX_MAX_LENGTH) {
+    errors.push({
+      path,
+      message:
+        `${prefix} has prefix length /${cidr.prefixLength}; VPC address prefixes are ` +
+        `/${VPC_PREFIX_MIN_LENGTH} to /${VPC_PREFIX_MAX_LENGTH}`,
+    });
+    valid = false;
+  }
+  for (const reserved of RESERVED) {
+    if (cidrsOverlap(cidr, reserved.cidr)) {
+      errors.push({
+        path,
+        message: `${prefix} overlaps ${reserved.text} (${reserved.use}), which cannot be a VPC address prefix`,
+      });
+      valid = false;
+    }
+  }
+  return valid ? cidr : undefined;
+}
+
+interface CheckedGateway {
+  name: string;
+  path: string;
+  protocol: 'TCP' | 'UDP';
+  ports: number[];
+}
+
+function checkGateways(gateways: unknown, errors: FieldError[]): CheckedGateway[] {
+  const gatewaysPath = 'spec.gateways';
+  if (gateways === undefined || gateways === null) {
+    return DEFAULT_GATEWAYS.map((g, i) => ({
+      name: g.name,
+      path: fieldPath(gatewaysPath, i),
+      protocol: g.protocol ?? 'TCP',
+      ports: [...g.ports],
+    }));
+  }
+  if (!Array.isArray(gateways) || gateways.length === 0) {
+    errors.push({
+      path: gatewaysPath,
+      message: Array.isArray(gateways)
+        ? `must not be empty; omit it for the default ${JSON.stringify(DEFAULT_GATEWAYS)}`
+        : `must be a list of gateways, got ${describe(gateways)}`,
+    });
+    return [];
+  }
+  const checked: CheckedGateway[] = [];
+  const firstByName = new Map<string, string>();
+  gateways.forEach((gateway: unknown, i) => {
+    const path = fieldPath(gatewaysPath, i);
+    if (!isRecord(gateway)) {
+      errors.push({
+        path,
+        message: `must be an object with name, protocol and ports, got ${describe(gateway)}`,
+      });
+      return;
+    }
+    const unknown = unknownFieldErrors(gateway, path, VPE_GATEWAY_FIELDS);
+    errors.push(...unknown);
+    let valid = unknown.length === 0;
+    const namePath = fieldPath(path, 'name');
+    const nameProblems = nameErrors(gateway.name, namePath, 'gateway', GATEWAY_LABEL);
+    errors.push(...nameProblems);
+    if (nameProblems.length === 0) {
+      const name = gateway.name as string;
+      const first = firstByName.get(name);
+      if (first !== undefined) {
+        errors.push({
+          path: namePath,
+          message: `duplicate gateway name ${JSON.stringify(name)} (first at ${first})`,
+        });
+        valid = false;
+      } else {
+        firstByName.set(name, path);
+      }
+    } else {
+      valid = false;
+    }
+    const protocol = gateway.protocol ?? 'TCP';
+    if (protocol !== 'TCP' && protocol !== 'UDP') {
+      errors.push({
+        path: fieldPath(path, 'protocol'),
+        message: `must be TCP or UDP, got ${describe(protocol)}`,
+      });
+      valid = false;
+    }
+    const ports = checkPorts(gateway.ports, fieldPath(path, 'ports'), errors);
+    if (valid && ports) {
+      checked.push({ name: gateway.name as string, path, protocol: protocol as 'TCP' | 'UDP', ports });
+    }
+  });
+  return checked;
+}
+
+function checkPorts(ports: unknown, path: string, errors: FieldError[]): number[] | undefined {
+  if (!Array.isArray(ports) || ports.length === 0) {
+    // An empty port list in a Calico rule means every port: never let a typo widen the rule.
+    errors.push({
+      path,
+      message: Array.isArray(ports)
+        ? 'at least one port is required (a rule without ports would allow every port)'
+        : `must be a list of port numbers, got ${describe(ports)}`,
+    });
+    return undefined;
+  }
+  let valid = true;
+  ports.forEach((port: unknown, k) => {
+    if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
+      errors.push({
+        path: fieldPath(path, k),
+        message: `must be a port number from 1 to 65535, got ${describe(port)}`,
+      });
+      valid = false;
+    }
+  });
+  return valid ? [...new Set(ports as number[])].sort((a, b) => a - b) : undefined;
+}
+
+function checkSelector(selector: unknown, errors: FieldError[]): string {
+  const path = 'spec.selector';
+  if (selector === undefined || selector === null) return DEFAULT_WORKER_SELECTOR;
+  if (typeof selector !== 'string') {
+    errors.push({ path, message: `must be a Calico selector string, got ${describe(selector)}` });
+    return '';
+  }
+  if (selector.trim() === '') {
+    // Calico reads an empty selector as all(): the allow rule would apply to every endpoint.
+    errors.push({
+      path,
+      message: `must not be empty (Calico reads an empty selector as all()); omit it for the default ${DEFAULT_WORKER_SELECTOR}`,
+    });
+    return '';
+  }
+  try {
+    parseSelector(selector);
+  } catch (error) {
+    if (!(error instanceof SelectorParseError)) throw error;
+    errors.push({ path, message: error.message });
+  }
+  return selector;
+}
+
+function checkOrder(order: unknown, errors: FieldError[]): number {
+  if (order === undefined || order === null) return DEFAULT_VPE_ORDER;
+  if (typeof order !== 'number' || !Number.isFinite(order)) {
+    errors.push({ path: 'spec.order', message: `must be a number, got ${describe(order)}` });
+    return DEFAULT_VPE_ORDER;
+  }
+  return order;
+}
+
+/** Errors for a VpcEgressProfile name: it is also the value of PROFILE_LABEL on every policy it writes. */
+export function profileNameErrors(name: unknown): FieldError[] {
+  const path = 'metadata.name';
+  if (typeof name !== 'string' || name === '')
+    return [{ path, message: `is required, got ${describe(name)}` }];
+  if (name.length > MAX_LABEL_LENGTH || !DNS_SUBDOMAIN.test(name)) {
+    return [
+      {
+        path,
+        message:
+          `${JSON.stringify(name)} is not a valid profile name: it must be at most 63 characters of lower-case ` +
+          `letters, digits, '-' and '.', starting and ending with a letter or digit, because it is the value of ` +
+          `label ${PROFILE_LABEL}`,
+      },
+    ];
+  }
+  return [];
+}
+
+/** Warnings for a prefix that overlaps a prefix of an earlier zone: traffic to it is allowed under both zones. */
+function zoneOverlapWarnings(zones: readonly CheckedZone[]): Finding[] {
+  const warnings: Finding[] = [];
+  zones.forEach((zone, k) => {
+    for (const prefix of zone.prefixes) {
+      for (const earlier of zones.slice(0, k)) {
+        for (const other of earlier.prefixes) {
+          if (!cidrsOverlap(prefix.cidr, other.cidr)) continue;
+          warnings.push({
+            severity: 'warning',
+            code: PREFIX_IN_MULTIPLE_ZONES,
+            path: prefix.path,
+            message:
+              `${formatCidr(prefix.cidr)} overlaps ${formatCidr(other.cidr)} of zone ${JSON.stringify(earlier.name)} ` +
+              `(${other.path}); a VPC address prefix belongs to one zone`,
+          });
+        }
+      }
+    }
+  });
+  return warnings;
+}
+
+function vpePolicy(
+  profile: string,
+  gateway: CheckedGateway,
+  zone: ZoneStatus,
+  selector: string,
+  order: number,
+): GlobalNetworkPolicy {
+  return {
+    apiVersion: 'projectcalico.org/v3',
+    kind: 'GlobalNetworkPolicy',
+    metadata: {
+      name: vpePolicyName(gateway.name, zone.name),
+      labels: {
+        [MANAGED_BY_LABEL]: MANAGED_BY_VALUE,
+        [SOURCE_LABEL]: SOURCE_VPE,
+        [PROFILE_LABEL]: profile,
+        [ZONE_LABEL]: zone.name,
+        [GATEWAY_LABEL]: gateway.name,
+      },
+    },
+    spec: {
+      order,
+      selector,
+      types: ['Egress'],
+      egress: [
+        {
+          action: 'Allow',
+          protocol: gateway.protocol,
+          source: {},
+          destination: { nets: [...zone.addressPrefixes], ports: [...gateway.ports] },
+        },
+      ],
+    },
+  };
+}
+
+export function translateProfile(
+  profile: VpcEgressProfile,
+  options: TranslateProfileOptions = {},
+): Validated<VpeTranslation> {
+  const errors: FieldError[] = [];
+  const spec: Record<string, unknown> = isRecord(profile.spec) ? profile.spec : {};
+  if (!isRecord(profile.spec))
+    errors.push({ path: 'spec', message: `is required, got ${describe(profile.spec)}` });
+  errors.push(...unknownFieldErrors(spec, 'spec', VPE_SPEC_FIELDS));
+
+  const profileName = profile.metadata?.name;
+  errors.push(...profileNameErrors(profileName));
+  const zonesPath = options.zones ? (options.zonesPath ?? 'status.discoveredZones') : 'spec.zones';
+  const discovery = isRecord(spec.discovery) && spec.discovery.ibmCloud !== undefined;
+  const zones = checkZones(options.zones ?? spec.zones, zonesPath, errors, discovery);
+  const gateways = checkGateways(spec.gateways, errors);
+  const selector = checkSelector(spec.selector, errors);
+  const order = checkOrder(spec.order, errors);
+  if (spec.vpc !== undefined && typeof spec.vpc !== 'string') {
+    errors.push({
+      path: 'spec.vpc',
+      message: `must be a string (the VPC name or id), got ${describe(spec.vpc)}`,
+    });
+  }
+
+  // "a-b" + "c" and "a" + "b-c" make the same policy name; two objects cannot share it.
+  const producers = new Map<string, string>();
+  for (const gateway of gateways) {
+    for (const zone of zones) {
+      const name = vpePolicyName(gateway.name, zone.name);
+      const producer = `gateway ${JSON.stringify(gateway.name)} with zone ${JSON.stringify(zone.name)}`;
+      const earlier = producers.get(name);
+      if (earlier === undefined) producers.set(name, producer);
+      else if (earlier !== producer) {
+        errors.push({
+          path: fieldPath(gateway.path, 'name'),
+          message: `policy name ${JSON.stringify(name)} is made by both ${earlier} and ${producer}; rename one of them`,
+        });
+      }
+    }
+  }
+
+  if (errors.length > 0) return { ok: false, errors };
+
+  const zoneStatuses: ZoneStatus[] = zones.map((zone) => ({
+    name: zone.name,
+    addressPrefixes: aggregateCidrs(zone.prefixes.map((p) => p.cidr)).map(formatCidr),
+  }));
+  const policies = gateways.flatMap((gateway) =>
+    zoneStatuses.map((zone) => vpePolicy(profileName, gateway, zone, selector, order)),
+  );
+  return { ok: true, value: { policies, zones: zoneStatuses, warnings: zoneOverlapWarnings(zones) } };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Two profiles claiming the same policy
+
+export interface ProfileClaim {
+  profile: string;
+  creationTimestamp?: string;
+  /** The GNP names the profile writes (or, while its spec is invalid, keeps). */
+  policies: readonly string[];
+}
+
+export interface PolicyConflict {
+  /** The profile that does not get the policy. */
+  profile: string;
+  policy: string;
+  /** The older profile that keeps it. */
+  heldBy: string;
+}
+
+export interface ClaimResolution {
+  /** Policy name -> the profile that owns it. */
+  owners: Map<string, string>;
+  /** Sorted by profile, then policy. */
+  conflicts: PolicyConflict[];
+}
+
+/**
+ * The GNP names a profile's spec asks for, without validating the rest of it: every (gateway, zone) pair whose
+ * names are usable. `zones` overrides spec.zones as in translateProfile.
+ */
+export function claimedPolicyNames(profile: VpcEgressProfile, zones?: readonly VpcZone[]): string[] {
+  const usable = (name: unknown): name is string =>
+    typeof name === 'string' && name.length <= MAX_LABEL_LENGTH && DNS_LABEL.test(name);
+  const spec: Partial<Record<string, unknown>> = isRecord(profile.spec) ? profile.spec : {};
+  const gatewayList: unknown = spec.gateways ?? DEFAULT_GATEWAYS;
+  const zoneList: unknown = zones ?? spec.zones ?? [];
+  const gatewayNames = Array.isArray(gatewayList)
+    ? gatewayList.map((g: Partial<VpeGateway> | undefined) => g?.name).filter(usable)
+    : [];
+  const zoneNames = Array.isArray(zoneList)
+    ? zoneList.map((z: Partial<VpcZone> | undefined) => z?.name).filter(usable)
+    : [];
+  const names = new Set(gatewayNames.flatMap((g) => zoneNames.map((z) => vpePolicyName(g, z))));
+  return [...names].sort();
+}
+
+function creationTime(claim: ProfileClaim): number {
+  const time = claim.creationTimestamp === undefined ? NaN : Date.parse(claim.creationTimestamp);
+  // Not yet created (e.g. a file given to the CLI): younger than anything that exists.
+  return Number.isNaN(time) ? Number.POSITIVE_INFINITY : time;
+}
+
+function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * Who owns each claimed policy: the oldest claimant (creationTimestamp, then name), so that the answer never
+ * depends on the order events arrive in and a newer profile can never take a policy from an older one.
+ */
+export function resolveClaims(claims: readonly ProfileClaim[]): ClaimResolution {
+  const ordered = [...claims].sort(
+    (a, b) => creationTime(a) - creationTime(b) || compareStrings(a.profile, b.profile),
+  );
+  const owners = new Map<string, string>();
+  const conflicts: PolicyConflict[] = [];
+  for (const claim of ordered) {
+    for (const policy of new Set(claim.policies)) {
+      const owner = owners.get(policy);
+      if (owner === undefined) owners.set(policy, claim.profile);
+      else if (owner !== claim.profile) conflicts.push({ profile: claim.profile, policy, heldBy: owner });
+    }
+  }
+  conflicts.sort((a, b) => compareStrings(a.profile, b.profile) || compareStrings(a.policy, b.policy));
+  return { owners, conflicts };
+}
+
+/** resolveClaims over what each profile's spec claims (see claimedPolicyNames). */
+export function conflictsBetweenProfiles(profiles: readonly VpcEgressProfile[]): ClaimResolution {
+  return resolveClaims(
+    profiles.map((profile) => ({
+      profile: profile.metadata.name,
+      creationTimestamp: profile.metadata.creationTimestamp,
+      policies: claimedPolicyNames(profile),
+    })),
+  );
+}

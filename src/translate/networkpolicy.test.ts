@@ -368,6 +368,11 @@ describe('translateNetworkPolicy: errors name the field and nothing is written',
         (e) => e.path,
       ),
     ).toEqual(['metadata.name']);
+    expect(
+      errorsOf({ metadata: { name: 'x' }, spec: { podSelector: {}, ingress: [{ from: [{}] }] } }).map(
+        (e) => e.path,
+      ),
+    ).toEqual(['metadata.namespace', 'spec.ingress[0].from[0]']);
   });
 
   it('reports every error, not only the first', () => {

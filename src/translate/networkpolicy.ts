@@ -145,9 +145,10 @@ export function translateNetworkPolicy(
     errors.push({ path: 'spec', message: 'required' });
     return { ok: false, errors };
   }
-  if (errors.length > 0) return { ok: false, errors };
-  const ns = namespace as string;
-  const npName = name as string;
+  // Keep going with placeholders so that the spec's errors are reported together with the metadata's.
+  const metadataValid = errors.length === 0;
+  const ns = metadataValid ? (namespace as string) : 'invalid';
+  const npName = metadataValid ? (name as string) : 'invalid';
 
   (spec.policyTypes ?? []).forEach((type, index) => {
     if (!POLICY_TYPES.includes(type)) {

@@ -142,8 +142,29 @@ describeOrSkip.each(['v3', 'crd'] as CalicoApi[])('VPE gateway rules written as 
       });
       expect(invalid.message).toContain('169.254.0.0/18');
     }
-    const after = await gnps.get(zone);
-    expect(after?.spec).toEqual(before.spec);
+    expect(await gnps.get(zone)).toEqual(expect.objectContaining({ spec: before.spec }));
+
+    // Admission cannot see that two (gateway, zone) pairs make the same policy name; the reconciler can.
+    const q = await getProfile(name);
+    q.spec.zones = [
+      { name: 'jp-tok-1', addressPrefixes: ['10.244.0.0/18'] },
+      { name: 'tok-1', addressPrefixes: ['10.245.0.0/18'] },
+    ];
+    q.spec.gateways = [
+      { name: 'registry', protocol: 'TCP', ports: [443, 4443] },
+      { name: 'registry-jp', protocol: 'TCP', ports: [443] },
+    ];
+    await profiles.update(q);
+    const invalid = await eventually('Ready=False InvalidSpec', async () => {
+      const r = await getProfile(name);
+      const c = r.status?.conditions?.find((x) => x.type === 'Ready');
+      return c?.status === 'False' && c.reason === 'InvalidSpec' && r.status?.observedGeneration === r.metadata.generation ? r : undefined;
+    });
+    expect(invalid.status?.conditions?.find((x) => x.type === 'Invalid')?.message).toContain('allow-vpe-gateway-registry-jp-tok-1');
+    expect(invalid.status?.policies).toEqual(['allow-vpe-gateway-registry-jp-tok-1']);
+    // Nothing that worked was deleted or weakened, and nothing new was written from the broken spec.
+    expect((await gnps.get(zone))?.spec).toEqual(before.spec);
+    expect(await gnps.get(stored('allow-vpe-gateway-registry-tok-1'))).toBeUndefined();
     await profiles.delete(name);
   });
 

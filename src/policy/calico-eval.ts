@@ -1,0 +1,758 @@
+/**
+ * Calico's semantics for GlobalNetworkPolicies applied to Kubernetes workload endpoints (pods), as Felix enforces
+ * them. Sources: libcalico-go `syncersv1/updateprocessors/{globalnetworkpolicyprocessor,rules,selectors}.go` (how
+ * v3 selectors become the selectors Felix evaluates), Felix's rule rendering and tier chains, the v3 defaulting.
+ *
+ * - Policies are grouped by tier; tiers run in order (lower first, missing order last, ties by name), policies
+ *   inside a tier by order (missing order last) then name. For each direction separately, only policies whose
+ *   `types` include it and whose selector matches the endpoint take part.
+ * - Within a tier the first matching rule with Allow or Deny decides; Pass leaves the tier; Log continues.
+ * - A tier that selected the endpoint and reached its end without a decision applies its default action (Deny
+ *   unless the tier says Pass): the end-of-tier deny.
+ * - An endpoint no tier decided about gets its profiles: for Kubernetes pods the namespace profile `kns.<ns>`,
+ *   which allows everything. So a pod no policy selects is allowed, as in Kubernetes.
+ * - Policies with doNotTrack or preDNAT apply to host endpoints only and are skipped for pods.
+ * - Selectors see the endpoint's labels plus the inherited profile labels (`pcns.*`, `pcsa.*`); a rule's
+ *   namespaceSelector is rewritten to `pcns.`-prefixed keys with `all()` -> `has(projectcalico.org/namespace)` and
+ *   `global()` -> `!has(projectcalico.org/namespace)`, then ANDed with the rule's selector (rules.go
+ *   getEndpointSelector); a policy's own namespaceSelector / serviceAccountSelector likewise (with Calico's
+ *   replacement of `all()` over the whole combined selector). Calico does that replacement on the selector TEXT,
+ *   so it would also rewrite a string literal containing `all()`; we rewrite the AST and do not reproduce that.
+ * - A selector (or notSelector) in a rule matches endpoints only; an external address is in no endpoint's IP set.
+ *   Nets match the address; a pod whose address in the connection's family is unknown matches no net.
+ * - Ports need a protocol that has ports (TCP, UDP, SCTP, UDPLite), as Calico validates. A named port matches when
+ *   the endpoint on that side (the destination for `destination.ports`) has a port of that name and protocol.
+ *   Source ports are unknown (ephemeral) unless the connection gives one: `source.ports` then never matches and
+ *   `source.notPorts` always does.
+ * - `types` missing: the v3 API server's defaulting (Ingress, Egress if only egress rules, both if both), or, for
+ *   objects read from crd.projectcalico.org/v1 storage (no defaulting), Felix's reading: both directions.
+ */
+import type {
+  CalicoPort,
+  CalicoRule,
+  EntityRule,
+  GlobalNetworkPolicy,
+  PolicyDirection,
+} from '../calico/types.js';
+import { DEFAULT_TIER, DEFAULT_TIER_ORDER } from '../calico/types.js';
+import { cidrContainsIp, formatCidr, formatIp, parseCidr, type Cidr } from '../translate/cidr.js';
+import { fieldPath, type FieldError, type Validated } from '../translate/errors.js';
+import {
+  CALICO_NAMESPACE_LABEL,
+  CALICO_NAMESPACE_LABEL_PREFIX,
+  CALICO_SERVICEACCOUNT_LABEL,
+  CALICO_SERVICEACCOUNT_LABEL_PREFIX,
+} from '../translate/networkpolicy.js';
+import {
+  calicoEndpointLabels,
+  describeConnection,
+  describeEndpoint,
+  namedPortNumbers,
+  type Direction,
+  type DirectionVerdict,
+  type Labels,
+  type Mismatch,
+  type NamespaceModel,
+  type PodModel,
+  type PolicyRef,
+  type ResolvedConnection,
+  type ResolvedEndpoint,
+  type RuleEvaluation,
+  type Verdict,
+} from './model.js';
+import {
+  parseSelector,
+  SelectorParseError,
+  selectorFromNode,
+  type Selector,
+  type SelectorNode,
+} from './selector.js';
+
+export interface CalicoTier {
+  name: string;
+  /** Missing: after every tier with an order. The default tier's is 1,000,000 unless given here. */
+  order?: number;
+  /** What happens at the end of the tier for endpoints it selected: Deny (Calico's default) or Pass. */
+  defaultAction?: 'Deny' | 'Pass';
+}
+
+export interface CalicoPolicyOptions {
+  /**
+   * How to read a missing `spec.types`: `v3` (default) as the projectcalico.org/v3 API defaults it;
+   * `crd-v1` as Felix reads crd.projectcalico.org/v1 objects, which nobody defaulted: both directions.
+   */
+  missingTypes?: 'v3' | 'crd-v1';
+}
+
+type PortMatch = { kind: 'range'; first: number; last: number } | { kind: 'name'; name: string };
+
+interface CompiledEntity {
+  nets: Cidr[] | undefined;
+  notNets: Cidr[] | undefined;
+  /** The effective selector (namespace/service-account scoping included); undefined: no selector constraint. */
+  selector: Selector | undefined;
+  notSelector: Selector | undefined;
+  ports: PortMatch[] | undefined;
+  notPorts: PortMatch[] | undefined;
+}
+
+interface CompiledRule {
+  action: CalicoRule['action'];
+  ipVersion: 4 | 6 | undefined;
+  protocol: number | undefined;
+  notProtocol: number | undefined;
+  icmp: { type?: number; code?: number } | undefined;
+  notICMP: { type?: number; code?: number } | undefined;
+  source: CompiledEntity;
+  destination: CompiledEntity;
+}
+
+export interface CompiledCalicoPolicy {
+  readonly ref: PolicyRef & { kind: 'GlobalNetworkPolicy' };
+  readonly name: string;
+  readonly tier: string;
+  readonly order: number | undefined;
+  readonly types: readonly PolicyDirection[];
+  /** doNotTrack / preDNAT policies apply to host endpoints only. */
+  readonly hostEndpointsOnly: boolean;
+  readonly selector: Selector;
+  readonly ingress: readonly CompiledRule[];
+  readonly egress: readonly CompiledRule[];
+}
+
+/** Calico's protocol numbers; Calico accepts the names in any case and numbers 1-255. */
+const PROTOCOL_NUMBERS: Readonly<Record<string, number>> = {
+  tcp: 6,
+  udp: 17,
+  icmp: 1,
+  icmpv6: 58,
+  sctp: 132,
+  udplite: 136,
+};
+const PROTOCOLS_WITH_PORTS = new Set([6, 17, 132, 136]);
+
+// ---------------------------------------------------------------------------------------------------------------
+// Compilation
+
+/** Parses a GNP's selectors, nets and ports; an invalid policy gets errors naming its fields. */
+export function compileCalicoPolicy(
+  gnp: GlobalNetworkPolicy,
+  options: CalicoPolicyOptions = {},
+): Validated<CompiledCalicoPolicy> {
+  const errors: FieldError[] = [];
+  const name = gnp.metadata?.name ?? '';
+  if (name === '') errors.push({ path: 'metadata.name', message: 'required' });
+  const spec = gnp.spec ?? {};
+  const dot = name.indexOf('.');
+  // The tier is spec.tier; objects from crd.projectcalico.org/v1 storage carry it only as the name's prefix.
+  const tier = spec.tier || (dot > 0 ? name.slice(0, dot) : DEFAULT_TIER);
+
+  let selectorNode = parseInto(spec.selector ?? '', 'spec.selector', errors);
+  if (spec.namespaceSelector) {
+    const prefixed = prefixLabels(
+      parseInto(spec.namespaceSelector, 'spec.namespaceSelector', errors),
+      CALICO_NAMESPACE_LABEL_PREFIX,
+    );
+    selectorNode = replaceAllNodes(and(selectorNode, prefixed), {
+      kind: 'has',
+      label: CALICO_NAMESPACE_LABEL,
+    });
+  }
+  if (spec.serviceAccountSelector) {
+    const prefixed = prefixLabels(
+      parseInto(spec.serviceAccountSelector, 'spec.serviceAccountSelector', errors),
+      CALICO_SERVICEACCOUNT_LABEL_PREFIX,
+    );
+    selectorNode = replaceAllNodes(and(selectorNode, prefixed), {
+      kind: 'has',
+      label: CALICO_SERVICEACCOUNT_LABEL,
+    });
+  }
+
+  const ingress = (spec.ingress ?? []).map((rule, index) =>
+    compileRule(rule, fieldPath('spec.ingress', index), errors),
+  );
+  const egress = (spec.egress ?? []).map((rule, index) =>
+    compileRule(rule, fieldPath('spec.egress', index), errors),
+  );
+  const types = policyTypes(
+    spec.types,
+    (spec.ingress ?? []).length,
+    (spec.egress ?? []).length,
+    options,
+    errors,
+  );
+
+  if (errors.length > 0) return { ok: false, errors };
+  const order = spec.order;
+  return {
+    ok: true,
+    value: {
+      ref: { kind: 'GlobalNetworkPolicy', name, tier, order },
+      name,
+      tier,
+      order,
+      types,
+      hostEndpointsOnly: spec.doNotTrack === true || spec.preDNAT === true,
+      selector: selectorFromNode(selectorNode),
+      ingress,
+      egress,
+    },
+  };
+}
+
+function policyTypes(
+  given: readonly PolicyDirection[] | undefined,
+  ingressRules: number,
+  egressRules: number,
+  options: CalicoPolicyOptions,
+  errors: FieldError[],
+): PolicyDirection[] {
+  if (given !== undefined && given.length > 0) {
+    given.forEach((type, index) => {
+      if (type !== 'Ingress' && type !== 'Egress') {
+        errors.push({
+          path: fieldPath('spec.types', index),
+          message: `${JSON.stringify(type)} is not Ingress or Egress`,
+        });
+      }
+    });
+    return (['Ingress', 'Egress'] as const).filter((type) => given.includes(type));
+  }
+  if (options.missingTypes === 'crd-v1') return ['Ingress', 'Egress'];
+  // projectcalico.org/v3 defaulting (calico apiserver / 3.32 admission policy).
+  if (egressRules === 0) return ['Ingress'];
+  return ingressRules === 0 ? ['Egress'] : ['Ingress', 'Egress'];
+}
+
+function compileRule(rule: CalicoRule, path: string, errors: FieldError[]): CompiledRule {
+  const protocol = compileProtocol(rule.protocol, fieldPath(path, 'protocol'), errors);
+  const notProtocol = compileProtocol(rule.notProtocol, fieldPath(path, 'notProtocol'), errors);
+  if (!['Allow', 'Deny', 'Pass', 'Log'].includes(rule.action)) {
+    errors.push({
+      path: fieldPath(path, 'action'),
+      message: `${JSON.stringify(rule.action)} is not Allow, Deny, Pass or Log`,
+    });
+  }
+  if (rule.ipVersion !== undefined && rule.ipVersion !== 4 && rule.ipVersion !== 6) {
+    errors.push({ path: fieldPath(path, 'ipVersion'), message: 'must be 4 or 6' });
+  }
+  const source = compileEntity(rule.source ?? {}, fieldPath(path, 'source'), protocol, errors);
+  const destination = compileEntity(rule.destination ?? {}, fieldPath(path, 'destination'), protocol, errors);
+  checkNetFamilies(rule.ipVersion, { source, destination }, path, errors);
+  return {
+    action: rule.action,
+    ipVersion: rule.ipVersion,
+    protocol,
+    notProtocol,
+    icmp: rule.icmp,
+    notICMP: rule.notICMP,
+    source,
+    destination,
+  };
+}
+
+/**
+ * Calico's validator (libcalico-go validator.go validateRule): all nets and notNets of a rule must be of one
+ * family, matching ipVersion when given, and a notNets entry may not be a catch-all /0 (it matches nothing).
+ */
+function checkNetFamilies(
+  ipVersion: 4 | 6 | undefined,
+  entities: { source: CompiledEntity; destination: CompiledEntity },
+  path: string,
+  errors: FieldError[],
+): void {
+  const families = new Set<number>();
+  for (const side of ['source', 'destination'] as const) {
+    for (const field of ['nets', 'notNets'] as const) {
+      const nets = entities[side][field] ?? [];
+      const fieldPathText = fieldPath(path, side, field);
+      nets.forEach((cidr) => families.add(cidr.family));
+      if (ipVersion !== undefined && nets.some((cidr) => cidr.family !== ipVersion)) {
+        errors.push({
+          path: fieldPathText,
+          message: `a CIDR does not match the rule's ipVersion ${ipVersion}`,
+        });
+      }
+      if (field === 'notNets' && nets.some((cidr) => cidr.prefixLength === 0)) {
+        errors.push({
+          path: fieldPathText,
+          message: 'a catch-all CIDR in notNets makes the rule match nothing',
+        });
+      }
+    }
+  }
+  if (families.size > 1)
+    errors.push({ path, message: 'the rule mixes IPv4 and IPv6 CIDRs, which Calico rejects' });
+}
+
+function compileProtocol(
+  value: CalicoRule['protocol'],
+  path: string,
+  errors: FieldError[],
+): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'number') {
+    if (Number.isInteger(value) && value >= 1 && value <= 255) return value;
+  } else {
+    const number = PROTOCOL_NUMBERS[String(value).toLowerCase()];
+    if (number !== undefined) return number;
+  }
+  errors.push({
+    path,
+    message: `${JSON.stringify(value)} is not a protocol (TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite or 1-255)`,
+  });
+  return undefined;
+}
+
+function compileEntity(
+  entity: EntityRule,
+  path: string,
+  protocol: number | undefined,
+  errors: FieldError[],
+): CompiledEntity {
+  const nets = compileNets(entity.nets, fieldPath(path, 'nets'), errors);
+  const notNets = compileNets(entity.notNets, fieldPath(path, 'notNets'), errors);
+  const ports = compilePorts(entity.ports, fieldPath(path, 'ports'), protocol, errors);
+  const notPorts = compilePorts(entity.notPorts, fieldPath(path, 'notPorts'), protocol, errors);
+
+  // rules.go getEndpointSelector with ns == "" (a global policy).
+  const namespaceSelector = entity.namespaceSelector
+    ? replaceGlobal(
+        replaceAllNodes(
+          prefixLabels(
+            parseInto(entity.namespaceSelector, fieldPath(path, 'namespaceSelector'), errors),
+            CALICO_NAMESPACE_LABEL_PREFIX,
+          ),
+          { kind: 'has', label: CALICO_NAMESPACE_LABEL },
+        ),
+      )
+    : undefined;
+  const parts: SelectorNode[] = [];
+  const accounts = entity.serviceAccounts;
+  if (accounts?.selector) {
+    parts.push(
+      prefixLabels(
+        parseInto(accounts.selector, fieldPath(path, 'serviceAccounts', 'selector'), errors),
+        CALICO_SERVICEACCOUNT_LABEL_PREFIX,
+      ),
+    );
+  }
+  if (accounts?.names && accounts.names.length > 0) {
+    parts.push({ kind: 'in', label: CALICO_SERVICEACCOUNT_LABEL, values: accounts.names });
+  }
+  if (entity.selector) parts.push(parseInto(entity.selector, fieldPath(path, 'selector'), errors));
+  let selector: SelectorNode | undefined = parts.length === 0 ? undefined : parts.reduce(and);
+  if (namespaceSelector !== undefined)
+    selector = selector === undefined ? namespaceSelector : and(namespaceSelector, selector);
+  const notSelector = entity.notSelector
+    ? parseInto(entity.notSelector, fieldPath(path, 'notSelector'), errors)
+    : undefined;
+
+  return {
+    nets,
+    notNets,
+    selector: selector === undefined ? undefined : toSelector(selector, path, errors),
+    notSelector: notSelector === undefined ? undefined : toSelector(notSelector, path, errors),
+    ports,
+    notPorts,
+  };
+}
+
+function compileNets(nets: string[] | undefined, path: string, errors: FieldError[]): Cidr[] | undefined {
+  if (nets === undefined || nets.length === 0) return undefined;
+  const parsed: Cidr[] = [];
+  nets.forEach((text, index) => {
+    // Calico accepts bare addresses and masks host bits (ParseCIDROrIP, then the network).
+    const cidr = parseCidr(text, { hostBits: 'mask', bareAddress: true });
+    if (cidr.ok) parsed.push(cidr.value);
+    else errors.push({ path: fieldPath(path, index), message: cidr.message });
+  });
+  return parsed;
+}
+
+function compilePorts(
+  ports: CalicoPort[] | undefined,
+  path: string,
+  protocol: number | undefined,
+  errors: FieldError[],
+): PortMatch[] | undefined {
+  if (ports === undefined || ports.length === 0) return undefined;
+  if (protocol === undefined || !PROTOCOLS_WITH_PORTS.has(protocol)) {
+    errors.push({
+      path,
+      message: 'ports need the rule protocol to be TCP, UDP, SCTP or UDPLite (Calico rejects them otherwise)',
+    });
+  }
+  return ports.map((port, index) => {
+    const portPath = fieldPath(path, index);
+    const text = String(port);
+    const range = /^([0-9]+)(?::([0-9]+))?$/.exec(text);
+    if (range) {
+      const first = Number(range[1]);
+      const last = range[2] === undefined ? first : Number(range[2]);
+      if (first < 0 || last > 65535 || first > last)
+        errors.push({ path: portPath, message: `${text} is not a port or port range within 0-65535` });
+      return { kind: 'range', first, last };
+    }
+    if (typeof port === 'number' || !/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/i.test(text)) {
+      errors.push({
+        path: portPath,
+        message: `${JSON.stringify(port)} is not a port, a range "first:last" or a port name`,
+      });
+    }
+    return { kind: 'name', name: text };
+  });
+}
+
+function parseInto(text: string, path: string, errors: FieldError[]): SelectorNode {
+  try {
+    return parseSelector(text).root;
+  } catch (error) {
+    if (!(error instanceof SelectorParseError)) throw error;
+    errors.push({ path, message: error.message });
+    return { kind: 'all' };
+  }
+}
+
+function toSelector(node: SelectorNode, path: string, errors: FieldError[]): Selector | undefined {
+  try {
+    return selectorFromNode(node);
+  } catch (error) {
+    errors.push({ path, message: error instanceof Error ? error.message : String(error) });
+    return undefined;
+  }
+}
+
+function and(left: SelectorNode, right: SelectorNode): SelectorNode {
+  return { kind: 'and', operands: [left, right] };
+}
+
+/** Calico's PrefixVisitor: every label name in the selector gets the prefix. */
+function prefixLabels(node: SelectorNode, prefix: string): SelectorNode {
+  switch (node.kind) {
+    case 'all':
+    case 'global':
+      return node;
+    case 'not':
+      return { kind: 'not', operand: prefixLabels(node.operand, prefix) };
+    case 'and':
+    case 'or':
+      return { kind: node.kind, operands: node.operands.map((operand) => prefixLabels(operand, prefix)) };
+    default:
+      return { ...node, label: prefix + node.label };
+  }
+}
+
+function replaceAllNodes(node: SelectorNode, replacement: SelectorNode): SelectorNode {
+  return mapLeaves(node, (leaf) => (leaf.kind === 'all' ? replacement : leaf));
+}
+
+function replaceGlobal(node: SelectorNode): SelectorNode {
+  return mapLeaves(node, (leaf) =>
+    leaf.kind === 'global' ? { kind: 'not', operand: { kind: 'has', label: CALICO_NAMESPACE_LABEL } } : leaf,
+  );
+}
+
+function mapLeaves(node: SelectorNode, map: (leaf: SelectorNode) => SelectorNode): SelectorNode {
+  switch (node.kind) {
+    case 'not':
+      return { kind: 'not', operand: mapLeaves(node.operand, map) };
+    case 'and':
+    case 'or':
+      return { kind: node.kind, operands: node.operands.map((operand) => mapLeaves(operand, map)) };
+    default:
+      return map(node);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The policy set
+
+interface CompiledTier {
+  name: string;
+  order: number | undefined;
+  defaultAction: 'Deny' | 'Pass';
+  policies: CompiledCalicoPolicy[];
+}
+
+export interface CalicoPolicySet {
+  /** Tiers with at least one policy, in evaluation order, their policies in evaluation order. */
+  readonly tiers: readonly CompiledTier[];
+}
+
+/**
+ * Orders compiled policies into tiers. Tiers not described in `tiers` get no order (they run last) and a Deny
+ * default action, except the default tier (order 1,000,000).
+ */
+export function calicoPolicySet(
+  policies: readonly CompiledCalicoPolicy[],
+  tiers: readonly CalicoTier[] = [],
+): CalicoPolicySet {
+  const described = new Map(tiers.map((tier) => [tier.name, tier]));
+  const byTier = new Map<string, CompiledCalicoPolicy[]>();
+  for (const policy of policies) byTier.set(policy.tier, [...(byTier.get(policy.tier) ?? []), policy]);
+  const compiled: CompiledTier[] = [...byTier.entries()].map(([name, members]) => {
+    const tier = described.get(name);
+    return {
+      name,
+      order: tier ? tier.order : name === DEFAULT_TIER ? DEFAULT_TIER_ORDER : undefined,
+      defaultAction: tier?.defaultAction ?? 'Deny',
+      policies: [...members].sort((a, b) => compareOrder(a.order, b.order) || compareNames(a.name, b.name)),
+    };
+  });
+  compiled.sort((a, b) => compareOrder(a.order, b.order) || compareNames(a.name, b.name));
+  return { tiers: compiled };
+}
+
+function compareOrder(a: number | undefined, b: number | undefined): number {
+  return (a ?? Number.POSITIVE_INFINITY) - (b ?? Number.POSITIVE_INFINITY) || 0;
+}
+
+function compareNames(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Evaluation
+
+export interface TierTrace {
+  tier: string;
+  /** What the tier did: decided by a rule, passed, or applied its end-of-tier action. */
+  result: 'allow' | 'deny' | 'pass' | 'end-of-tier-deny' | 'end-of-tier-pass';
+  selectedBy: PolicyRef[];
+}
+
+export interface CalicoDirectionVerdict extends DirectionVerdict {
+  /** The tiers that selected the endpoint, in order, up to the deciding one. */
+  tiers: TierTrace[];
+}
+
+export type CalicoVerdict = Verdict<CalicoDirectionVerdict>;
+
+export function calicoVerdict(policySet: CalicoPolicySet, connection: ResolvedConnection): CalicoVerdict {
+  const egress = directionVerdict(policySet, connection, 'Egress');
+  const ingress = directionVerdict(policySet, connection, 'Ingress');
+  return {
+    allowed: egress.allowed && ingress.allowed,
+    connection: describeConnection(connection),
+    egress,
+    ingress,
+  };
+}
+
+function directionVerdict(
+  policySet: CalicoPolicySet,
+  connection: ResolvedConnection,
+  direction: Direction,
+): CalicoDirectionVerdict {
+  const endpoint = direction === 'Ingress' ? connection.dst : connection.src;
+  const verdict: CalicoDirectionVerdict = {
+    direction,
+    endpoint: describeEndpoint(endpoint),
+    allowed: true,
+    outcome: 'not-applicable',
+    selectedBy: [],
+    allowedBy: [],
+    rules: [],
+    tiers: [],
+  };
+  if (endpoint.kind !== 'pod') return verdict;
+  const labels = endpointLabels(endpoint);
+
+  for (const tier of policySet.tiers) {
+    const selecting = tier.policies.filter(
+      (policy) =>
+        !policy.hostEndpointsOnly && policy.types.includes(direction) && policy.selector.matches(labels),
+    );
+    if (selecting.length === 0) continue;
+    const trace: TierTrace = {
+      tier: tier.name,
+      result: 'end-of-tier-deny',
+      selectedBy: selecting.map((p) => p.ref),
+    };
+    verdict.tiers.push(trace);
+    verdict.selectedBy.push(...trace.selectedBy);
+    let decided: 'Allow' | 'Deny' | 'Pass' | undefined;
+    for (const policy of selecting) {
+      const rules = direction === 'Ingress' ? policy.ingress : policy.egress;
+      for (const [ruleIndex, rule] of rules.entries()) {
+        const mismatches = ruleMismatches(rule, connection);
+        const evaluation: RuleEvaluation = {
+          rule: { policy: policy.ref, direction, ruleIndex },
+          matched: mismatches.length === 0,
+          action: rule.action,
+          mismatches,
+        };
+        verdict.rules.push(evaluation);
+        if (evaluation.matched && rule.action !== 'Log') {
+          decided = rule.action;
+          if (decided === 'Allow') verdict.allowedBy.push(evaluation.rule);
+          break;
+        }
+      }
+      if (decided !== undefined) break;
+    }
+    if (decided === 'Allow') {
+      trace.result = 'allow';
+      return { ...verdict, allowed: true, outcome: 'allowed-by-rule' };
+    }
+    if (decided === 'Deny') {
+      trace.result = 'deny';
+      return { ...verdict, allowed: false, outcome: 'denied-by-rule' };
+    }
+    if (decided === 'Pass') {
+      trace.result = 'pass';
+      continue;
+    }
+    if (tier.defaultAction === 'Pass') {
+      trace.result = 'end-of-tier-pass';
+      continue;
+    }
+    return { ...verdict, allowed: false, outcome: 'end-of-tier-deny' };
+  }
+  return {
+    ...verdict,
+    allowed: true,
+    outcome: verdict.tiers.length > 0 ? 'passed-to-profile' : 'no-policy-selects',
+  };
+}
+
+function ruleMismatches(rule: CompiledRule, connection: ResolvedConnection): Mismatch[] {
+  const mismatches: Mismatch[] = [];
+  const protocol = PROTOCOL_NUMBERS[connection.protocol.toLowerCase()] as number;
+  if (rule.ipVersion !== undefined && rule.ipVersion !== connection.family) {
+    mismatches.push({
+      field: 'ipVersion',
+      message: `IPv${rule.ipVersion} only, the connection is IPv${connection.family}`,
+    });
+  }
+  if (rule.protocol !== undefined && rule.protocol !== protocol) {
+    mismatches.push({
+      field: 'protocol',
+      message: `protocol ${protocolName(rule.protocol)}, not ${connection.protocol}`,
+    });
+  }
+  if (rule.notProtocol !== undefined && rule.notProtocol === protocol) {
+    mismatches.push({ field: 'notProtocol', message: `excludes ${connection.protocol}` });
+  }
+  if (rule.icmp !== undefined && (rule.icmp.type !== undefined || rule.icmp.code !== undefined)) {
+    mismatches.push({
+      field: 'icmp',
+      message: 'matches only some ICMP types/codes; connections carry no ICMP type',
+    });
+  }
+  if (rule.notICMP !== undefined && (connection.protocol === 'ICMP' || connection.protocol === 'ICMPv6')) {
+    mismatches.push({
+      field: 'notICMP',
+      message: 'excludes some ICMP types/codes; connections carry no ICMP type',
+    });
+  }
+  entityMismatches(rule.source, connection.src, connection.srcPort, 'source', connection, mismatches);
+  entityMismatches(rule.destination, connection.dst, connection.port, 'destination', connection, mismatches);
+  return mismatches;
+}
+
+function entityMismatches(
+  entity: CompiledEntity,
+  endpoint: ResolvedEndpoint,
+  port: number | undefined,
+  side: 'source' | 'destination',
+  connection: ResolvedConnection,
+  mismatches: Mismatch[],
+): void {
+  const who = describeEndpoint(endpoint);
+  const address = endpoint.address;
+  if (entity.nets !== undefined) {
+    const inside = address !== undefined && entity.nets.some((cidr) => cidrContainsIp(cidr, address));
+    if (!inside) {
+      mismatches.push({
+        field: `${side}.nets`,
+        message: `${address === undefined ? `${who} has no known IPv${connection.family} address` : formatIp(address)} is not in ${entity.nets.map(formatCidr).join(', ')}`,
+      });
+    }
+  }
+  if (entity.notNets !== undefined && address !== undefined) {
+    const excluded = entity.notNets.find((cidr) => cidrContainsIp(cidr, address));
+    if (excluded)
+      mismatches.push({
+        field: `${side}.notNets`,
+        message: `${formatIp(address)} is in the excluded ${formatCidr(excluded)}`,
+      });
+  }
+  const labels = endpoint.kind === 'pod' ? endpointLabels(endpoint) : undefined;
+  if (entity.selector !== undefined && !(labels !== undefined && entity.selector.matches(labels))) {
+    mismatches.push({
+      field: `${side}.selector`,
+      message: `${who} ${labels === undefined ? 'is not a workload endpoint' : 'does not match'} ${entity.selector.toString()}`,
+    });
+  }
+  if (entity.notSelector !== undefined && labels !== undefined && entity.notSelector.matches(labels)) {
+    mismatches.push({
+      field: `${side}.notSelector`,
+      message: `${who} matches the excluded ${entity.notSelector.toString()}`,
+    });
+  }
+  if (entity.ports !== undefined) {
+    const matched =
+      port !== undefined && entity.ports.some((match) => portMatches(match, port, endpoint, connection));
+    if (!matched) {
+      mismatches.push({
+        field: `${side}.ports`,
+        message:
+          port === undefined
+            ? `the ${side} port is unknown`
+            : `port ${port} is not in ${entity.ports.map(describePort).join(', ')}${namedPortNote(entity.ports, endpoint)}`,
+      });
+    }
+  }
+  if (entity.notPorts !== undefined && port !== undefined) {
+    const excluded = entity.notPorts.find((match) => portMatches(match, port, endpoint, connection));
+    if (excluded)
+      mismatches.push({
+        field: `${side}.notPorts`,
+        message: `port ${port} is excluded by ${describePort(excluded)}`,
+      });
+  }
+}
+
+// Every rule of every policy looks at the same few endpoints; build each one's label view once.
+const labelCache = new WeakMap<PodModel, { namespace: NamespaceModel; labels: Labels }>();
+
+function endpointLabels(endpoint: ResolvedEndpoint & { kind: 'pod' }): Labels {
+  const cached = labelCache.get(endpoint.pod);
+  if (cached !== undefined && cached.namespace === endpoint.namespace) return cached.labels;
+  const labels = calicoEndpointLabels(endpoint.pod, endpoint.namespace);
+  labelCache.set(endpoint.pod, { namespace: endpoint.namespace, labels });
+  return labels;
+}
+
+function portMatches(
+  match: PortMatch,
+  port: number,
+  endpoint: ResolvedEndpoint,
+  connection: ResolvedConnection,
+): boolean {
+  if (match.kind === 'range') return port >= match.first && port <= match.last;
+  return (
+    endpoint.kind === 'pod' && namedPortNumbers(endpoint.pod, match.name, connection.protocol).includes(port)
+  );
+}
+
+function namedPortNote(ports: readonly PortMatch[], endpoint: ResolvedEndpoint): string {
+  return ports.some((port) => port.kind === 'name') && endpoint.kind !== 'pod'
+    ? ` (named ports resolve only on workload endpoints)`
+    : '';
+}
+
+function describePort(match: PortMatch): string {
+  if (match.kind === 'name') return match.name;
+  return match.first === match.last ? String(match.first) : `${match.first}:${match.last}`;
+}
+
+function protocolName(number: number): string {
+  const name = Object.entries(PROTOCOL_NUMBERS).find(([, value]) => value === number)?.[0];
+  return name === undefined
+    ? String(number)
+    : name.toUpperCase().replace('ICMPV6', 'ICMPv6').replace('UDPLITE', 'UDPLite');
+}

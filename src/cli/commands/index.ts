@@ -1,5 +1,8 @@
 /** Every CLI command, in the order `--help` lists them. Add a command by adding its registrar here. */
 import type { CommandRegistrar } from '../program.js';
+import { registerImportPrefixes } from './import-prefixes.js';
+import { registerLint } from './lint.js';
+import { registerRender } from './render.js';
 import { registerRun } from './run.js';
 
-export const commands: CommandRegistrar[] = [registerRun];
+export const commands: CommandRegistrar[] = [registerRun, registerRender, registerImportPrefixes, registerLint];

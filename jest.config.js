@@ -13,6 +13,8 @@ const common = {
 
 /** @type {import('jest').Config} */
 export default {
+  // Property tests run thousands of cases; on a loaded 2-core machine one can take several seconds.
+  testTimeout: 60_000,
   // Integration test files share one API server and isolate themselves by namespace and name; fault tests
   // that restart an API server start a dedicated control plane of their own.
   projects: [

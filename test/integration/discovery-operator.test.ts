@@ -85,14 +85,16 @@ describeOrSkip('VPC address-prefix discovery', () => {
         requestTimeoutMs: 5000,
       },
     });
-  });
+    // Explicit timeouts: run with --selectProjects, the integration project's testTimeout did not reach this file
+    // (hooks failed at jest's default 5 s).
+  }, 120_000);
   afterAll(async () => {
     await op?.stop();
     await Promise.all(clouds.map((cloud) => cloud.close()));
     client?.close();
     gnps?.client.close();
     await cp?.stop();
-  });
+  }, 60_000);
 
   /** A fake IBM Cloud reachable as https://vpc.<label>.test/v1 and https://iam.<label>.test. */
   async function fakeCloud(label: string) {
@@ -269,7 +271,7 @@ describeOrSkip('VPC address-prefix discovery', () => {
         JSON.stringify(['10.240.128.0/18', '10.250.0.0/24']),
     );
     await deleteProfile(name);
-  });
+  }, 120_000);
 
   it('changes nothing that works while IBM Cloud fails, never shows the API key, and recovers', async () => {
     const { cloud, endpoints } = await fakeCloud('outage');
@@ -322,7 +324,7 @@ describeOrSkip('VPC address-prefix discovery', () => {
     expect(conditionOf(recovered, 'Degraded')?.status).toBe('False');
     expect(await specs()).toEqual(workingSpecs);
     await deleteProfile(name);
-  });
+  }, 120_000);
 
   it('reports a missing Secret clearly and deletes nothing', async () => {
     const { cloud, endpoints } = await fakeCloud('nosecret');
@@ -359,7 +361,7 @@ describeOrSkip('VPC address-prefix discovery', () => {
     expect([...after.keys()].sort()).toEqual([...working.keys()].sort());
     for (const [policy, gnp] of working) expect(after.get(policy)?.spec).toEqual(gnp.spec);
     await deleteProfile(name);
-  });
+  }, 120_000);
 
   it('keeps the discovered rules when the discovery settings become invalid, and names the field', async () => {
     const { cloud, endpoints } = await fakeCloud('invalid');
@@ -384,5 +386,5 @@ describeOrSkip('VPC address-prefix discovery', () => {
     for (const [policy, gnp] of working) expect(after.get(policy)?.spec).toEqual(gnp.spec);
     expect(after.size).toBe(working.size);
     await deleteProfile(name);
-  });
+  }, 120_000);
 });

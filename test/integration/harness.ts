@@ -7,10 +7,15 @@ import { readFileSync } from 'node:fs';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { LocalControlPlane } from '../../src/controlplane/local.js';
 import { installAllCrds } from '../../src/controlplane/install.js';
-import { STATE_FILE, type IntegrationState } from './setup-control-plane.js';
+import { stateFileFor, type IntegrationState } from './setup-control-plane.js';
+import { existsSync } from 'node:fs';
 
 export function integrationState(): IntegrationState {
-  return JSON.parse(readFileSync(process.env.CVO_INTEGRATION_STATE ?? STATE_FILE, 'utf8')) as IntegrationState;
+  const file =
+    process.env.CVO_INTEGRATION_STATE ??
+    [stateFileFor(process.ppid), stateFileFor(process.pid)].find((f) => existsSync(f)) ??
+    stateFileFor(process.ppid);
+  return JSON.parse(readFileSync(file, 'utf8')) as IntegrationState;
 }
 
 export function testKubeConfig(): KubeConfig {

@@ -1,0 +1,90 @@
+import { parse, parseAllDocuments } from 'yaml';
+import { captureIO } from '../io.js';
+import { runCli } from '../program.js';
+import { translateNetworkPolicy } from '../../translate/networkpolicy.js';
+import { toWire } from '../../calico/flavour.js';
+import { registerImportPrefixes } from './import-prefixes.js';
+import { registerRender } from './render.js';
+
+const run = async (args: string[], stdin = '') => {
+  const io = captureIO(stdin);
+  const code = await runCli(args, io, [registerRender, registerImportPrefixes]);
+  return { code, out: io.out(), err: io.err() };
+};
+
+describe('calico-vpc render', () => {
+  it('renders the samples: three VPE rules and one GNP per NetworkPolicy, as the translators make them', async () => {
+    const { code, out, err } = await run(['render', '-f', 'config/samples']);
+    expect(err).toBe('');
+    expect(code).toBe(0);
+    const docs = parseAllDocuments(out).map((d) => d.toJS());
+    expect(docs.map((d) => d.metadata.name)).toEqual([
+      'allow-vpe-gateway-registry-us-south-1',
+      'allow-vpe-gateway-registry-us-south-2',
+      'allow-vpe-gateway-registry-us-south-3',
+      expect.stringMatching(/^knp-accounts-backend-allow-[0-9a-f]{10}$/),
+      expect.stringMatching(/^knp-accounts-db-allow-[0-9a-f]{10}$/),
+      expect.stringMatching(/^knp-accounts-accounts-allow-[0-9a-f]{10}$/),
+    ]);
+    expect(docs[2].spec).toEqual({
+      order: 500,
+      selector: "ibm.role == 'worker_private'",
+      types: ['Egress'],
+      egress: [
+        { action: 'Allow', protocol: 'TCP', source: {}, destination: { nets: ['10.240.128.0/18'], ports: [443, 4443] } },
+      ],
+    });
+    // The same code path as the controller: the translator's output, through the same wire conversion.
+    const samples = parseAllDocuments(
+      (await import('node:fs')).readFileSync('config/samples/accounts-finance.yaml', 'utf8'),
+    ).map((d) => d.toJS());
+    const accountsAllow = samples.find((o) => o.metadata.name === 'accounts-allow');
+    const expected = translateNetworkPolicy(accountsAllow);
+    if (!expected.ok) throw new Error('sample must translate');
+    expect(docs[5]).toEqual(JSON.parse(JSON.stringify(toWire(expected.policy, 'v3'))));
+  });
+
+  it('writes crd.projectcalico.org/v1 objects the way Calico stores them, as a JSON List', async () => {
+    const { code, out } = await run(['render', '-f', 'config/samples/vpcegressprofile-us-south.yaml', '--calico-api', 'crd', '-o', 'json']);
+    expect(code).toBe(0);
+    const list = JSON.parse(out);
+    expect(list.kind).toBe('List');
+    expect(list.items[0].apiVersion).toBe('crd.projectcalico.org/v1');
+    expect(list.items[0].metadata.name).toBe('default.allow-vpe-gateway-registry-us-south-1');
+    expect(list.items[0].spec.types).toEqual(['Egress']);
+  });
+
+  it('fails with file, document and field path for the seed as written, and prints nothing on stdout', async () => {
+    const { code, out, err } = await run(['render', '-f', 'test/fixtures/seed/accounts-allow.yaml']);
+    expect(code).toBe(1);
+    expect(out).toBe('');
+    expect(err).toContain('test/fixtures/seed/accounts-allow.yaml: document 1: spec.ingress[0].from[0].NamespaceSelector: unknown field');
+    expect(err).toContain('test/fixtures/seed/accounts-allow.yaml: document 1: spec.ingress[0].ports: expected a list');
+  });
+
+  it('reports an invalid profile prefix with its path', async () => {
+    const bad = 'apiVersion: calico-vpc.io/v1alpha1\nkind: VpcEgressProfile\nmetadata: {name: p}\nspec:\n  zones:\n  - name: z1\n    addressPrefixes: [10.240.1.0/18]\n';
+    const { code, err } = await run(['render', '-f', '-'], bad);
+    expect(code).toBe(1);
+    expect(err).toContain(
+      '<stdin>: document 1: spec.zones[0].addressPrefixes[0]: 10.240.1.0/18 has host bits set; the network is 10.240.0.0/18',
+    );
+  });
+});
+
+describe('calico-vpc import-prefixes', () => {
+  it('turns the ibmcloud CLI output into a profile with zones grouped and sorted', async () => {
+    const { code, out } = await run(['import-prefixes', '--name', 'us-south', '-f', '../shared/reference/ibm/address_prefixes.cli.example.json']);
+    expect(code).toBe(0);
+    const profile = parse(out);
+    expect(profile.kind).toBe('VpcEgressProfile');
+    expect(profile.metadata.name).toBe('us-south');
+    expect(profile.spec.zones.map((z: { name: string }) => z.name)).toEqual(['us-south-1', 'us-south-2', 'us-south-3']);
+  });
+
+  it('says what is wrong with input that is not address prefixes', async () => {
+    const { code, err } = await run(['import-prefixes', '--name', 'x'], '{"vpcs": []}');
+    expect(code).toBe(1);
+    expect(err).toMatch(/^<stdin>: /);
+  });
+});

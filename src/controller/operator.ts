@@ -32,6 +32,7 @@ import {
   sourceKeyOf,
 } from './networkpolicy-reconciler.js';
 import { profileEventKeys, vpePolicyEventKeys, vpeReconciler, type VpeReconcilerDeps } from './vpe-reconciler.js';
+import { createDiscovery, type DiscoveryOptions } from './discovery.js';
 
 export interface LeaderElectionConfig {
   namespace: string;
@@ -59,8 +60,10 @@ export interface OperatorOptions {
   /** Informer resync (re-reconcile everything) period; default 10 min. */
   resyncPeriodMs?: number;
   registry?: Registry;
-  /** Hook for VPC address-prefix discovery (spec.discovery); see src/controller/discovery.ts. */
+  /** Replaces the built-in VPC address-prefix discovery (spec.discovery, src/controller/discovery.ts). */
   zonesFor?: VpeReconcilerDeps['zonesFor'];
+  /** Tuning of the built-in discovery (timeouts, retries; tests route its HTTP with `fetch`). */
+  discovery?: Partial<Pick<DiscoveryOptions, 'fetch' | 'timeoutMs' | 'waitMs' | 'requestTimeoutMs' | 'retry'>>;
   /** Hook for extra reconcile triggers: called with the profile controller once built. */
   onProfileController?: (controller: Controller) => void;
 }
@@ -158,12 +161,23 @@ export class Operator {
       registry: this.registry,
     });
 
+    const discovery = o.zonesFor
+      ? undefined
+      : createDiscovery({
+          client: this.client,
+          logger: this.log,
+          registry: this.registry,
+          events,
+          signal: this.abort.signal,
+          ...o.discovery,
+        });
+    const zonesFor = o.zonesFor ?? discovery?.zonesFor;
     const profileController = new Controller({
       name: 'vpcegressprofile',
       concurrency: 1,
       logger: this.log,
       registry: this.registry,
-      reconcile: vpeReconciler({ profiles, profileClient, gnps, events, registry: this.registry, zonesFor: o.zonesFor }),
+      reconcile: vpeReconciler({ profiles, profileClient, gnps, events, registry: this.registry, zonesFor }),
     })
       .watches(profiles, profileEventKeys(profiles))
       .watches(gnpInformer, vpePolicyEventKeys);
@@ -186,6 +200,7 @@ export class Operator {
       .watches(networkPolicies)
       .watches(namespaces, namespaceEventKeys(npDeps))
       .watches(gnpInformer, networkPolicyGnpEventKeys);
+    discovery?.bindController(profileController);
     o.onProfileController?.(profileController);
 
     await this.serve();

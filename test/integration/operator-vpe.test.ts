@@ -7,6 +7,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { VpcEgressProfile } from '../../src/api/v1alpha1.js';
 import type { CalicoApi } from '../../src/calico/flavour.js';
 import { KubeClient } from '../../src/kube/client.js';
+import { isConflict, isInvalid } from '../../src/kube/errors.js';
 import type { LocalControlPlane } from '../../src/controlplane/local.js';
 import { eventually, startDedicatedControlPlane, uniqueName } from './harness.js';
 import { gnpClient, startOperator, type RunningOperator } from './operator.js';
@@ -46,6 +47,22 @@ describeOrSkip.each(['v3', 'crd'] as CalicoApi[])('VPE gateway rules written as 
   });
 
   const getProfile = (name: string) => profiles.get(name) as Promise<VpcEgressProfile>;
+  /** Read-modify-write that retries when the operator's status write got in between (409), as kubectl edit would. */
+  const updateProfile = async (name: string, mutate: (p: VpcEgressProfile) => void): Promise<boolean> => {
+    for (let attempt = 0; ; attempt++) {
+      const p = await getProfile(name);
+      mutate(p);
+      try {
+        await profiles.update(p);
+        return true;
+      } catch (err) {
+        if (!isConflict(err) || attempt > 20) {
+          if (isInvalid(err)) return false;
+          throw err;
+        }
+      }
+    }
+  };
 
   it('creates one GNP per zone with exactly the seed shape, and reports status', async () => {
     const name = uniqueName('p');
@@ -96,9 +113,9 @@ describeOrSkip.each(['v3', 'crd'] as CalicoApi[])('VPE gateway rules written as 
     await eventually('both GNPs', async () => (await gnps.get(zone1)) && (await gnps.get(zone2)));
 
     // Update: an added prefix, adjacent to the first, aggregates into one /17.
-    let p = await getProfile(name);
-    p.spec.zones = [{ name: 'eu-de-1', addressPrefixes: ['10.243.0.0/18', '10.243.64.0/18'] }];
-    await profiles.update(p);
+    await updateProfile(name, (p) => {
+      p.spec.zones = [{ name: 'eu-de-1', addressPrefixes: ['10.243.0.0/18', '10.243.64.0/18'] }];
+    });
     await eventually('zone 1 aggregated', async () => {
       const g = await gnps.get(zone1);
       return JSON.stringify(g?.spec.egress?.[0]?.destination?.nets) === JSON.stringify(['10.243.0.0/17']);
@@ -126,14 +143,11 @@ describeOrSkip.each(['v3', 'crd'] as CalicoApi[])('VPE gateway rules written as 
     await profiles.create(profile(name, { 'jp-tok-1': ['10.244.0.0/18'] }));
     const zone = stored('allow-vpe-gateway-registry-jp-tok-1');
     const before = await eventually('the GNP', () => gnps.get(zone));
-    const p = await getProfile(name);
     // 169.254.0.0/16 (link-local) is not a VPC address prefix. Whether admission or the reconciler rejects it,
     // nothing that works may be deleted or weakened.
-    p.spec.zones = [{ name: 'jp-tok-1', addressPrefixes: ['169.254.0.0/18'] }];
-    const admitted = await profiles.update(p).then(
-      () => true,
-      () => false,
-    );
+    const admitted = await updateProfile(name, (p) => {
+      p.spec.zones = [{ name: 'jp-tok-1', addressPrefixes: ['169.254.0.0/18'] }];
+    });
     if (admitted) {
       const invalid = await eventually('Ready=False InvalidSpec', async () => {
         const q = await getProfile(name);
@@ -145,16 +159,18 @@ describeOrSkip.each(['v3', 'crd'] as CalicoApi[])('VPE gateway rules written as 
     expect(await gnps.get(zone)).toEqual(expect.objectContaining({ spec: before.spec }));
 
     // Admission cannot see that two (gateway, zone) pairs make the same policy name; the reconciler can.
-    const q = await getProfile(name);
-    q.spec.zones = [
-      { name: 'jp-tok-1', addressPrefixes: ['10.244.0.0/18'] },
-      { name: 'tok-1', addressPrefixes: ['10.245.0.0/18'] },
-    ];
-    q.spec.gateways = [
-      { name: 'registry', protocol: 'TCP', ports: [443, 4443] },
-      { name: 'registry-jp', protocol: 'TCP', ports: [443] },
-    ];
-    await profiles.update(q);
+    expect(
+      await updateProfile(name, (q) => {
+        q.spec.zones = [
+          { name: 'jp-tok-1', addressPrefixes: ['10.244.0.0/18'] },
+          { name: 'tok-1', addressPrefixes: ['10.245.0.0/18'] },
+        ];
+        q.spec.gateways = [
+          { name: 'registry', protocol: 'TCP', ports: [443, 4443] },
+          { name: 'registry-jp', protocol: 'TCP', ports: [443] },
+        ];
+      }),
+    ).toBe(true);
     const invalid = await eventually('Ready=False InvalidSpec', async () => {
       const r = await getProfile(name);
       const c = r.status?.conditions?.find((x) => x.type === 'Ready');

@@ -1,0 +1,205 @@
+/**
+ * `calico-vpc connectivity -f FILE|DIR|- ... | --kubeconfig PATH [-o txt|json|csv|md] [--focus-workload NS/NAME]
+ * [--explain] [--mode k8s|calico]`: the allowed connections between every ordered pair of workloads and outside
+ * address ranges, in np-guard netpol-analyzer's connlist format, offline from manifests or live from a cluster.
+ * Only the result goes to stdout; warnings and errors go to stderr, and bad input exits 1.
+ */
+import { Option } from 'commander';
+import { fromWire } from '../../calico/flavour.js';
+import {
+  apiGroupOf,
+  CALICO_API_GROUPS,
+  loadManifests,
+  manifestsFromSources,
+  type Inventory,
+  type LoadedManifests,
+  type ManifestObject,
+} from '../../manifests/index.js';
+import type { CalicoTier } from '../../policy/calico-eval.js';
+import { CONNLIST_FORMATS, formatConnlist, type ConnlistFormat } from '../../policy/connectivity-format.js';
+import {
+  analyzeConnectivity,
+  CONNECTIVITY_MODES,
+  describeProblem,
+  type ConnectivityInput,
+  type ConnectivityMode,
+  type ConnectivityProblem,
+} from '../../policy/connectivity.js';
+import { explainConnectivity } from '../../policy/explain.js';
+import { formatFieldError } from '../../translate/errors.js';
+import { CliExit, type CliIO } from '../io.js';
+import { kubeconfigLister, readCluster, type ClusterLister } from '../live.js';
+import type { CommandRegistrar } from '../program.js';
+
+interface ConnectivityFlags {
+  filename?: string[];
+  kubeconfig?: string;
+  context?: string;
+  output: ConnlistFormat;
+  focusWorkload?: string;
+  explain?: boolean;
+  mode?: ConnectivityMode;
+}
+
+/** How the command reaches a cluster; tests replace it. */
+export type ListerFactory = (
+  kubeconfig: string,
+  context?: string,
+) => ClusterLister & { name: string; close(): void };
+
+export function connectivityRegistrar(makeLister: ListerFactory = kubeconfigLister): CommandRegistrar {
+  return (program, io) => {
+    program
+      .command('connectivity')
+      .description(
+        'List the connections the policies allow between every ordered pair of workloads (and outside address ' +
+          'ranges), as np-guard netpol-analyzer lines: SRC => DST : CONNS. Reads Namespaces, Pods, workloads, ' +
+          'NetworkPolicies and Calico GlobalNetworkPolicies from manifests or from a live cluster.',
+      )
+      .option(
+        '-f, --filename <path...>',
+        'manifest file, directory (searched recursively for .yaml, .yml, .json) or - for standard input; repeatable',
+      )
+      .option('--kubeconfig <path>', 'read the objects from the cluster of this kubeconfig instead of files')
+      .option('--context <name>', 'kubeconfig context (with --kubeconfig)')
+      .addOption(
+        new Option('-o, --output <format>', 'output format').choices(CONNLIST_FORMATS).default('txt'),
+      )
+      .option(
+        '--focus-workload <ns/name>',
+        'only the connections from or to this workload (NAME or NAMESPACE/NAME)',
+      )
+      .option('--explain', 'say for every pair which policies and rules allow or deny which ports (txt only)')
+      .addOption(
+        new Option(
+          '--mode <mode>',
+          'k8s: NetworkPolicy semantics; calico: the GlobalNetworkPolicies the NetworkPolicies translate to, plus ' +
+            'the GlobalNetworkPolicies in the input (default: calico when the input has GlobalNetworkPolicies, else k8s)',
+        ).choices(CONNECTIVITY_MODES),
+      )
+      .action((flags: ConnectivityFlags) => runConnectivity(flags, io, makeLister));
+  };
+}
+
+export const registerConnectivity: CommandRegistrar = connectivityRegistrar();
+
+async function runConnectivity(
+  flags: ConnectivityFlags,
+  io: CliIO,
+  makeLister: ListerFactory,
+): Promise<void> {
+  const files = flags.filename ?? [];
+  if (files.length > 0 === (flags.kubeconfig !== undefined)) {
+    throw new CliExit(1, 'error: give the input with -f FILE|DIR|- or --kubeconfig PATH (one of the two)');
+  }
+  if (flags.explain && flags.output !== 'txt') {
+    throw new CliExit(1, `error: --explain prints text; use it with -o txt, not -o ${flags.output}`);
+  }
+
+  const loaded =
+    flags.kubeconfig !== undefined
+      ? await loadFromCluster(makeLister, flags.kubeconfig, flags.context, io)
+      : await loadManifests(files, io.readStdin);
+  if (loaded.errors.length > 0) throw new CliExit(1, loaded.errors.map((error) => error.message).join('\n'));
+
+  const { input, errors } = connectivityInput(loaded);
+  if (errors.length > 0) throw new CliExit(1, errors.join('\n'));
+  const mode = flags.mode ?? (input.globalNetworkPolicies?.length ? 'calico' : 'k8s');
+  const result = analyzeConnectivity(input, {
+    mode,
+    explain: flags.explain === true,
+    ...(flags.focusWorkload !== undefined ? { focusWorkload: flags.focusWorkload } : {}),
+  });
+  if (!result.ok) {
+    throw new CliExit(
+      1,
+      result.problems.flatMap((problem) => problemMessages(problem, loaded.inventory)).join('\n'),
+    );
+  }
+  for (const warning of result.report.warnings) io.stderr(`warning: ${warning}\n`);
+  io.stdout(
+    flags.explain
+      ? explainConnectivity(result.report)
+      : formatConnlist(result.report.connections, flags.output),
+  );
+}
+
+async function loadFromCluster(
+  makeLister: ListerFactory,
+  kubeconfig: string,
+  context: string | undefined,
+  io: CliIO,
+): Promise<LoadedManifests> {
+  const lister = makeLister(kubeconfig, context);
+  try {
+    const { sources, notes } = await readCluster(lister, lister.name);
+    for (const note of notes) io.stderr(`warning: ${note}\n`);
+    return manifestsFromSources(sources);
+  } finally {
+    lister.close();
+  }
+}
+
+/**
+ * The analysis input from loaded manifests: crd.projectcalico.org/v1 policies read back into the v3 shape (and
+ * their missing `types` read as Felix reads them), and Calico Tiers, which the inventory does not keep.
+ */
+export function connectivityInput(loaded: LoadedManifests): { input: ConnectivityInput; errors: string[] } {
+  const { inventory } = loaded;
+  const errors: string[] = [];
+  const tiers = loaded.objects.flatMap((object) => tierOf(object, errors));
+  return {
+    input: {
+      namespaces: inventory.namespaces,
+      endpoints: inventory.endpoints,
+      networkPolicies: inventory.networkPolicies,
+      globalNetworkPolicies: inventory.globalNetworkPolicies.map((view) =>
+        view.apiGroup === 'crd.projectcalico.org'
+          ? { object: fromWire(view.object, 'crd'), missingTypes: 'crd-v1' as const }
+          : { object: view.object },
+      ),
+      tiers,
+    },
+    errors,
+  };
+}
+
+function tierOf(object: ManifestObject, errors: string[]): CalicoTier[] {
+  const group = apiGroupOf(object.apiVersion);
+  if (object.kind !== 'Tier' || !(CALICO_API_GROUPS as readonly (string | undefined)[]).includes(group))
+    return [];
+  const metadata = object.raw.metadata as { name?: unknown } | undefined;
+  const spec = (object.raw.spec ?? {}) as { order?: unknown; defaultAction?: unknown };
+  const tier: CalicoTier = { name: typeof metadata?.name === 'string' ? metadata.name : '' };
+  if (tier.name === '') errors.push(object.source.error('metadata.name', 'required').message);
+  if (spec.order !== undefined && spec.order !== null) {
+    if (typeof spec.order === 'number' && Number.isFinite(spec.order)) tier.order = spec.order;
+    else errors.push(object.source.error('spec.order', 'must be a number').message);
+  }
+  if (spec.defaultAction !== undefined && spec.defaultAction !== null) {
+    if (spec.defaultAction === 'Deny' || spec.defaultAction === 'Pass')
+      tier.defaultAction = spec.defaultAction;
+    else errors.push(object.source.error('spec.defaultAction', 'must be Deny or Pass').message);
+  }
+  return [tier];
+}
+
+/** Each problem as `file: document N: field: message`, pointing into the object it is about. */
+function problemMessages(problem: ConnectivityProblem, inventory: Inventory): string[] {
+  const source =
+    problem.kind === 'NetworkPolicy'
+      ? inventory.networkPolicies[problem.index]?.source
+      : problem.kind === 'GlobalNetworkPolicy'
+        ? inventory.globalNetworkPolicies[problem.index]?.source
+        : problem.kind === 'endpoint'
+          ? inventory.endpoints[problem.index]?.source
+          : undefined;
+  if (source === undefined) return [`error: ${describeProblem(problem)}`];
+  // Errors about a generated GNP have paths in the GNP, not in the file; they are quoted, not located.
+  const located = !problem.subject.startsWith('the translation of');
+  return problem.errors.map((error) =>
+    located
+      ? source.error(error.path, `${problem.subject}: ${error.message}`).message
+      : source.error('', `${problem.subject}: ${formatFieldError(error)}`).message,
+  );
+}

@@ -1,0 +1,123 @@
+/**
+ * Reads what the offline tools analyse from a live cluster: Namespaces, Pods, the workloads that own them,
+ * NetworkPolicies, and Calico GlobalNetworkPolicies and Tiers from whichever Calico API the cluster serves. The
+ * objects become manifest sources (a JSON `List` per resource), so the cluster goes through the same loader,
+ * schemas and inventory as files do, and the analysis cannot tell the two apart.
+ */
+import type { KubeObject } from '../api/kube.js';
+import { KubeClient, loadKubeConfig, type ResourceRef } from '../kube/client.js';
+import type { ManifestSource } from '../manifests/index.js';
+
+/** What the reader needs from a cluster; KubeClient in production, a fake in tests. */
+export interface ClusterLister {
+  /** Every object of the resource, in all namespaces, with apiVersion and kind set. */
+  list(ref: ResourceRef): Promise<KubeObject[]>;
+  serves(group: string, version: string, plural: string): Promise<boolean>;
+}
+
+const KUBERNETES_RESOURCES: readonly ResourceRef[] = [
+  { group: '', version: 'v1', plural: 'namespaces', namespaced: false, kind: 'Namespace' },
+  { group: '', version: 'v1', plural: 'pods', namespaced: true, kind: 'Pod' },
+  {
+    group: '',
+    version: 'v1',
+    plural: 'replicationcontrollers',
+    namespaced: true,
+    kind: 'ReplicationController',
+  },
+  { group: 'apps', version: 'v1', plural: 'deployments', namespaced: true, kind: 'Deployment' },
+  { group: 'apps', version: 'v1', plural: 'replicasets', namespaced: true, kind: 'ReplicaSet' },
+  { group: 'apps', version: 'v1', plural: 'statefulsets', namespaced: true, kind: 'StatefulSet' },
+  { group: 'apps', version: 'v1', plural: 'daemonsets', namespaced: true, kind: 'DaemonSet' },
+  { group: 'batch', version: 'v1', plural: 'jobs', namespaced: true, kind: 'Job' },
+  { group: 'batch', version: 'v1', plural: 'cronjobs', namespaced: true, kind: 'CronJob' },
+  {
+    group: 'networking.k8s.io',
+    version: 'v1',
+    plural: 'networkpolicies',
+    namespaced: true,
+    kind: 'NetworkPolicy',
+  },
+];
+
+/**
+ * The supported v3 API first: where calico-apiserver serves it, the crd.projectcalico.org/v1 objects behind it are
+ * the same policies again, so only one of the two is read.
+ */
+const CALICO_APIS = [
+  { group: 'projectcalico.org', version: 'v3' },
+  { group: 'crd.projectcalico.org', version: 'v1' },
+] as const;
+
+export interface ClusterRead {
+  readonly sources: ManifestSource[];
+  /** E.g. that no Calico API is served, so no GlobalNetworkPolicy was read. */
+  readonly notes: string[];
+}
+
+/** Lists the resources and returns them as manifest sources named `<cluster>/<plural>`. */
+export async function readCluster(lister: ClusterLister, clusterName: string): Promise<ClusterRead> {
+  const notes: string[] = [];
+  const refs: ResourceRef[] = [...KUBERNETES_RESOURCES];
+  const calico = await firstServed(lister, 'globalnetworkpolicies');
+  if (calico === undefined) {
+    notes.push(
+      'the cluster serves no Calico API (projectcalico.org/v3 or crd.projectcalico.org/v1): no GlobalNetworkPolicies read',
+    );
+  } else {
+    refs.push({ ...calico, plural: 'globalnetworkpolicies', namespaced: false, kind: 'GlobalNetworkPolicy' });
+    if (await lister.serves(calico.group, calico.version, 'tiers')) {
+      refs.push({ ...calico, plural: 'tiers', namespaced: false, kind: 'Tier' });
+    }
+  }
+  const lists = await Promise.all(refs.map((ref) => lister.list(ref)));
+  const sources = refs.map((ref, index) => ({
+    file: `${clusterName}/${ref.plural}`,
+    text: JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'List',
+      items: (lists[index] ?? []).filter(isLive).map(trim),
+    }),
+  }));
+  return { sources, notes };
+}
+
+async function firstServed(
+  lister: ClusterLister,
+  plural: string,
+): Promise<{ group: string; version: string } | undefined> {
+  for (const api of CALICO_APIS) {
+    if (await lister.serves(api.group, api.version, plural)) return api;
+  }
+  return undefined;
+}
+
+/** Pods that have finished hold no address and take no traffic. */
+function isLive(object: KubeObject): boolean {
+  if (object.kind !== 'Pod') return true;
+  const phase = (object as { status?: { phase?: string } }).status?.phase;
+  return phase !== 'Succeeded' && phase !== 'Failed';
+}
+
+/** managedFields are most of a live object's bytes and mean nothing to the analysis. */
+function trim(object: KubeObject): KubeObject {
+  const metadata = object.metadata as (KubeObject['metadata'] & { managedFields?: unknown }) | undefined;
+  if (metadata?.managedFields === undefined) return object;
+  const { managedFields: _managedFields, ...rest } = metadata;
+  return { ...object, metadata: rest };
+}
+
+/** A ClusterLister on the operator's client, for the cluster of `kubeconfig` (and `context`). */
+export function kubeconfigLister(
+  kubeconfig: string,
+  context?: string,
+): ClusterLister & { name: string; close(): void } {
+  const kc = loadKubeConfig({ path: kubeconfig, ...(context ? { context } : {}) });
+  const client = new KubeClient(kc, { userAgent: 'calico-vpc-cli' });
+  return {
+    name: kc.getCurrentCluster()?.name ?? 'cluster',
+    list: async (ref) => (await client.resource(ref).listAll()).items,
+    serves: (group, version, plural) => client.hasResource(group, version, plural),
+    close: () => client.close(),
+  };
+}

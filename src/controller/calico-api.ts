@@ -2,7 +2,12 @@
  * Which Calico API the cluster serves, from discovery. The decision is pure (chooseCalicoApi); the shell only
  * asks the API server what it serves.
  */
-import { GLOBAL_NETWORK_POLICY_RESOURCES, crdNamingForCalicoVersion, type CalicoApi, type WireOptions } from '../calico/flavour.js';
+import {
+  GLOBAL_NETWORK_POLICY_RESOURCES,
+  crdNamingForCalicoVersion,
+  type CalicoApi,
+  type WireOptions,
+} from '../calico/flavour.js';
 import type { KubeObject } from '../api/kube.js';
 import type { KubeClient } from '../kube/client.js';
 
@@ -24,7 +29,9 @@ export function chooseCalicoApi(served: ServedCalicoApis, choice: CalicoApiChoic
     if (!served[choice]) {
       throw new Error(
         `--calico-api=${choice}: this cluster does not serve ${describe(choice)} globalnetworkpolicies` +
-          (served.v3 || served.crd ? ` (it serves ${served.v3 ? describe('v3') : describe('crd')}; use --calico-api=auto)` : ''),
+          (served.v3 || served.crd
+            ? ` (it serves ${served.v3 ? describe('v3') : describe('crd')}; use --calico-api=auto)`
+            : ''),
       );
     }
     return choice;

@@ -7,12 +7,15 @@ import type { Condition } from '../api/kube.js';
 export type ConditionInput = Omit<Condition, 'lastTransitionTime'>;
 
 /** Returns a new condition list with `next` set (conditions keep their order; new ones are appended). */
-export function setCondition(conditions: readonly Condition[] | undefined, next: ConditionInput, now: string): Condition[] {
+export function setCondition(
+  conditions: readonly Condition[] | undefined,
+  next: ConditionInput,
+  now: string,
+): Condition[] {
   const list = [...(conditions ?? [])];
   const index = list.findIndex((c) => c.type === next.type);
   const previous = index >= 0 ? list[index] : undefined;
-  const lastTransitionTime =
-    previous && previous.status === next.status ? previous.lastTransitionTime : now;
+  const lastTransitionTime = previous && previous.status === next.status ? previous.lastTransitionTime : now;
   const condition: Condition = { ...next, lastTransitionTime };
   if (index >= 0) list[index] = condition;
   else list.push(condition);
@@ -27,7 +30,10 @@ export function setConditions(
   return next.reduce<Condition[]>((acc, c) => setCondition(acc, c, now), [...(conditions ?? [])]);
 }
 
-export function findCondition(conditions: readonly Condition[] | undefined, type: string): Condition | undefined {
+export function findCondition(
+  conditions: readonly Condition[] | undefined,
+  type: string,
+): Condition | undefined {
   return conditions?.find((c) => c.type === type);
 }
 

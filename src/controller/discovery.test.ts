@@ -140,7 +140,10 @@ describe('createDiscovery', () => {
     return created;
   }
 
-  function profile(spec: Partial<VpcEgressProfileSpec> = {}, ibmCloud: Record<string, unknown> = {}): VpcEgressProfile {
+  function profile(
+    spec: Partial<VpcEgressProfileSpec> = {},
+    ibmCloud: Record<string, unknown> = {},
+  ): VpcEgressProfile {
     return {
       apiVersion: 'calico-vpc.io/v1alpha1',
       kind: 'VpcEgressProfile',
@@ -183,11 +186,7 @@ describe('createDiscovery', () => {
 
   /** Nothing the API key could leak into: status, conditions, Events, logs. */
   function expectNoKey(key: string, ...sources: (ZoneSource | undefined)[]): void {
-    for (const text of [
-      JSON.stringify(sources),
-      JSON.stringify(events.recorded),
-      logs.lines.join(''),
-    ]) {
+    for (const text of [JSON.stringify(sources), JSON.stringify(events.recorded), logs.lines.join('')]) {
       expect(text).not.toContain(key);
     }
   }
@@ -222,9 +221,7 @@ describe('createDiscovery', () => {
     expect(first?.requeueAfterMs).toBe(TEN_MINUTES);
     // Exactly one Secret, read with a GET by name.
     expect(secrets.gets).toEqual([{ namespace: SECRET_REF.namespace, name: SECRET_REF.name }]);
-    expect(events.recorded).toEqual([
-      expect.objectContaining({ type: 'Normal', reason: 'ZonesDiscovered' }),
-    ]);
+    expect(events.recorded).toEqual([expect.objectContaining({ type: 'Normal', reason: 'ZonesDiscovered' })]);
     expect(await metric('success')).toBe(1);
     // The attempt finished while the reconcile waited: no extra requeue needed.
     expect(enqueued).toEqual([]);
@@ -364,7 +361,10 @@ describe('createDiscovery', () => {
       observedGeneration: 2,
     });
     expect(condition(second, 'Discovered')?.message).toContain('spec.discovery.ibmCloud.endpoint');
-    expect(condition(second, 'Degraded')).toMatchObject({ status: 'True', reason: 'InvalidDiscoverySettings' });
+    expect(condition(second, 'Degraded')).toMatchObject({
+      status: 'True',
+      reason: 'InvalidDiscoverySettings',
+    });
     expect(cloud.requests).toHaveLength(requestsBefore);
     // One Warning for the same problem, not one per reconcile.
     expect(events.recorded.filter((e) => e.reason === 'InvalidDiscoverySettings')).toHaveLength(1);

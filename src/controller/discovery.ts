@@ -183,9 +183,7 @@ export function createDiscovery(options: DiscoveryOptions): Discovery {
               '(see config/rbac/ibm_discovery_secret_reader_role.yaml)',
           );
         }
-        throw new Error(
-          `reading ${where} failed: ${error instanceof Error ? error.message : String(error)}`,
-        );
+        throw new Error(`reading ${where} failed: ${error instanceof Error ? error.message : String(error)}`);
       }
     }
     return {
@@ -406,8 +404,20 @@ export function createDiscovery(options: DiscoveryOptions): Discovery {
       zones: mergeZones(profile.spec, last.discoveredZones).zones,
       status: statusFields(state, profile),
       conditions: [
-        { type: DISCOVERED_CONDITION, status: 'False', reason: 'InvalidSettings', message: full, ...observed },
-        { type: DEGRADED_CONDITION, status: 'True', reason: 'InvalidDiscoverySettings', message: full, ...observed },
+        {
+          type: DISCOVERED_CONDITION,
+          status: 'False',
+          reason: 'InvalidSettings',
+          message: full,
+          ...observed,
+        },
+        {
+          type: DEGRADED_CONDITION,
+          status: 'True',
+          reason: 'InvalidDiscoverySettings',
+          message: full,
+          ...observed,
+        },
       ],
     };
   }
@@ -439,7 +449,8 @@ export function createDiscovery(options: DiscoveryOptions): Discovery {
       states.set(id, state);
     }
     state.touchedAt = now;
-    if (!checked.ok) return invalidSettings(state, profile, ctx, checked.errors.map(formatFieldError).join('; '));
+    if (!checked.ok)
+      return invalidSettings(state, profile, ctx, checked.errors.map(formatFieldError).join('; '));
     state.reportedInvalid = undefined;
     const settings = checked.value;
 
@@ -459,13 +470,16 @@ export function createDiscovery(options: DiscoveryOptions): Discovery {
     return zoneSource(state, profile, settings);
   }
 
-  function zoneSource(state: ProfileState, profile: VpcEgressProfile, settings: DiscoverySettings): ZoneSource {
+  function zoneSource(
+    state: ProfileState,
+    profile: VpcEgressProfile,
+    settings: DiscoverySettings,
+  ): ZoneSource {
     const generation = profile.metadata.generation;
     const observed = generation === undefined ? {} : { observedGeneration: generation };
     const merge = mergeZones(profile.spec, lastDiscovered(state, profile).discoveredZones);
     const conditions: ConditionInput[] = [];
-    const outcome =
-      state.outcome?.settingsKey === discoverySettingsKey(settings) ? state.outcome : undefined;
+    const outcome = state.outcome?.settingsKey === discoverySettingsKey(settings) ? state.outcome : undefined;
     if (outcome) {
       // The outcome still describes the current spec when only non-discovery fields changed.
       let discoveredMessage = outcome.discovered.message;

@@ -31,7 +31,6 @@ export class NotOwnedError extends Error {
 
 export type WriteOutcome = 'created' | 'updated' | 'unchanged';
 
-
 export class GnpStore {
   private readonly writes: ReturnType<typeof writeMetrics>;
 

@@ -11,7 +11,12 @@
  *   through the GNP informer's list and resync events, mapped to their source key, and are deleted here.
  */
 import type { Namespace, NetworkPolicy } from '../api/kube.js';
-import { NP_NAME_ANNOTATION, NP_NAMESPACE_LABEL, SOURCE_LABEL, SOURCE_NETWORKPOLICY } from '../calico/types.js';
+import {
+  NP_NAME_ANNOTATION,
+  NP_NAMESPACE_LABEL,
+  SOURCE_LABEL,
+  SOURCE_NETWORKPOLICY,
+} from '../calico/types.js';
 import type { EventRecorder } from '../kube/events.js';
 import type { Informer, InformerEvent } from '../kube/informer.js';
 import { splitKey } from '../kube/informer.js';
@@ -34,7 +39,9 @@ export function sourceKeyOf(gnp: Labelled): string | undefined {
   const labels = gnp.metadata?.labels ?? {};
   const namespace = labels[NP_NAMESPACE_LABEL];
   const name = gnp.metadata?.annotations?.[NP_NAME_ANNOTATION];
-  return labels[SOURCE_LABEL] === SOURCE_NETWORKPOLICY && namespace && name ? `${namespace}/${name}` : undefined;
+  return labels[SOURCE_LABEL] === SOURCE_NETWORKPOLICY && namespace && name
+    ? `${namespace}/${name}`
+    : undefined;
 }
 
 const npMetrics = perRegistry((registry) => ({
@@ -69,7 +76,9 @@ export function namespaceEventKeys(deps: Pick<NetworkPolicyReconcilerDeps, 'netw
   return (event: InformerEvent<Namespace>): string[] => {
     if (event.type === 'resync') return [];
     const ns = event.key;
-    const keys = new Set(deps.networkPolicies.byIndex('namespace', ns).map((np) => `${ns}/${np.metadata.name}`));
+    const keys = new Set(
+      deps.networkPolicies.byIndex('namespace', ns).map((np) => `${ns}/${np.metadata.name}`),
+    );
     for (const gnp of deps.gnps.informer.byIndex(NP_NAMESPACE_LABEL, ns)) {
       const key = sourceKeyOf(gnp);
       if (key) keys.add(key);
@@ -90,10 +99,12 @@ export function networkPolicyReconciler(deps: NetworkPolicyReconcilerDeps): Reco
     const { namespace, name } = splitKey(key);
     const existing = deps.gnps.informer.byIndex(SOURCE_KEY_INDEX, key);
     const np = deps.networkPolicies.get(key);
-    const enabled = deps.enabled && np !== undefined && namespaceTranslationEnabled(deps.namespaces.get(namespace ?? ''));
+    const enabled =
+      deps.enabled && np !== undefined && namespaceTranslationEnabled(deps.namespaces.get(namespace ?? ''));
     if (!enabled) {
       for (const live of existing) await deps.gnps.remove(live, ctx.signal);
-      if (existing.length) ctx.log.info({ gnps: existing.map((g) => g.metadata?.name) }, 'translation not wanted; GNP deleted');
+      if (existing.length)
+        ctx.log.info({ gnps: existing.map((g) => g.metadata?.name) }, 'translation not wanted; GNP deleted');
       return;
     }
 
@@ -101,7 +112,10 @@ export function networkPolicyReconciler(deps: NetworkPolicyReconcilerDeps): Reco
     if (!translation.ok) {
       metrics.failures.inc({ namespace: namespace ?? '' });
       const reason = translation.errors.map(formatFieldError).join('; ');
-      ctx.log.warn({ errors: translation.errors, kept: existing.map((g) => g.metadata?.name) }, 'cannot translate; previous GNP kept');
+      ctx.log.warn(
+        { errors: translation.errors, kept: existing.map((g) => g.metadata?.name) },
+        'cannot translate; previous GNP kept',
+      );
       deps.events.event(np, {
         type: 'Warning',
         reason: 'TranslationFailed',

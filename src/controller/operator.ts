@@ -31,7 +31,12 @@ import {
   networkPolicyReconciler,
   sourceKeyOf,
 } from './networkpolicy-reconciler.js';
-import { profileEventKeys, vpePolicyEventKeys, vpeReconciler, type VpeReconcilerDeps } from './vpe-reconciler.js';
+import {
+  profileEventKeys,
+  vpePolicyEventKeys,
+  vpeReconciler,
+  type VpeReconcilerDeps,
+} from './vpe-reconciler.js';
 import { createDiscovery, type DiscoveryOptions } from './discovery.js';
 
 export interface LeaderElectionConfig {
@@ -63,7 +68,9 @@ export interface OperatorOptions {
   /** Replaces the built-in VPC address-prefix discovery (spec.discovery, src/controller/discovery.ts). */
   zonesFor?: VpeReconcilerDeps['zonesFor'];
   /** Tuning of the built-in discovery (timeouts, retries; tests route its HTTP with `fetch`). */
-  discovery?: Partial<Pick<DiscoveryOptions, 'fetch' | 'timeoutMs' | 'waitMs' | 'requestTimeoutMs' | 'retry'>>;
+  discovery?: Partial<
+    Pick<DiscoveryOptions, 'fetch' | 'timeoutMs' | 'waitMs' | 'requestTimeoutMs' | 'retry'>
+  >;
   /** Hook for extra reconcile triggers: called with the profile controller once built. */
   onProfileController?: (controller: Controller) => void;
 }
@@ -87,14 +94,18 @@ export class Operator {
 
   constructor(private readonly options: OperatorOptions) {
     this.registry = options.registry ?? sharedRegistry();
-    this.client = new KubeClient(options.kubeConfig, { fieldManager: 'calico-vpc-operator', registry: this.registry });
+    this.client = new KubeClient(options.kubeConfig, {
+      fieldManager: 'calico-vpc-operator',
+      registry: this.registry,
+    });
     this.log = options.logger;
   }
 
   /** Caches synced and, when leading, every key known at sync reconciled once. */
   ready(): boolean | string {
     if (!this.informers.length || !this.informers.every((i) => i.hasSynced())) return 'caches not synced';
-    if (this.leading && !this.controllers.every((c) => c.initialReconcileDone())) return 'initial reconcile running';
+    if (this.leading && !this.controllers.every((c) => c.initialReconcileDone()))
+      return 'initial reconcile running';
     return true;
   }
 
@@ -126,7 +137,13 @@ export class Operator {
       common,
     );
     const namespaces = createInformer(
-      this.client.resource<Namespace>({ group: '', version: 'v1', plural: 'namespaces', namespaced: false, kind: 'Namespace' }),
+      this.client.resource<Namespace>({
+        group: '',
+        version: 'v1',
+        plural: 'namespaces',
+        namespaced: false,
+        kind: 'Namespace',
+      }),
       { ...common, resyncPeriodMs: 0 },
     );
     const gnpResource = this.client.resource<KubeObject>({
@@ -252,7 +269,11 @@ export class Operator {
   private async serve(): Promise<void> {
     const { metricsAddress, healthAddress } = this.options;
     if (metricsAddress) {
-      const metrics = new HealthServer({ address: metricsAddress, registry: this.registry, logger: this.log });
+      const metrics = new HealthServer({
+        address: metricsAddress,
+        registry: this.registry,
+        logger: this.log,
+      });
       this.servers.push(metrics);
       const a = await metrics.listen();
       this.listening.push({ host: a.address, port: a.port });
@@ -280,7 +301,9 @@ export class Operator {
       this.log.info({ exitCode }, 'stopping');
       await Promise.all(this.controllers.map((c) => c.stop({ drainTimeoutMs })));
       this.abort.abort();
-      await this.elector?.release().catch((err: unknown) => this.log.warn({ err }, 'releasing the lease failed'));
+      await this.elector
+        ?.release()
+        .catch((err: unknown) => this.log.warn({ err }, 'releasing the lease failed'));
       await Promise.all(this.informers.map((i) => i.stop()));
       await Promise.all(this.servers.map((s) => s.close()));
       this.client.close();

@@ -13,14 +13,21 @@
  *   Conflict. The decision depends only on the profiles, never on event order, so it cannot flap.
  */
 import type { Condition } from '../api/kube.js';
-import { VPC_EGRESS_PROFILE_KIND, API_VERSION, type VpcEgressProfile, type VpcEgressProfileStatus, type VpcZone } from '../api/v1alpha1.js';
+import {
+  VPC_EGRESS_PROFILE_KIND,
+  API_VERSION,
+  type VpcEgressProfile,
+  type VpcEgressProfileStatus,
+  type VpcZone,
+} from '../api/v1alpha1.js';
 import { PROFILE_LABEL, SOURCE_LABEL, SOURCE_VPE } from '../calico/types.js';
 import type { ResourceClient } from '../kube/client.js';
 import type { EventRecorder } from '../kube/events.js';
 import { isNotFound } from '../kube/errors.js';
 import type { Informer, InformerEvent } from '../kube/informer.js';
 import { formatFieldError } from '../translate/errors.js';
-import { claimedPolicyNames, conflictsBetweenProfiles, translateProfile } from '../translate/vpe.js';
+import { claimedPolicyNames, resolveClaims, translateProfile } from '../translate/vpe.js';
+import { effectiveZones } from '../ibm/discovery.js';
 import { sharedRegistry, type Registry } from '../observability/metrics.js';
 import { writeMetrics } from './write-metrics.js';
 import { jsonEqual, setConditions, type ConditionInput } from './conditions.js';
@@ -56,13 +63,27 @@ export function profileEventKeys(profiles: Informer<VpcEgressProfile>) {
     const claimsChanged =
       event.type !== 'modified' ||
       !event.old ||
-      !jsonEqual(claimedPolicyNames(event.old), claimedPolicyNames(event.object));
-    return claimsChanged ? [...new Set([event.key, ...profiles.list().map((p) => p.metadata.name)])] : [event.key];
+      !jsonEqual(
+        claimedPolicyNames(event.old, cachedZonesOf(event.old)),
+        claimedPolicyNames(event.object, cachedZonesOf(event.object)),
+      );
+    return claimsChanged
+      ? [...new Set([event.key, ...profiles.list().map((p) => p.metadata.name)])]
+      : [event.key];
   };
 }
 
+/** The zones a profile's policies are made of, as far as the cache knows; undefined: spec.zones. */
+function cachedZonesOf(profile: VpcEgressProfile): VpcZone[] | undefined {
+  return profile.spec?.discovery?.ibmCloud
+    ? effectiveZones(profile.spec, profile.status?.discoveredZones)
+    : undefined;
+}
+
 /** A managed VPE policy's event -> its owning profile (drift repair: an edited or deleted policy is restored). */
-export function vpePolicyEventKeys(event: InformerEvent<{ metadata?: { labels?: Record<string, string> } }>): string[] {
+export function vpePolicyEventKeys(
+  event: InformerEvent<{ metadata?: { labels?: Record<string, string> } }>,
+): string[] {
   const labels = event.object.metadata?.labels ?? {};
   return labels[SOURCE_LABEL] === SOURCE_VPE && labels[PROFILE_LABEL] ? [labels[PROFILE_LABEL]] : [];
 }
@@ -74,7 +95,8 @@ export function vpeReconciler(deps: VpeReconcilerDeps): ReconcileFunction {
     const profile = deps.profiles.get(name);
     if (!profile || profile.metadata.deletionTimestamp) {
       for (const live of owned) await deps.gnps.remove(live, ctx.signal);
-      if (owned.length) ctx.log.info({ deleted: owned.map((o) => o.metadata?.name) }, 'profile gone; its policies deleted');
+      if (owned.length)
+        ctx.log.info({ deleted: owned.map((o) => o.metadata?.name) }, 'profile gone; its policies deleted');
       return;
     }
 
@@ -86,10 +108,21 @@ export function vpeReconciler(deps: VpeReconcilerDeps): ReconcileFunction {
     if (!translation.ok) {
       const message = translation.errors.map(formatFieldError).join('; ');
       ctx.log.warn({ errors: translation.errors }, 'invalid spec; keeping the last good policies');
-      deps.events.event(profile, { type: 'Warning', reason: 'InvalidSpec', action: 'Reconcile', note: message });
+      deps.events.event(profile, {
+        type: 'Warning',
+        reason: 'InvalidSpec',
+        action: 'Reconcile',
+        note: message,
+      });
       await writeStatus(deps, profile, now(), {
         conditions: [
-          { type: 'Ready', status: 'False', reason: 'InvalidSpec', message: `spec rejected; the last good policies are kept: ${message}`, observedGeneration: generation },
+          {
+            type: 'Ready',
+            status: 'False',
+            reason: 'InvalidSpec',
+            message: `spec rejected; the last good policies are kept: ${message}`,
+            observedGeneration: generation,
+          },
           { type: 'Invalid', status: 'True', reason: 'InvalidSpec', message, observedGeneration: generation },
           ...(source?.conditions ?? []),
         ],
@@ -100,7 +133,15 @@ export function vpeReconciler(deps: VpeReconcilerDeps): ReconcileFunction {
 
     const { policies, zones, warnings } = translation.value;
     const live = deps.profiles.list().filter((p) => !p.metadata.deletionTimestamp);
-    const claims = conflictsBetweenProfiles(live);
+    // Each profile claims the zones its policies come from: this one's from the zone source, the others' as their
+    // status last recorded them (spec.zones merged with discovered zones).
+    const claims = resolveClaims(
+      live.map((p) => ({
+        profile: p.metadata.name,
+        creationTimestamp: p.metadata.creationTimestamp,
+        policies: claimedPolicyNames(p, p.metadata.name === name ? source?.zones : cachedZonesOf(p)),
+      })),
+    );
     const conflicts: string[] = claims.conflicts
       .filter((c) => c.profile === name)
       .map((c) => `${c.policy} is held by the older profile ${c.heldBy}`);
@@ -126,25 +167,77 @@ export function vpeReconciler(deps: VpeReconcilerDeps): ReconcileFunction {
     }
     if (changed.length) {
       ctx.log.info({ changes: changed }, 'policies written');
-      deps.events.event(profile, { type: 'Normal', reason: 'PoliciesUpdated', action: 'Reconcile', note: changed.join(', ') });
+      deps.events.event(profile, {
+        type: 'Normal',
+        reason: 'PoliciesUpdated',
+        action: 'Reconcile',
+        note: changed.join(', '),
+      });
     }
     for (const warning of warnings) {
-      deps.events.event(profile, { type: 'Warning', reason: warning.code ?? 'Warning', action: 'Validate', note: formatFieldError(warning) });
+      deps.events.event(profile, {
+        type: 'Warning',
+        reason: warning.code ?? 'Warning',
+        action: 'Validate',
+        note: formatFieldError(warning),
+      });
     }
 
     const overlap = warnings.map(formatFieldError).join('; ');
     await writeStatus(deps, profile, now(), {
       conditions: [
         conflicts.length
-          ? { type: 'Ready', status: 'False', reason: 'Conflict', message: `${written.length} of ${policies.length} policies in place; ${conflicts.join('; ')}`, observedGeneration: generation }
-          : { type: 'Ready', status: 'True', reason: 'PoliciesInPlace', message: `${written.length} GlobalNetworkPolicies in place`, observedGeneration: generation },
-        { type: 'Invalid', status: 'False', reason: 'SpecValid', message: 'the spec is valid', observedGeneration: generation },
+          ? {
+              type: 'Ready',
+              status: 'False',
+              reason: 'Conflict',
+              message: `${written.length} of ${policies.length} policies in place; ${conflicts.join('; ')}`,
+              observedGeneration: generation,
+            }
+          : {
+              type: 'Ready',
+              status: 'True',
+              reason: 'PoliciesInPlace',
+              message: `${written.length} GlobalNetworkPolicies in place`,
+              observedGeneration: generation,
+            },
+        {
+          type: 'Invalid',
+          status: 'False',
+          reason: 'SpecValid',
+          message: 'the spec is valid',
+          observedGeneration: generation,
+        },
         conflicts.length
-          ? { type: 'Conflict', status: 'True', reason: 'PolicyClaimedElsewhere', message: conflicts.join('; '), observedGeneration: generation }
-          : { type: 'Conflict', status: 'False', reason: 'NoConflict', message: 'no other owner claims these policies', observedGeneration: generation },
+          ? {
+              type: 'Conflict',
+              status: 'True',
+              reason: 'PolicyClaimedElsewhere',
+              message: conflicts.join('; '),
+              observedGeneration: generation,
+            }
+          : {
+              type: 'Conflict',
+              status: 'False',
+              reason: 'NoConflict',
+              message: 'no other owner claims these policies',
+              observedGeneration: generation,
+            },
         overlap
-          ? { type: 'PrefixOverlap', status: 'True', reason: 'PrefixInMultipleZones', message: overlap, observedGeneration: generation }
-          : { type: 'PrefixOverlap', status: 'False', reason: 'NoOverlap', message: 'no prefix is in two zones', observedGeneration: generation },
+          ? {
+              type: 'PrefixOverlap',
+              status: 'True',
+              reason: 'PrefixInMultipleZones',
+              message: overlap,
+              observedGeneration: generation,
+            }
+          : {
+              type: 'PrefixOverlap',
+              status: 'False',
+              reason: 'NoOverlap',
+              message: 'no prefix is in two zones',
+              observedGeneration: generation,
+            },
         ...(source?.conditions ?? []),
       ],
       fields: { policies: written.sort(), zones, ...source?.status },
@@ -173,10 +266,12 @@ async function writeStatus(
       { apiVersion: API_VERSION, kind: VPC_EGRESS_PROFILE_KIND, status },
       { type: 'merge', subresource: 'status' },
     );
-    writeMetrics(deps.registry ?? sharedRegistry()).inc({ verb: 'patch', resource: 'vpcegressprofiles/status' });
+    writeMetrics(deps.registry ?? sharedRegistry()).inc({
+      verb: 'patch',
+      resource: 'vpcegressprofiles/status',
+    });
   } catch (err) {
     // Deleted meanwhile: its next reconcile sweeps the policies.
     if (!isNotFound(err)) throw err;
   }
 }
-

@@ -149,7 +149,8 @@ describeOrSkip('VPC address-prefix discovery', () => {
   }
 
   const getProfile = (name: string) => profiles.get(name) as Promise<VpcEgressProfile>;
-  const conditionOf = (p: VpcEgressProfile, type: string) => p.status?.conditions?.find((c) => c.type === type);
+  const conditionOf = (p: VpcEgressProfile, type: string) =>
+    p.status?.conditions?.find((c) => c.type === type);
 
   /** The profile once its condition `type` has `status` (and `reason`, if given). */
   function profileWith(name: string, type: string, status: string, reason?: string, timeoutMs?: number) {
@@ -258,7 +259,9 @@ describeOrSkip('VPC address-prefix discovery', () => {
     await putSecret(secretName, cloud.apiKey);
     const name = uniqueName('asked');
     await profiles.create(
-      discoveryProfile(name, secretName, endpoints, { gateways: [{ name: 'asked', protocol: 'TCP', ports: [443] }] }),
+      discoveryProfile(name, secretName, endpoints, {
+        gateways: [{ name: 'asked', protocol: 'TCP', ports: [443] }],
+      }),
     );
     await eventually('the us-south-3 GNP', () => gnps.get('allow-vpe-gateway-asked-us-south-3'));
 
@@ -279,7 +282,9 @@ describeOrSkip('VPC address-prefix discovery', () => {
     await putSecret(secretName, cloud.apiKey);
     const name = uniqueName('outage');
     await profiles.create(
-      discoveryProfile(name, secretName, endpoints, { gateways: [{ name: 'outage', protocol: 'TCP', ports: [443] }] }),
+      discoveryProfile(name, secretName, endpoints, {
+        gateways: [{ name: 'outage', protocol: 'TCP', ports: [443] }],
+      }),
     );
     await profileWith(name, 'Discovered', 'True');
     await eventually('3 GNPs', async () => (await gnpsOf(name)).size === 3);
@@ -369,7 +374,9 @@ describeOrSkip('VPC address-prefix discovery', () => {
     await putSecret(secretName, cloud.apiKey);
     const name = uniqueName('invalid');
     await profiles.create(
-      discoveryProfile(name, secretName, endpoints, { gateways: [{ name: 'invalid', protocol: 'TCP', ports: [443] }] }),
+      discoveryProfile(name, secretName, endpoints, {
+        gateways: [{ name: 'invalid', protocol: 'TCP', ports: [443] }],
+      }),
     );
     await profileWith(name, 'Discovered', 'True');
     await eventually('3 GNPs', async () => (await gnpsOf(name)).size === 3);
@@ -377,11 +384,15 @@ describeOrSkip('VPC address-prefix discovery', () => {
 
     // Admission cannot know that this endpoint belongs to another region; the operator does.
     const p = await getProfile(name);
-    (p.spec.discovery!.ibmCloud as unknown as Record<string, unknown>).endpoint = 'https://eu-de.iaas.cloud.ibm.com/v1';
+    (p.spec.discovery!.ibmCloud as unknown as Record<string, unknown>).endpoint =
+      'https://eu-de.iaas.cloud.ibm.com/v1';
     await profiles.update(p);
     const invalid = await profileWith(name, 'Discovered', 'False', 'InvalidSettings');
     expect(conditionOf(invalid, 'Discovered')?.message).toContain('spec.discovery.ibmCloud.endpoint');
-    expect(conditionOf(invalid, 'Degraded')).toMatchObject({ status: 'True', reason: 'InvalidDiscoverySettings' });
+    expect(conditionOf(invalid, 'Degraded')).toMatchObject({
+      status: 'True',
+      reason: 'InvalidDiscoverySettings',
+    });
     const after = await gnpsOf(name);
     for (const [policy, gnp] of working) expect(after.get(policy)?.spec).toEqual(gnp.spec);
     expect(after.size).toBe(working.size);

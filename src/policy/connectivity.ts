@@ -137,10 +137,6 @@ export type PortSet = Readonly<Record<Protocol, readonly PortRange[]>>;
 
 const FULL_RANGE: PortRange = { first: MIN_PORT, last: MAX_PORT };
 
-export function emptyPortSet(): PortSet {
-  return { SCTP: [], TCP: [], UDP: [] };
-}
-
 export function portSetHas(set: PortSet, protocol: Protocol, port: number): boolean {
   return set[protocol].some((range) => range.first <= port && port <= range.last);
 }
@@ -172,8 +168,8 @@ function formatPortRange({ first, last }: PortRange): string {
   return first === last ? String(first) : `${first}-${last}`;
 }
 
-/** Appends a range to sorted ranges, joining it to the last one when they touch. */
-function appendRange(ranges: PortRange[], first: number, last: number): void {
+/** Appends a range after the last of sorted ranges, joining the two when they touch. */
+export function appendPortRange(ranges: PortRange[], first: number, last: number): void {
   const previous = ranges[ranges.length - 1];
   if (previous && previous.last + 1 >= first) ranges[ranges.length - 1] = { first: previous.first, last };
   else ranges.push({ first, last });
@@ -462,7 +458,6 @@ function workloadPeers(
   endpoints.forEach((endpoint, index) => {
     const { namespace, owner } = endpoint;
     const id = `${namespace}/${owner.name}[${owner.kind}]`;
-    if (byId.has(id)) return;
     const ips: IpAddress[] = [];
     const errors: FieldError[] = [];
     endpoint.ips.forEach((text, ipIndex) => {
@@ -474,6 +469,7 @@ function workloadPeers(
       problems.push({ kind: 'endpoint', index, subject: `Pod ${namespace}/${endpoint.name}`, errors });
       return;
     }
+    if (byId.has(id)) return;
     if (endpoint.hostNetwork && ips.length === 0) {
       // Its traffic has the node's address, which the input does not tell; no pod policy applies to it.
       warnings.push(`${id} uses the host network and has no pod IP in the input: left out of the analysis`);
@@ -732,7 +728,7 @@ function analysePair(
     segmentStarts.forEach((first, index) => {
       const last = (segmentStarts[index + 1] ?? MAX_PORT + 1) - 1;
       const verdict = engine.verdict({ ...resolved.value, protocol, port: first });
-      if (verdict.allowed) appendRange(allowed[protocol], first, last);
+      if (verdict.allowed) appendPortRange(allowed[protocol], first, last);
       if (explain) segments.push({ protocol, first, last, allowed: verdict.allowed, verdict });
     });
   }

@@ -12,12 +12,12 @@
 import type { Protocol } from '../api/kube.js';
 import type { CalicoDirectionVerdict } from './calico-eval.js';
 import {
+  appendPortRange,
   formatPortSet,
   type ConnectivityPeer,
   type ConnectivityReport,
   type PairConnectivity,
   type PortRange,
-  type PortSegment,
 } from './connectivity.js';
 import { formatIp, formatRange } from '../translate/cidr.js';
 import type { Direction, DirectionVerdict, Mismatch, PolicyRef, RuleEvaluation, RuleRef } from './model.js';
@@ -81,22 +81,12 @@ function reasonGroups(report: ConnectivityReport, pair: PairConnectivity): Reaso
       };
       groups.set(key, group);
     }
-    addSegment(group.ports, segment);
+    appendPortRange(group.ports[segment.protocol], segment.first, segment.last);
   }
   return [...groups.values()];
 }
 
 const OPEN_OUTCOMES: ReadonlySet<string> = new Set(['not-applicable', 'no-policy-selects']);
-
-function addSegment(ports: Record<Protocol, PortRange[]>, segment: PortSegment): void {
-  const ranges = ports[segment.protocol];
-  const previous = ranges[ranges.length - 1];
-  if (previous && previous.last + 1 >= segment.first) {
-    ranges[ranges.length - 1] = { first: previous.first, last: segment.last };
-  } else {
-    ranges.push({ first: segment.first, last: segment.last });
-  }
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // One direction

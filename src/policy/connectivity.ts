@@ -10,7 +10,8 @@
  * space cut wherever some policy's address set starts or ends (sources by the ingress ipBlocks / source nets,
  * destinations by the egress ipBlocks / destination nets), so every address of a range is treated alike by every
  * rule; with no address rule in play the whole space is one range. An ipBlock's set is its cidr minus its excepts,
- * as netpol-analyzer computes it, so an except that shares an edge with its cidr makes no extra cut.
+ * as netpol-analyzer computes it, so an except that shares an edge with its cidr makes no extra cut; and a policy
+ * that applies to no workload of the input (a host-endpoint policy) cuts nothing, since it decides nothing here.
  *
  * Ports, without evaluating 3 x 65535 ports per pair: the verdict for a pair can only change at a port where some
  * rule of a policy that applies to the pair starts or stops matching. Those boundaries are known from the rules
@@ -414,8 +415,8 @@ export function analyzeConnectivity(
     options.focusWorkload === undefined ? undefined : focusPeers(peers, options.focusWorkload, problems);
   if (problems.length > 0 || engine === undefined) return { ok: false, problems };
 
-  const externalSources = externalPeers(engine, 'Ingress');
-  const externalDestinations = externalPeers(engine, 'Egress');
+  const externalSources = externalPeers(cluster, peers, engine, 'Ingress');
+  const externalDestinations = externalPeers(cluster, peers, engine, 'Egress');
   const sides = peerSides(cluster, peers, engine);
 
   const sources = sortById<ConnectivityPeer>([...peers, ...externalSources]);
@@ -628,11 +629,30 @@ function focusPeers(
   return new Set(matching.map((peer) => peer.id));
 }
 
-/** The IPv4 ranges the policies' address rules cut the outside into, for sources (Ingress) or destinations. */
-function externalPeers(engine: PolicyEngine, direction: Direction): ExternalPeer[] {
+/**
+ * The IPv4 ranges the address rules of the policies that apply to some workload cut the outside into, for sources
+ * (Ingress rules) or destinations (Egress rules).
+ */
+function externalPeers(
+  cluster: ClusterModel,
+  peers: readonly WorkloadPeer[],
+  engine: PolicyEngine,
+  direction: Direction,
+): ExternalPeer[] {
   const full = cidrToRange(ALL_IPV4);
   const intervals = [full];
-  for (const policy of engine.policies) {
+  // A policy that applies to no workload of the input decides nothing here (IBM's host-endpoint policies, say):
+  // its address rules would only cut the outside into ranges that all get the same answers.
+  const applying = engine.policies.filter((policy) =>
+    peers.some((peer) =>
+      policy.selects(
+        peer.pod,
+        cluster.namespaces.get(peer.namespace) ?? namespaceModel(peer.namespace),
+        direction,
+      ),
+    ),
+  );
+  for (const policy of applying) {
     for (const set of policy.boundaries[direction].addressSets)
       intervals.push(...set.filter((i) => i.family === 4));
   }

@@ -92,6 +92,9 @@ async function runConnectivity(
   if (files.length > 0 === (flags.kubeconfig !== undefined)) {
     throw new CliExit(1, 'error: give the input with -f FILE|DIR|- or --kubeconfig PATH (one of the two)');
   }
+  if (flags.context !== undefined && flags.kubeconfig === undefined) {
+    throw new CliExit(1, 'error: --context selects a context of --kubeconfig; give --kubeconfig too');
+  }
   if (flags.explain && flags.output !== 'txt') {
     throw new CliExit(1, `error: --explain prints text; use it with -o txt, not -o ${flags.output}`);
   }

@@ -15,7 +15,7 @@ export default tseslint.config(
   },
   {
     // The pure core never does I/O: no Kubernetes client, no controller, no CLI (see ARCHITECTURE.md).
-    files: ['src/translate/**', 'src/policy/**', 'src/lint/**', 'src/manifests/**', 'src/calico/**', 'src/api/**'],
+    files: ['src/translate/**', 'src/policy/**', 'src/lint/**', 'src/manifests/**', 'src/calico/**', 'src/api/**', 'src/selectors/**'],
     rules: {
       'no-restricted-imports': [
         'error',

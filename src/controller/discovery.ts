@@ -45,7 +45,7 @@ import { isApiError, isNotFound } from '../kube/errors.js';
 import { noopEventRecorder, type EventRecorder } from '../kube/events.js';
 import type { Logger } from '../observability/logger.js';
 import { counter, histogram, perRegistry, sharedRegistry, type Registry } from '../observability/metrics.js';
-import { formatFieldError } from '../translate/errors.js';
+import { formatFieldError } from '../api/errors.js';
 import type { ConditionInput } from './conditions.js';
 import type { ReconcileContext } from './controller.js';
 import type { ZoneSource } from './vpe-reconciler.js';

@@ -21,7 +21,7 @@ import type { EventRecorder } from '../kube/events.js';
 import type { Informer, InformerEvent } from '../kube/informer.js';
 import { splitKey } from '../kube/informer.js';
 import { counter, perRegistry, sharedRegistry, type Registry } from '../observability/metrics.js';
-import { formatFieldError } from '../translate/errors.js';
+import { formatFieldError } from '../api/errors.js';
 import { translateNetworkPolicy, type NetworkPolicyTranslationOptions } from '../translate/networkpolicy.js';
 import type { ReconcileFunction } from './controller.js';
 import type { GnpStore } from './gnp-store.js';

@@ -25,7 +25,7 @@ import type { ResourceClient } from '../kube/client.js';
 import type { EventRecorder } from '../kube/events.js';
 import { isNotFound } from '../kube/errors.js';
 import type { Informer, InformerEvent } from '../kube/informer.js';
-import { formatFieldError } from '../translate/errors.js';
+import { formatFieldError } from '../api/errors.js';
 import { claimedPolicyNames, resolveClaims, translateProfile } from '../translate/vpe.js';
 import { effectiveZones } from '../ibm/discovery.js';
 import { sharedRegistry, type Registry } from '../observability/metrics.js';

@@ -26,7 +26,7 @@ import type {
   VpcZone,
   ZoneStatus,
 } from '../api/v1alpha1.js';
-import type { FieldError, Validated } from '../translate/errors.js';
+import type { FieldError, Validated } from '../api/errors.js';
 import { DurationError, formatDuration, parseRefreshInterval } from './duration.js';
 import { IbmCloudError } from './errors.js';
 import { parseServiceUrl } from './http.js';

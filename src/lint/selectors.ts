@@ -17,7 +17,7 @@ import {
   type PodEndpoint,
 } from '../manifests/index.js';
 import { describeLabelSelector } from '../policy/kube-eval.js';
-import { compileLabelSelector, validateLabelSelector, type Labels } from '../policy/labels.js';
+import { compileLabelSelector, validateLabelSelector, type Labels } from '../selectors/kubernetes.js';
 import { findingAt, type LintFinding } from './finding.js';
 import { RULES } from './rules.js';
 

@@ -13,7 +13,7 @@ import {
   type ManifestObject,
   type SchemaIssue,
 } from '../manifests/index.js';
-import type { FieldError, Finding } from '../translate/errors.js';
+import type { FieldError, Finding } from '../api/errors.js';
 import { translateNetworkPolicy } from '../translate/networkpolicy.js';
 import { PREFIX_IN_MULTIPLE_ZONES, translateProfile, type VpeTranslation } from '../translate/vpe.js';
 import { findingAt, type LintFinding } from './finding.js';

@@ -18,8 +18,8 @@ import {
   type CalicoTier,
   type CompiledCalicoPolicy,
 } from '../policy/calico-eval.js';
-import type { Labels } from '../policy/labels.js';
-import { parseSelector } from '../policy/selector.js';
+import type { Labels } from '../selectors/kubernetes.js';
+import { parseSelector } from '../selectors/calico.js';
 import {
   cidrToRange,
   formatCidr,

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { fieldPath } from '../translate/errors.js';
+import { fieldPath } from '../api/errors.js';
 import { formatPath, parsePath, type PathSegment } from './path.js';
 
 const segment: fc.Arbitrary<PathSegment> = fc.oneof(

@@ -36,7 +36,7 @@ import type {
 } from '../calico/types.js';
 import { DEFAULT_TIER, DEFAULT_TIER_ORDER } from '../calico/types.js';
 import { cidrContainsIp, formatCidr, formatIp, parseCidr, type Cidr } from '../translate/cidr.js';
-import { fieldPath, type FieldError, type Validated } from '../translate/errors.js';
+import { fieldPath, type FieldError, type Validated } from '../api/errors.js';
 import {
   CALICO_NAMESPACE_LABEL,
   CALICO_NAMESPACE_LABEL_PREFIX,
@@ -66,7 +66,7 @@ import {
   selectorFromNode,
   type Selector,
   type SelectorNode,
-} from './selector.js';
+} from '../selectors/calico.js';
 
 export interface CalicoTier {
   name: string;

@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import type { NetworkPolicy, NetworkPolicySpec, Protocol } from '../api/kube.js';
 import type { GlobalNetworkPolicy } from '../calico/types.js';
 import { formatIp, type IpInterval } from '../translate/cidr.js';
-import { formatFieldError } from '../translate/errors.js';
+import { formatFieldError } from '../api/errors.js';
 import { translateNetworkPolicy } from '../translate/networkpolicy.js';
 import {
   namespacesArbitrary,

@@ -37,7 +37,7 @@ import {
   type IpAddress,
   type IpInterval,
 } from '../translate/cidr.js';
-import { fieldPath, formatFieldError, type FieldError } from '../translate/errors.js';
+import { fieldPath, formatFieldError, type FieldError } from '../api/errors.js';
 import { translateNetworkPolicy, type NetworkPolicyTranslationOptions } from '../translate/networkpolicy.js';
 import {
   calicoPolicySet,
@@ -48,7 +48,7 @@ import {
   type CompiledCalicoPolicy,
 } from './calico-eval.js';
 import { compileNetworkPolicy, kubeVerdict, type CompiledNetworkPolicy } from './kube-eval.js';
-import type { Labels } from './labels.js';
+import type { Labels } from '../selectors/kubernetes.js';
 import {
   calicoEndpointLabels,
   clusterModel,

@@ -13,7 +13,7 @@ import { stringify } from 'yaml';
 import type { NetworkPolicy } from '../api/kube.js';
 import type { GlobalNetworkPolicy } from '../calico/types.js';
 import { formatIp } from '../translate/cidr.js';
-import { formatFieldError } from '../translate/errors.js';
+import { formatFieldError } from '../api/errors.js';
 import { translateNetworkPolicy, type NetworkPolicyTranslation } from '../translate/networkpolicy.js';
 import { policyScenarioArbitrary, scenarioCluster, type PolicyScenario } from './arbitraries.js';
 import {

@@ -4,7 +4,7 @@
  */
 import type { NetworkPolicy, NetworkPolicySpec } from '../api/kube.js';
 import type { GlobalNetworkPolicy } from '../calico/types.js';
-import { formatFieldError } from '../translate/errors.js';
+import { formatFieldError } from '../api/errors.js';
 import {
   analyzeConnectivity,
   type ConnectivityInput,

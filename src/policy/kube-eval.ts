@@ -24,9 +24,9 @@ import type {
   Protocol,
 } from '../api/kube.js';
 import { cidrContainsIp, formatCidr, formatIp, parseCidr, type Cidr } from '../translate/cidr.js';
-import { fieldPath, type FieldError, type Validated } from '../translate/errors.js';
+import { fieldPath, type FieldError, type Validated } from '../api/errors.js';
 import { effectivePolicyTypes } from '../translate/networkpolicy.js';
-import { compileLabelSelector, InvalidLabelSelectorError, type Labels } from './labels.js';
+import { compileLabelSelector, InvalidLabelSelectorError, type Labels } from '../selectors/kubernetes.js';
 import {
   describeConnection,
   describeEndpoint,

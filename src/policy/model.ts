@@ -10,7 +10,7 @@
  */
 import type { Namespace, Pod, Protocol } from '../api/kube.js';
 import { NAMESPACE_NAME_LABEL } from '../api/kube.js';
-import { fieldPath, type FieldError, type Validated } from '../translate/errors.js';
+import { fieldPath, type FieldError, type Validated } from '../api/errors.js';
 import { formatIp, parseIp, type IpAddress, type IpFamily } from '../translate/cidr.js';
 import {
   CALICO_K8S_ORCHESTRATOR,
@@ -21,9 +21,9 @@ import {
   CALICO_SERVICEACCOUNT_LABEL,
   CALICO_SERVICEACCOUNT_LABEL_PREFIX,
 } from '../translate/networkpolicy.js';
-import type { Labels } from './labels.js';
+import type { Labels } from '../selectors/kubernetes.js';
 
-export type { Labels } from './labels.js';
+export type { Labels } from '../selectors/kubernetes.js';
 export type { IpAddress, IpFamily } from '../translate/cidr.js';
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@
  * The seed's accounts/finance scenario comes first, with its three policies read as the user meant them.
  */
 import type { NetworkPolicy, NetworkPolicySpec } from '../api/kube.js';
-import { formatFieldError } from '../translate/errors.js';
+import { formatFieldError } from '../api/errors.js';
 import { translateNetworkPolicy } from '../translate/networkpolicy.js';
 import { calicoPolicySet, calicoVerdict, compileCalicoPolicy } from './calico-eval.js';
 import { compileNetworkPolicy, kubeVerdict } from './kube-eval.js';

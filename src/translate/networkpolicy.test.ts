@@ -1,6 +1,6 @@
 import type { NetworkPolicy, NetworkPolicySpec } from '../api/kube.js';
 import type { CalicoRule, GlobalNetworkPolicy } from '../calico/types.js';
-import { parseSelector } from '../policy/selector.js';
+import { parseSelector } from '../selectors/calico.js';
 import { gnpNameForNetworkPolicy } from './names.js';
 import {
   effectivePolicyTypes,

@@ -57,7 +57,7 @@ import {
   type GlobalNetworkPolicySpec,
 } from '../calico/types.js';
 import { compareCidrs, cidrContains, formatCidr, parseCidr, type Cidr } from './cidr.js';
-import { fieldPath, type FieldError, type Finding } from './errors.js';
+import { fieldPath, type FieldError, type Finding } from '../api/errors.js';
 import { gnpNameForNetworkPolicy } from './names.js';
 import { andTerms, equalityTerm, labelSelectorTerms } from './selector.js';
 

@@ -6,7 +6,7 @@
 import type { NetworkPolicy } from '../api/kube.js';
 import type { VpcEgressProfile } from '../api/v1alpha1.js';
 import type { GlobalNetworkPolicy } from '../calico/types.js';
-import type { FieldError, Finding } from './errors.js';
+import type { FieldError, Finding } from '../api/errors.js';
 import { translateNetworkPolicy, type NetworkPolicyTranslationOptions } from './networkpolicy.js';
 import { conflictsBetweenProfiles, translateProfile } from './vpe.js';
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import type { LabelSelector } from '../api/kube.js';
-import { compileLabelSelector } from '../policy/labels.js';
-import { parseSelector } from '../policy/selector.js';
+import { compileLabelSelector } from '../selectors/kubernetes.js';
+import { parseSelector } from '../selectors/calico.js';
 import { labelSelectorToCalico, labelSelectorTerms } from './selector.js';
 
 const translate = (selector: LabelSelector | undefined): string => {

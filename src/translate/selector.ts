@@ -21,9 +21,9 @@
  * this file imports it from there (the one place that knows Calico's literal syntax).
  */
 import type { LabelSelector, LabelSelectorRequirement } from '../api/kube.js';
-import { isSelectorLabelKey, quoteSelectorValue } from '../policy/selector.js';
-import { validateLabelSelector } from '../policy/labels.js';
-import { fieldPath, type FieldError, type Validated } from './errors.js';
+import { isSelectorLabelKey, quoteSelectorValue } from '../selectors/calico.js';
+import { validateLabelSelector } from '../selectors/kubernetes.js';
+import { fieldPath, type FieldError, type Validated } from '../api/errors.js';
 
 /** The Calico expression matching everything; what an empty Kubernetes selector means. */
 export const MATCH_ALL = 'all()';

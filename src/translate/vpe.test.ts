@@ -10,7 +10,7 @@ import type {
 } from '../api/v1alpha1.js';
 import { GROUP, VERSION, VPC_EGRESS_PROFILE_KIND, VPC_EGRESS_PROFILE_PLURAL } from '../api/v1alpha1.js';
 import type { GlobalNetworkPolicy } from '../calico/types.js';
-import type { FieldError, Finding, Validated } from './errors.js';
+import type { FieldError, Finding, Validated } from '../api/errors.js';
 import {
   claimedPolicyNames,
   conflictsBetweenProfiles,

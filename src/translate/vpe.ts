@@ -18,9 +18,9 @@ import {
   SOURCE_VPE,
   ZONE_LABEL,
 } from '../calico/types.js';
-import { parseSelector, SelectorParseError } from '../policy/selector.js';
+import { parseSelector, SelectorParseError } from '../selectors/calico.js';
 import { aggregateCidrs, cidrsOverlap, formatCidr, parseCidr, type Cidr } from './cidr.js';
-import { fieldPath, type FieldError, type Finding, type Validated } from './errors.js';
+import { fieldPath, type FieldError, type Finding, type Validated } from '../api/errors.js';
 
 export const VPE_POLICY_NAME_PREFIX = 'allow-vpe-gateway-';
 /** IBM Cloud VPC address prefixes are IPv4 with a prefix length from 9 to 29. */

@@ -26,7 +26,7 @@ import {
   type ConnectivityProblem,
 } from '../../policy/connectivity.js';
 import { explainConnectivity } from '../../policy/explain.js';
-import { formatFieldError } from '../../translate/errors.js';
+import { formatFieldError } from '../../api/errors.js';
 import { CliExit, type CliIO } from '../io.js';
 import { kubeconfigLister, readCluster, type ClusterLister } from '../live.js';
 import type { CommandRegistrar } from '../program.js';

@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { stringify } from 'yaml';
-import { formatFieldError } from '../../translate/errors.js';
+import { formatFieldError } from '../../api/errors.js';
 import { importPrefixes } from '../../translate/import-prefixes.js';
 import { CliExit } from '../io.js';
 import type { CommandRegistrar } from '../program.js';

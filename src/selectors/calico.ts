@@ -20,7 +20,7 @@
  *   rule's `namespaceSelector` (non-namespaced endpoints); that is the rule evaluator's business, not this file's.
  */
 
-import type { Labels } from './labels.js';
+import type { Labels } from './kubernetes.js';
 
 /** Calico's label-key alphabet (tokenizer `findIdentifier`). */
 const LABEL_KEY_CHAR = /[A-Za-z0-9_./-]/;

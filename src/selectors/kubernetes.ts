@@ -9,7 +9,7 @@
  * Kubernetes' `nil` selector (matches nothing) is likewise the caller's business.
  */
 import type { LabelSelector, LabelSelectorOperator } from '../api/kube.js';
-import { fieldPath, formatFieldError, type FieldError } from '../translate/errors.js';
+import { fieldPath, formatFieldError, type FieldError } from '../api/errors.js';
 
 /** A label map as the evaluators read it (pod, namespace or endpoint labels). */
 export type Labels = Readonly<Record<string, string>>;

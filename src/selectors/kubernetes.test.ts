@@ -9,7 +9,7 @@ import {
   matchesLabelSelector,
   validateLabelSelector,
   type Labels,
-} from './labels.js';
+} from './kubernetes.js';
 
 describe('matchesLabelSelector', () => {
   // [description, selector, labels that match, labels that do not]

@@ -8,8 +8,8 @@ import {
   UnquotableSelectorValueError,
   selectorFromNode,
   type SelectorNode,
-} from './selector.js';
-import type { Labels } from './labels.js';
+} from './calico.js';
+import type { Labels } from './kubernetes.js';
 
 function matches(selector: string, labels: Labels): boolean {
   return parseSelector(selector).matches(labels);

@@ -10,6 +10,7 @@ import {
   type SchemaIssue,
 } from '../manifests/index.js';
 import { conflictsBetweenProfiles } from '../translate/vpe.js';
+import { calicoReservedLabelFindings } from './calico-labels.js';
 import { compareFindings, findingAt, type LintFinding } from './finding.js';
 import { RULES } from './rules.js';
 import { selectorFindings } from './selectors.js';
@@ -48,6 +49,7 @@ export function lintManifests(input: LintInput): LintFinding[] {
   for (const object of networkPolicies)
     findings.push(...networkPolicyTranslationFindings(object, issuesOf(object)));
   findings.push(...selectorFindings(networkPolicies, inventory));
+  findings.push(...calicoReservedLabelFindings(inventory));
 
   const profileObjects = ofKind('VpcEgressProfile');
   const profiles = profileObjects.map((object) => profileTranslation(object, issuesOf(object)));

@@ -147,6 +147,12 @@ export const RULES = {
     'A document looks like a kind the tools read but is not one (misspelled kind, unserved apiVersion, no kind).',
     'Tools skip objects they do not recognise, so such a policy would silently not be checked, translated or enforced.',
   ),
+  calicoReservedLabel: rule(
+    'calico-reserved-label',
+    'warning',
+    'A pod label that Calico also derives from the namespace or service account (`pcns.*`, `pcsa.*`, `projectcalico.org/*`).',
+    'Calico gives every workload endpoint the labels of its namespace as `pcns.<key>` and of its service account as `pcsa.<key>`, and a label of the pod itself wins over an inherited one. A pod labelled `pcns.kubernetes.io/metadata.name: finance` therefore satisfies a namespaceSelector for the finance namespace in Calico but not in Kubernetes: the pod can reach what only finance may reach. Remove the label; a Kubernetes NetworkPolicy cannot express anything with it.',
+  ),
 } as const satisfies Record<string, LintRule>;
 
 export type RuleKey = keyof typeof RULES;

@@ -1,9 +1,6 @@
 // Two projects: `unit` (pure logic, milliseconds, no cluster) and `integration` (a real kube-apiserver + etcd,
 // started once per run by the global setup). `npm test` runs both.
-const tsJest = [
-  'ts-jest',
-  { useESM: true, tsconfig: 'tsconfig.json', diagnostics: false },
-];
+const tsJest = ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json', diagnostics: false }];
 const common = {
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },

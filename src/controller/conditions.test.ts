@@ -1,7 +1,13 @@
 import { jsonEqual, setCondition, setConditions } from './conditions.js';
 import { chooseCalicoApi } from './calico-api.js';
 
-const ready = (status: 'True' | 'False', reason = 'R') => ({ type: 'Ready', status, reason, message: 'm', observedGeneration: 1 });
+const ready = (status: 'True' | 'False', reason = 'R') => ({
+  type: 'Ready',
+  status,
+  reason,
+  message: 'm',
+  observedGeneration: 1,
+});
 
 describe('setCondition', () => {
   it('keeps lastTransitionTime while the status stays, and moves it when the status changes', () => {
@@ -14,7 +20,11 @@ describe('setCondition', () => {
   });
 
   it('keeps the order of existing conditions and appends new ones', () => {
-    const list = setConditions(undefined, [ready('True'), { type: 'Conflict', status: 'False', reason: 'No', message: '' }], 't');
+    const list = setConditions(
+      undefined,
+      [ready('True'), { type: 'Conflict', status: 'False', reason: 'No', message: '' }],
+      't',
+    );
     const next = setCondition(list, ready('False'), 'u');
     expect(next.map((c) => c.type)).toEqual(['Ready', 'Conflict']);
   });
@@ -38,6 +48,8 @@ describe('chooseCalicoApi', () => {
 
   it('fails clearly when Calico is not installed or the override is not served', () => {
     expect(() => chooseCalicoApi({ v3: false, crd: false }, 'auto')).toThrow(/Calico is not installed/);
-    expect(() => chooseCalicoApi({ v3: false, crd: true }, 'v3')).toThrow(/does not serve projectcalico.org\/v3/);
+    expect(() => chooseCalicoApi({ v3: false, crd: true }, 'v3')).toThrow(
+      /does not serve projectcalico.org\/v3/,
+    );
   });
 });

@@ -6,7 +6,12 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { KubernetesObjectApi, PatchStrategy, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import {
+  KubernetesObjectApi,
+  PatchStrategy,
+  type KubeConfig,
+  type KubernetesObject,
+} from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { REPO_ROOT } from './local.js';
 
@@ -41,8 +46,17 @@ export async function findCalicoCrds(): Promise<CalicoCrdDirs> {
   return downloadCalicoCrds();
 }
 
-const CACHE_ROOT = process.env.CVO_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'calico-vpc-operator');
-const CRD_KINDS = ['globalnetworkpolicies', 'globalnetworksets', 'hostendpoints', 'networkpolicies', 'networksets', 'tiers'];
+const CACHE_ROOT =
+  process.env.CVO_CACHE_DIR ??
+  join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'calico-vpc-operator');
+const CRD_KINDS = [
+  'globalnetworkpolicies',
+  'globalnetworksets',
+  'hostendpoints',
+  'networkpolicies',
+  'networksets',
+  'tiers',
+];
 
 async function downloadCalicoCrds(): Promise<CalicoCrdDirs> {
   const root = join(CACHE_ROOT, 'calico');
@@ -103,7 +117,11 @@ export async function applyObjects(kc: KubeConfig, objects: KubernetesObject[]):
 }
 
 /** Applies CRDs and waits until every one reports Established. */
-export async function installCrds(kc: KubeConfig, crds: KubernetesObject[], timeoutMs = 60_000): Promise<void> {
+export async function installCrds(
+  kc: KubeConfig,
+  crds: KubernetesObject[],
+  timeoutMs = 60_000,
+): Promise<void> {
   await applyObjects(kc, crds);
   const api = KubernetesObjectApi.makeApiClient(kc);
   const deadline = Date.now() + timeoutMs;
@@ -115,7 +133,8 @@ export async function installCrds(kc: KubeConfig, crds: KubernetesObject[], time
         metadata: { name: crd.metadata?.name ?? '' },
       })) as KubernetesObject & { status?: { conditions?: { type: string; status: string }[] } };
       if (live.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) break;
-      if (Date.now() > deadline) throw new Error(`CRD ${crd.metadata?.name} not Established after ${timeoutMs} ms`);
+      if (Date.now() > deadline)
+        throw new Error(`CRD ${crd.metadata?.name} not Established after ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }

@@ -146,7 +146,12 @@ function tail(file: string, lines = 40): string {
 }
 
 /** GET path on the API server with the admin token; resolves with status and body. */
-function get(server: string, token: string, path: string, ca?: Buffer): Promise<{ status: number; body: string }> {
+function get(
+  server: string,
+  token: string,
+  path: string,
+  ca?: Buffer,
+): Promise<{ status: number; body: string }> {
   return new Promise((res, rej) => {
     const req = request(
       `${server}${path}`,
@@ -180,7 +185,9 @@ async function waitFor(
     }
     if (await check().catch(() => false)) return;
     if (Date.now() > deadline) {
-      throw new Error(`${what}: not ready after ${timeoutMs} ms; last lines of ${proc.logFile}:\n${tail(proc.logFile)}`);
+      throw new Error(
+        `${what}: not ready after ${timeoutMs} ms; last lines of ${proc.logFile}:\n${tail(proc.logFile)}`,
+      );
     }
     await sleep(200);
   }
@@ -219,7 +226,12 @@ export class LocalControlPlane {
     const tokenFile = join(workDir, 'certs', 'tokens.csv');
     writeFileSync(tokenFile, `${token},admin,admin-uid,"system:masters"\n`, { mode: 0o600 });
 
-    const [etcdClient, etcdPeer, apiPort, kcmPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+    const [etcdClient, etcdPeer, apiPort, kcmPort] = await Promise.all([
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+    ]);
     const etcdArgs = [
       `--name=local`,
       `--data-dir=${join(workDir, 'etcd')}`,
@@ -257,7 +269,11 @@ export class LocalControlPlane {
       `--disable-admission-plugins=ServiceAccount`,
       ...(opts.extraApiServerArgs ?? []),
     ];
-    const apiServer = startProcess(join(binDir, 'kube-apiserver'), apiArgs, join(workDir, 'logs', 'kube-apiserver.log'));
+    const apiServer = startProcess(
+      join(binDir, 'kube-apiserver'),
+      apiArgs,
+      join(workDir, 'logs', 'kube-apiserver.log'),
+    );
     const server = `https://127.0.0.1:${apiPort}`;
     log(`kube-apiserver starting on ${server} (pid ${apiServer.pid})`);
 
@@ -292,7 +308,9 @@ export class LocalControlPlane {
           kcmArgs,
           join(workDir, 'logs', 'kube-controller-manager.log'),
         );
-        log(`kube-controller-manager started (pid ${state.controllerManager.pid}): ${LOCAL_CONTROLLERS.join(', ')}`);
+        log(
+          `kube-controller-manager started (pid ${state.controllerManager.pid}): ${LOCAL_CONTROLLERS.join(', ')}`,
+        );
       }
       cp.save();
       log(`ready: kube-apiserver ${state.version} at ${server}; kubeconfig ${state.kubeconfig}`);
@@ -381,7 +399,8 @@ export class LocalControlPlane {
 }
 
 function startProcess(bin: string, args: string[], logFile: string): ProcessState {
-  if (!existsSync(bin)) throw new Error(`${bin} not found: run hack/build-control-plane.sh or set KUBEBUILDER_ASSETS`);
+  if (!existsSync(bin))
+    throw new Error(`${bin} not found: run hack/build-control-plane.sh or set KUBEBUILDER_ASSETS`);
   const child = spawnLogged(bin, args, logFile);
   if (child.pid === undefined) throw new Error(`could not start ${bin}`);
   return { bin, args, logFile, pid: child.pid };
@@ -392,4 +411,3 @@ export async function binaryVersion(bin: string): Promise<string> {
   const { stdout } = await execFileAsync(bin, ['--version']);
   return stdout.trim();
 }
-

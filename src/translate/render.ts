@@ -27,7 +27,10 @@ export interface RenderResult<S> {
   warnings: RenderProblem<S>[];
 }
 
-export function renderPolicies<S>(input: RenderInput<S>, options: NetworkPolicyTranslationOptions = {}): RenderResult<S> {
+export function renderPolicies<S>(
+  input: RenderInput<S>,
+  options: NetworkPolicyTranslationOptions = {},
+): RenderResult<S> {
   const policies: GlobalNetworkPolicy[] = [];
   const errors: RenderProblem<S>[] = [];
   const warnings: RenderProblem<S>[] = [];
@@ -48,7 +51,10 @@ export function renderPolicies<S>(input: RenderInput<S>, options: NetworkPolicyT
       else {
         warnings.push({
           source,
-          error: { path: 'spec.zones', message: `${policy.metadata.name} is also claimed by profile ${owner}, which keeps it` },
+          error: {
+            path: 'spec.zones',
+            message: `${policy.metadata.name} is also claimed by profile ${owner}, which keeps it`,
+          },
         });
       }
     }

@@ -14,7 +14,12 @@ const gnp = (apiVersion: string, name: string) => ({
     selector: "ibm.role == 'worker_private'",
     types: ['Egress'],
     egress: [
-      { action: 'Allow', protocol: 'TCP', source: {}, destination: { nets: ['10.245.0.0/16'], ports: [443, 4443] } },
+      {
+        action: 'Allow',
+        protocol: 'TCP',
+        source: {},
+        destination: { nets: ['10.245.0.0/16'], ports: [443, 4443] },
+      },
     ],
   },
 });

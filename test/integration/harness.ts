@@ -30,7 +30,11 @@ export function uniqueName(prefix: string): string {
 }
 
 /** Creates a namespace for one test file; returns its name. */
-export async function createTestNamespace(kc: KubeConfig, prefix = 'test', labels: Record<string, string> = {}) {
+export async function createTestNamespace(
+  kc: KubeConfig,
+  prefix = 'test',
+  labels: Record<string, string> = {},
+) {
   const name = uniqueName(prefix);
   await kc.makeApiClient(CoreV1Api).createNamespace({ body: { metadata: { name, labels } } });
   return name;
@@ -91,7 +95,9 @@ export async function eventually<T>(
       lastError = err;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`,
+      );
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }

@@ -16,12 +16,20 @@ const describeOrSkip = process.env.USE_EXISTING_CLUSTER === 'true' ? describe.sk
 // Skipped against an existing cluster: these tests start their own control plane so that the operator under test
 // is the only one reconciling it.
 
-function profile(name: string, zones: Record<string, string[]>, extra: Partial<VpcEgressProfile['spec']> = {}) {
+function profile(
+  name: string,
+  zones: Record<string, string[]>,
+  extra: Partial<VpcEgressProfile['spec']> = {},
+) {
   return {
     apiVersion: 'calico-vpc.io/v1alpha1',
     kind: 'VpcEgressProfile',
     metadata: { name },
-    spec: { vpc: 'prod-vpc', zones: Object.entries(zones).map(([z, p]) => ({ name: z, addressPrefixes: p })), ...extra },
+    spec: {
+      vpc: 'prod-vpc',
+      zones: Object.entries(zones).map(([z, p]) => ({ name: z, addressPrefixes: p })),
+      ...extra,
+    },
   } as VpcEgressProfile;
 }
 
@@ -37,7 +45,13 @@ describeOrSkip.each(['v3', 'crd'] as CalicoApi[])('VPE gateway rules written as 
     const started = await startDedicatedControlPlane();
     if (!started) throw new Error('unreachable: skipped above');
     ({ cp, kc } = started);
-    profiles = new KubeClient(kc).resource({ group: 'calico-vpc.io', version: 'v1alpha1', plural: 'vpcegressprofiles', namespaced: false, kind: 'VpcEgressProfile' });
+    profiles = new KubeClient(kc).resource({
+      group: 'calico-vpc.io',
+      version: 'v1alpha1',
+      plural: 'vpcegressprofiles',
+      namespaced: false,
+      kind: 'VpcEgressProfile',
+    });
     gnps = gnpClient(kc, api);
     op = await startOperator(kc, { calicoApi: api });
   });
@@ -66,8 +80,12 @@ describeOrSkip.each(['v3', 'crd'] as CalicoApi[])('VPE gateway rules written as 
 
   it('creates one GNP per zone with exactly the seed shape, and reports status', async () => {
     const name = uniqueName('p');
-    await profiles.create(profile(name, { 'us-south-1': ['10.240.0.0/18'], 'us-south-2': ['10.240.64.0/18', '10.250.0.0/24'] }));
-    const gnp = await eventually('the us-south-2 GNP', () => gnps.get(stored('allow-vpe-gateway-registry-us-south-2')));
+    await profiles.create(
+      profile(name, { 'us-south-1': ['10.240.0.0/18'], 'us-south-2': ['10.240.64.0/18', '10.250.0.0/24'] }),
+    );
+    const gnp = await eventually('the us-south-2 GNP', () =>
+      gnps.get(stored('allow-vpe-gateway-registry-us-south-2')),
+    );
     expect(gnp.spec).toEqual(
       expect.objectContaining({
         order: 500,
@@ -96,13 +114,19 @@ describeOrSkip.each(['v3', 'crd'] as CalicoApi[])('VPE gateway rules written as 
       const c = p.status?.conditions?.find((x) => x.type === 'Ready');
       return c?.status === 'True' && p.status?.observedGeneration === p.metadata.generation ? p : undefined;
     });
-    expect(ready.status?.policies).toEqual(['allow-vpe-gateway-registry-us-south-1', 'allow-vpe-gateway-registry-us-south-2']);
+    expect(ready.status?.policies).toEqual([
+      'allow-vpe-gateway-registry-us-south-1',
+      'allow-vpe-gateway-registry-us-south-2',
+    ]);
     expect(ready.status?.zones).toEqual([
       { name: 'us-south-1', addressPrefixes: ['10.240.0.0/18'] },
       { name: 'us-south-2', addressPrefixes: ['10.240.64.0/18', '10.250.0.0/24'] },
     ]);
     await profiles.delete(name);
-    await eventually('its GNPs deleted', async () => !(await gnps.managed()).has(stored('allow-vpe-gateway-registry-us-south-1')));
+    await eventually(
+      'its GNPs deleted',
+      async () => !(await gnps.managed()).has(stored('allow-vpe-gateway-registry-us-south-1')),
+    );
   });
 
   it('updates a zone, prunes a removed zone, repairs drift, and deletes with the profile', async () => {
@@ -174,9 +198,15 @@ describeOrSkip.each(['v3', 'crd'] as CalicoApi[])('VPE gateway rules written as 
     const invalid = await eventually('Ready=False InvalidSpec', async () => {
       const r = await getProfile(name);
       const c = r.status?.conditions?.find((x) => x.type === 'Ready');
-      return c?.status === 'False' && c.reason === 'InvalidSpec' && r.status?.observedGeneration === r.metadata.generation ? r : undefined;
+      return c?.status === 'False' &&
+        c.reason === 'InvalidSpec' &&
+        r.status?.observedGeneration === r.metadata.generation
+        ? r
+        : undefined;
     });
-    expect(invalid.status?.conditions?.find((x) => x.type === 'Invalid')?.message).toContain('allow-vpe-gateway-registry-jp-tok-1');
+    expect(invalid.status?.conditions?.find((x) => x.type === 'Invalid')?.message).toContain(
+      'allow-vpe-gateway-registry-jp-tok-1',
+    );
     expect(invalid.status?.policies).toEqual(['allow-vpe-gateway-registry-jp-tok-1']);
     // Nothing that worked was deleted or weakened, and nothing new was written from the broken spec.
     expect((await gnps.get(zone))?.spec).toEqual(before.spec);
@@ -204,7 +234,10 @@ describeOrSkip.each(['v3', 'crd'] as CalicoApi[])('VPE gateway rules written as 
 
     // The older goes away: the newer takes over.
     await profiles.delete(older);
-    await eventually('the newer owns it', async () => (await gnps.get(zone))?.metadata.labels?.['calico-vpc.io/profile'] === newer);
+    await eventually(
+      'the newer owns it',
+      async () => (await gnps.get(zone))?.metadata.labels?.['calico-vpc.io/profile'] === newer,
+    );
     await profiles.delete(newer);
   });
 

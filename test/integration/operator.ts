@@ -28,7 +28,9 @@ export async function startOperator(
   const registry = new Registry();
   const operator = new Operator({
     kubeConfig: kc,
-    logger: process.env.CVO_TEST_LOGS ? (await import('../../src/observability/logger.js')).createLogger({ level: 'debug' }) : silentLogger,
+    logger: process.env.CVO_TEST_LOGS
+      ? (await import('../../src/observability/logger.js')).createLogger({ level: 'debug' })
+      : silentLogger,
     registry,
     healthAddress: { host: '127.0.0.1', port: 0 },
     ...options,

@@ -21,12 +21,16 @@ export const registerImportPrefixes: CommandRegistrar = (program, io) => {
     .option('-f, --filename <path>', 'the JSON file, or - for standard input', '-')
     .action(async (options: { name: string; vpc?: string; filename: string }) => {
       const file = options.filename;
-      const text = file === '-' ? await io.readStdin() : await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-        throw new CliExit(1, `${file}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`);
-      });
+      const text =
+        file === '-'
+          ? await io.readStdin()
+          : await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+              throw new CliExit(1, `${file}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`);
+            });
       const result = importPrefixes(text, { name: options.name, vpc: options.vpc });
       const where = file === '-' ? '<stdin>' : file;
-      if (!result.ok) throw new CliExit(1, result.errors.map((e) => `${where}: ${formatFieldError(e)}`).join('\n'));
+      if (!result.ok)
+        throw new CliExit(1, result.errors.map((e) => `${where}: ${formatFieldError(e)}`).join('\n'));
       io.stdout(stringify(result.value, { lineWidth: 0 }));
     });
 };

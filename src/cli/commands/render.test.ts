@@ -31,7 +31,12 @@ describe('calico-vpc render', () => {
       selector: "ibm.role == 'worker_private'",
       types: ['Egress'],
       egress: [
-        { action: 'Allow', protocol: 'TCP', source: {}, destination: { nets: ['10.240.128.0/18'], ports: [443, 4443] } },
+        {
+          action: 'Allow',
+          protocol: 'TCP',
+          source: {},
+          destination: { nets: ['10.240.128.0/18'], ports: [443, 4443] },
+        },
       ],
     });
     // The same code path as the controller: the translator's output, through the same wire conversion.
@@ -45,7 +50,15 @@ describe('calico-vpc render', () => {
   });
 
   it('writes crd.projectcalico.org/v1 objects the way Calico stores them, as a JSON List', async () => {
-    const { code, out } = await run(['render', '-f', 'config/samples/vpcegressprofile-us-south.yaml', '--calico-api', 'crd', '-o', 'json']);
+    const { code, out } = await run([
+      'render',
+      '-f',
+      'config/samples/vpcegressprofile-us-south.yaml',
+      '--calico-api',
+      'crd',
+      '-o',
+      'json',
+    ]);
     expect(code).toBe(0);
     const list = JSON.parse(out);
     expect(list.kind).toBe('List');
@@ -58,12 +71,17 @@ describe('calico-vpc render', () => {
     const { code, out, err } = await run(['render', '-f', 'test/fixtures/seed/accounts-allow.yaml']);
     expect(code).toBe(1);
     expect(out).toBe('');
-    expect(err).toContain('test/fixtures/seed/accounts-allow.yaml: document 1: spec.ingress[0].from[0].NamespaceSelector: unknown field');
-    expect(err).toContain('test/fixtures/seed/accounts-allow.yaml: document 1: spec.ingress[0].ports: expected a list');
+    expect(err).toContain(
+      'test/fixtures/seed/accounts-allow.yaml: document 1: spec.ingress[0].from[0].NamespaceSelector: unknown field',
+    );
+    expect(err).toContain(
+      'test/fixtures/seed/accounts-allow.yaml: document 1: spec.ingress[0].ports: expected a list',
+    );
   });
 
   it('reports an invalid profile prefix with its path', async () => {
-    const bad = 'apiVersion: calico-vpc.io/v1alpha1\nkind: VpcEgressProfile\nmetadata: {name: p}\nspec:\n  zones:\n  - name: z1\n    addressPrefixes: [10.240.1.0/18]\n';
+    const bad =
+      'apiVersion: calico-vpc.io/v1alpha1\nkind: VpcEgressProfile\nmetadata: {name: p}\nspec:\n  zones:\n  - name: z1\n    addressPrefixes: [10.240.1.0/18]\n';
     const { code, err } = await run(['render', '-f', '-'], bad);
     expect(code).toBe(1);
     expect(err).toContain(
@@ -74,12 +92,22 @@ describe('calico-vpc render', () => {
 
 describe('calico-vpc import-prefixes', () => {
   it('turns the ibmcloud CLI output into a profile with zones grouped and sorted', async () => {
-    const { code, out } = await run(['import-prefixes', '--name', 'us-south', '-f', '../shared/reference/ibm/address_prefixes.cli.example.json']);
+    const { code, out } = await run([
+      'import-prefixes',
+      '--name',
+      'us-south',
+      '-f',
+      '../shared/reference/ibm/address_prefixes.cli.example.json',
+    ]);
     expect(code).toBe(0);
     const profile = parse(out);
     expect(profile.kind).toBe('VpcEgressProfile');
     expect(profile.metadata.name).toBe('us-south');
-    expect(profile.spec.zones.map((z: { name: string }) => z.name)).toEqual(['us-south-1', 'us-south-2', 'us-south-3']);
+    expect(profile.spec.zones.map((z: { name: string }) => z.name)).toEqual([
+      'us-south-1',
+      'us-south-2',
+      'us-south-3',
+    ]);
   });
 
   it('says what is wrong with input that is not address prefixes', async () => {

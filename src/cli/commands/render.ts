@@ -27,15 +27,25 @@ export const registerRender: CommandRegistrar = (program, io) => {
       'Print the Calico GlobalNetworkPolicies the controller would write for the VpcEgressProfiles and ' +
         'NetworkPolicies in the given manifests (offline, like kubectl apply --dry-run).',
     )
-    .requiredOption('-f, --filename <path...>', 'manifest file, directory (recursive) or - for standard input; repeatable')
-    .addOption(new Option('-o, --output <format>', 'a YAML stream, or a JSON List').choices(['yaml', 'json']).default('yaml'))
+    .requiredOption(
+      '-f, --filename <path...>',
+      'manifest file, directory (recursive) or - for standard input; repeatable',
+    )
+    .addOption(
+      new Option('-o, --output <format>', 'a YAML stream, or a JSON List')
+        .choices(['yaml', 'json'])
+        .default('yaml'),
+    )
     .addOption(
       new Option('--calico-api <api>', 'write projectcalico.org/v3 or crd.projectcalico.org/v1 objects')
         .choices(['v3', 'crd'])
         .default('v3'),
     )
     .addOption(
-      new Option('--crd-naming <naming>', 'with --calico-api crd: default-tier names as Calico <=3.31 (tier-prefixed) or 3.32+ (plain) store them')
+      new Option(
+        '--crd-naming <naming>',
+        'with --calico-api crd: default-tier names as Calico <=3.31 (tier-prefixed) or 3.32+ (plain) store them',
+      )
         .choices(['tier-prefixed', 'plain'])
         .default('tier-prefixed'),
     )
@@ -43,7 +53,11 @@ export const registerRender: CommandRegistrar = (program, io) => {
     .option('--tier <name>', 'Calico tier of the GNPs translated from NetworkPolicies', 'default')
     .action(async (options: RenderOptions) => {
       const order = Number(options.networkPolicyOrder);
-      if (!Number.isFinite(order)) throw new CliExit(2, `--network-policy-order: expected a number, got "${options.networkPolicyOrder}"`);
+      if (!Number.isFinite(order))
+        throw new CliExit(
+          2,
+          `--network-policy-order: expected a number, got "${options.networkPolicyOrder}"`,
+        );
       const manifests = await loadManifests(options.filename, io.readStdin);
       const { inventory } = manifests;
       const result = renderPolicies(
@@ -58,12 +72,15 @@ export const registerRender: CommandRegistrar = (program, io) => {
         io.stderr(`warning: ${source.error(error.path, error.message).message}\n`);
       }
       if (errors.length) throw new CliExit(1, errors.join('\n'));
-      const objects = result.policies.map((p) => toWire(p, options.calicoApi, { crdNaming: options.crdNaming }));
+      const objects = result.policies.map((p) =>
+        toWire(p, options.calicoApi, { crdNaming: options.crdNaming }),
+      );
       if (options.output === 'json') {
         io.stdout(`${JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }, null, 2)}\n`);
       } else {
         io.stdout(objects.map((o) => stringify(o, { lineWidth: 0 })).join('---\n'));
       }
-      if (objects.length === 0) io.stderr('no VpcEgressProfile or NetworkPolicy in the input: nothing to render\n');
+      if (objects.length === 0)
+        io.stderr('no VpcEgressProfile or NetworkPolicy in the input: nothing to render\n');
     });
 };

@@ -38,7 +38,8 @@ interface RunFlags {
 
 function positiveInt(flag: string, value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new CliExit(2, `${flag}: expected a positive integer, got "${value}"`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new CliExit(2, `${flag}: expected a positive integer, got "${value}"`);
   return n;
 }
 
@@ -60,17 +61,30 @@ async function reachable(kc: KubeConfig): Promise<string | undefined> {
   }
 }
 
-async function startLocal(io: CliIO, log: Logger, samples: boolean): Promise<{ kc: KubeConfig; cp: LocalControlPlane }> {
-  io.stderr('No cluster in KUBECONFIG or ~/.kube/config: starting a local control plane (etcd + kube-apiserver).\n');
+async function startLocal(
+  io: CliIO,
+  log: Logger,
+  samples: boolean,
+): Promise<{ kc: KubeConfig; cp: LocalControlPlane }> {
+  io.stderr(
+    'No cluster in KUBECONFIG or ~/.kube/config: starting a local control plane (etcd + kube-apiserver).\n',
+  );
   const cp = await LocalControlPlane.start({ log: (line) => io.stderr(`[control-plane] ${line}\n`) });
   const kc = loadKubeConfig({ path: cp.kubeconfigPath });
   try {
     await installAllCrds(kc);
-    log.info('installed the VpcEgressProfile CRD and Calico CRDs (projectcalico.org/v3 and crd.projectcalico.org/v1)');
+    log.info(
+      'installed the VpcEgressProfile CRD and Calico CRDs (projectcalico.org/v3 and crd.projectcalico.org/v1)',
+    );
     if (samples) {
       await applyObjects(kc, readManifests(join(REPO_ROOT, 'config', 'samples', 'accounts-finance.yaml')));
-      await applyObjects(kc, readManifests(join(REPO_ROOT, 'config', 'samples', 'vpcegressprofile-us-south.yaml')));
-      log.info('applied config/samples: the accounts/finance NetworkPolicies and the us-south VpcEgressProfile');
+      await applyObjects(
+        kc,
+        readManifests(join(REPO_ROOT, 'config', 'samples', 'vpcegressprofile-us-south.yaml')),
+      );
+      log.info(
+        'applied config/samples: the accounts/finance NetworkPolicies and the us-south VpcEgressProfile',
+      );
     }
   } catch (err) {
     await cp.stop();
@@ -109,7 +123,10 @@ export const registerRun: CommandRegistrar = (program: Command, io: CliIO) => {
     .option('--health-probe-bind-address <addr>', 'serve /healthz and /readyz here; 0 disables', ':8081')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
     .option('--log-pretty', 'human-readable logs (needs the pino-pretty dev dependency)')
-    .option('--no-translate-network-policies', 'do not translate NetworkPolicies (removes existing translations)')
+    .option(
+      '--no-translate-network-policies',
+      'do not translate NetworkPolicies (removes existing translations)',
+    )
     .option('--network-policy-order <n>', 'order of the GNPs translated from NetworkPolicies', '1000')
     .option('--tier <name>', 'Calico tier of the translated GNPs', 'default')
     .option('--concurrency <n>', 'NetworkPolicy reconciles in parallel', '4')
@@ -138,13 +155,17 @@ export const registerRun: CommandRegistrar = (program: Command, io: CliIO) => {
           kc = found;
           log.info({ server: kc.getCurrentCluster()?.server, version }, 'using ~/.kube/config');
         } else {
-          if (found) io.stderr(`~/.kube/config names ${found.getCurrentCluster()?.server}, which does not answer.\n`);
+          if (found)
+            io.stderr(`~/.kube/config names ${found.getCurrentCluster()?.server}, which does not answer.\n`);
           ({ kc, cp } = await startLocal(io, log, flags.samples));
         }
       }
 
       const leNamespace =
-        flags.leaderElectionNamespace ?? process.env.POD_NAMESPACE ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
+        flags.leaderElectionNamespace ??
+        process.env.POD_NAMESPACE ??
+        kc.getContextObject(kc.getCurrentContext())?.namespace ??
+        'default';
       const operator = new Operator({
         kubeConfig: kc,
         logger: log,

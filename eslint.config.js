@@ -15,14 +15,28 @@ export default tseslint.config(
   },
   {
     // The pure core never does I/O: no Kubernetes client, no controller, no CLI (see ARCHITECTURE.md).
-    files: ['src/translate/**', 'src/policy/**', 'src/lint/**', 'src/manifests/**', 'src/calico/**', 'src/api/**', 'src/selectors/**'],
+    files: [
+      'src/translate/**',
+      'src/policy/**',
+      'src/lint/**',
+      'src/manifests/**',
+      'src/calico/**',
+      'src/api/**',
+      'src/selectors/**',
+    ],
     rules: {
       'no-restricted-imports': [
         'error',
         {
           patterns: [
-            { group: ['**/kube/**', '**/controller/**', '**/cli/**'], message: 'the pure core may not import the shell' },
-            { group: ['@kubernetes/client-node'], message: 'the pure core may not use the Kubernetes client' },
+            {
+              group: ['**/kube/**', '**/controller/**', '**/cli/**'],
+              message: 'the pure core may not import the shell',
+            },
+            {
+              group: ['@kubernetes/client-node'],
+              message: 'the pure core may not use the Kubernetes client',
+            },
           ],
         },
       ],

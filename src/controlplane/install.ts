@@ -6,12 +6,9 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import {
-  KubernetesObjectApi,
-  PatchStrategy,
-  type KubeConfig,
-  type KubernetesObject,
-} from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeObject } from '../api/kube.js';
+import { KubeClient, type ResourceClient } from '../kube/client.js';
 import { parseAllDocuments } from 'yaml';
 import { REPO_ROOT } from './local.js';
 
@@ -90,53 +87,118 @@ async function downloadCalicoCrds(): Promise<CalicoCrdDirs> {
 }
 
 /** Every object in the YAML/JSON files of a directory (not recursive) or a file, in name order. */
-export function readManifests(path: string): KubernetesObject[] {
+export function readManifests(path: string): KubeObject[] {
   const files = statSync(path).isDirectory()
     ? readdirSync(path)
         .filter((f) => /\.(ya?ml|json)$/.test(f) && f !== 'kustomization.yaml')
         .sort()
         .map((f) => join(path, f))
     : [path];
-  const out: KubernetesObject[] = [];
+  const out: KubeObject[] = [];
   for (const file of files) {
     for (const doc of parseAllDocuments(readFileSync(file, 'utf8'))) {
       if (doc.errors.length) throw new Error(`${file}: ${doc.errors[0]?.message}`);
-      const obj = doc.toJS() as KubernetesObject | null;
+      const obj = doc.toJS() as KubeObject | null;
       if (obj && obj.kind) out.push(obj);
     }
   }
   return out;
 }
 
-/** Server-side applies objects in order. */
-export async function applyObjects(kc: KubeConfig, objects: KubernetesObject[]): Promise<void> {
-  const api = KubernetesObjectApi.makeApiClient(kc);
-  for (const obj of objects) {
-    await api.patch(obj, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
+/**
+ * The client for an object's kind, found by discovery. Raw JSON all the way: client-node's KubeObjectApi
+ * serializes plain objects through its model classes, which silently drop every field whose JSON name differs from
+ * the TypeScript property (a NetworkPolicy rule's `from` becomes `_from` and vanishes: "allow from these pods"
+ * turns into "allow from anywhere"; CRD validation rules are lost the same way).
+ */
+export async function resourceFor(
+  client: KubeClient,
+  object: KubeObject,
+): Promise<ResourceClient<KubeObject>> {
+  const apiVersion = object.apiVersion ?? '';
+  const [group, version] = apiVersion.includes('/') ? apiVersion.split('/', 2) : ['', apiVersion];
+  const resources = await client.serverResources(group ?? '', version ?? '');
+  const resource = resources?.find((r) => r.kind === object.kind && !r.name.includes('/'));
+  if (!resource)
+    throw new Error(`the cluster serves no ${object.kind} in ${apiVersion || '(no apiVersion)'}`);
+  return client.resource<KubeObject>({
+    group: group ?? '',
+    version: version ?? '',
+    plural: resource.name,
+    namespaced: resource.namespaced,
+    kind: resource.kind,
+  });
+}
+
+/** Server-side applies objects in order (namespaces before what lives in them, as the manifests list them). */
+export async function applyObjects(kc: KubeConfig, objects: readonly KubeObject[]): Promise<void> {
+  const client = new KubeClient(kc, { fieldManager: FIELD_MANAGER });
+  try {
+    for (const object of objects) {
+      const resource = await resourceFor(client, object);
+      await resource.apply(object, { fieldManager: FIELD_MANAGER, force: true });
+    }
+  } finally {
+    client.close();
   }
 }
 
-/** Applies CRDs and waits until every one reports Established. */
-export async function installCrds(
-  kc: KubeConfig,
-  crds: KubernetesObject[],
-  timeoutMs = 60_000,
-): Promise<void> {
+/**
+ * Applies CRDs and waits until each one's objects can be listed: Established alone is not enough, the API server
+ * answers 503 for a new kind until its handler is installed.
+ */
+export async function installCrds(kc: KubeConfig, crds: KubeObject[], timeoutMs = 60_000): Promise<void> {
   await applyObjects(kc, crds);
-  const api = KubernetesObjectApi.makeApiClient(kc);
+  const client = new KubeClient(kc);
   const deadline = Date.now() + timeoutMs;
-  for (const crd of crds) {
-    for (;;) {
-      const live = (await api.read({
-        apiVersion: 'apiextensions.k8s.io/v1',
-        kind: 'CustomResourceDefinition',
-        metadata: { name: crd.metadata?.name ?? '' },
-      })) as KubernetesObject & { status?: { conditions?: { type: string; status: string }[] } };
-      if (live.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) break;
-      if (Date.now() > deadline)
-        throw new Error(`CRD ${crd.metadata?.name} not Established after ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 100));
+  try {
+    for (const crd of crds) {
+      const spec = (
+        crd as {
+          spec?: {
+            group: string;
+            names: { plural: string; kind: string };
+            scope: string;
+            versions: { name: string; served: boolean }[];
+          };
+        }
+      ).spec;
+      const version = spec?.versions.find((v) => v.served)?.name;
+      if (!spec || !version) continue;
+      const resource = client.resource({
+        group: spec.group,
+        version,
+        plural: spec.names.plural,
+        namespaced: spec.scope === 'Namespaced',
+      });
+      for (;;) {
+        // A dry-run create: list can succeed before the create path is wired (503 "Resource kind ... not found").
+        // Any answer but 404/503 (a 422 for the empty probe object is fine) means the kind is served.
+        const ok = await resource
+          .create(
+            {
+              apiVersion: `${spec.group}/${version}`,
+              kind: spec.names.kind,
+              metadata: {
+                name: 'cvo-install-probe',
+                namespace: spec.scope === 'Namespaced' ? 'default' : undefined,
+              },
+            },
+            { dryRun: true },
+          )
+          .then(
+            () => true,
+            (err: { status?: number }) =>
+              err.status !== undefined && err.status !== 404 && err.status !== 503,
+          );
+        if (ok) break;
+        if (Date.now() > deadline)
+          throw new Error(`CRD ${crd.metadata?.name} not served after ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
     }
+  } finally {
+    client.close();
   }
 }
 

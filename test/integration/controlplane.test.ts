@@ -2,8 +2,9 @@
  * The foundation, end to end: a real kube-apiserver with our CRD and both Calico API groups installed;
  * objects applied, read back, and seen through a watch.
  */
-import { CustomObjectsApi, Watch, type KubeConfig } from '@kubernetes/client-node';
-import { eventually, integrationState, testKubeConfig, uniqueName } from './harness.js';
+import { CustomObjectsApi, NetworkingV1Api, Watch, type KubeConfig } from '@kubernetes/client-node';
+import { applyObjects, readManifests } from '../../src/controlplane/install.js';
+import { deleteTestNamespace, eventually, integrationState, testKubeConfig, uniqueName } from './harness.js';
 
 const gnp = (apiVersion: string, name: string) => ({
   apiVersion,
@@ -90,5 +91,44 @@ describe('local control plane', () => {
     } finally {
       req.abort();
     }
+  });
+
+  it('installs manifests losslessly: a NetworkPolicy peer keeps its `from` (allow from these pods, not anyone)', async () => {
+    const ns = uniqueName('apply');
+    const objects = [
+      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } },
+      ...readManifests('config/samples/accounts-finance.yaml')
+        .filter((o) => o.kind === 'NetworkPolicy')
+        .map((o) => ({ ...o, metadata: { ...o.metadata, namespace: ns } })),
+    ];
+    await applyObjects(kc, objects);
+    const np = await kc
+      .makeApiClient(NetworkingV1Api)
+      .readNamespacedNetworkPolicy({ name: 'backend-allow', namespace: ns });
+    expect(np.spec?.ingress?.[0]?._from?.[0]?.podSelector?.matchLabels).toEqual({
+      app: 'Srv1',
+      tier: 'frontend',
+    });
+    await deleteTestNamespace(kc, ns);
+  });
+
+  it('installs our CRD with every CEL rule: admission rejects a prefix with host bits', async () => {
+    const err = await custom
+      .createClusterCustomObject({
+        group: 'calico-vpc.io',
+        version: 'v1alpha1',
+        plural: 'vpcegressprofiles',
+        body: {
+          apiVersion: 'calico-vpc.io/v1alpha1',
+          kind: 'VpcEgressProfile',
+          metadata: { name: uniqueName('bad') },
+          spec: { zones: [{ name: 'us-south-1', addressPrefixes: ['10.240.1.0/18'] }] },
+        },
+      })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(String((err as { body?: unknown })?.body ?? err)).toContain('host bits');
   });
 });

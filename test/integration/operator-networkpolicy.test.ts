@@ -36,7 +36,8 @@ const describeOrSkip = process.env.USE_EXISTING_CLUSTER === 'true' ? describe.sk
 /** What the operator must store for a NetworkPolicy, by the same translation and storage rules it uses. */
 function expectedGnp(np: NetworkPolicy, api: CalicoApi): GlobalNetworkPolicy {
   const translation = translateNetworkPolicy(np);
-  if (!translation.ok) throw new Error(`the test's policy does not translate: ${JSON.stringify(translation.errors)}`);
+  if (!translation.ok)
+    throw new Error(`the test's policy does not translate: ${JSON.stringify(translation.errors)}`);
   return toWire(translation.policy, api);
 }
 
@@ -61,12 +62,9 @@ function expectMatch(live: GlobalNetworkPolicy | undefined, expected: GlobalNetw
   return true;
 }
 
-const SAMPLE_POLICIES = readManifests(SAMPLE).filter((o) => o.kind === 'NetworkPolicy') as unknown as NetworkPolicy[];
-const samplePolicy = (name: string): NetworkPolicy => {
-  const found = SAMPLE_POLICIES.find((np) => np.metadata.name === name);
-  if (!found) throw new Error(`config/samples/accounts-finance.yaml has no NetworkPolicy ${name}`);
-  return structuredClone(found);
-};
+const SAMPLE_POLICIES = readManifests(SAMPLE).filter(
+  (o) => o.kind === 'NetworkPolicy',
+) as unknown as NetworkPolicy[];
 
 describeOrSkip('NetworkPolicies reconciled into GlobalNetworkPolicies', () => {
   let cp: LocalControlPlane;
@@ -89,7 +87,13 @@ describeOrSkip('NetworkPolicies reconciled into GlobalNetworkPolicies', () => {
       namespaced: true,
       kind: 'NetworkPolicy',
     });
-    namespaces = client.resource<Namespace>({ group: '', version: 'v1', plural: 'namespaces', namespaced: false, kind: 'Namespace' });
+    namespaces = client.resource<Namespace>({
+      group: '',
+      version: 'v1',
+      plural: 'namespaces',
+      namespaced: false,
+      kind: 'Namespace',
+    });
     gnps = gnpClient(kc, 'v3');
     op = await startOperator(kc, { calicoApi: 'v3' });
   }, 180_000);
@@ -142,7 +146,10 @@ describeOrSkip('NetworkPolicies reconciled into GlobalNetworkPolicies', () => {
           {
             action: 'Allow',
             protocol: 'TCP',
-            source: { selector: "projectcalico.org/orchestrator == 'k8s'", namespaceSelector: "usage == 'finance'" },
+            source: {
+              selector: "projectcalico.org/orchestrator == 'k8s'",
+              namespaceSelector: "usage == 'finance'",
+            },
             destination: { ports: [3111] },
           },
         ],
@@ -154,7 +161,9 @@ describeOrSkip('NetworkPolicies reconciled into GlobalNetworkPolicies', () => {
           'calico-vpc.io/networkpolicy-namespace': 'accounts',
         }),
       );
-      expect(accountsAllow?.metadata.annotations?.['calico-vpc.io/networkpolicy-name']).toBe('accounts-allow');
+      expect(accountsAllow?.metadata.annotations?.['calico-vpc.io/networkpolicy-name']).toBe(
+        'accounts-allow',
+      );
 
       const backendAllow = await gnpOf('accounts', 'backend-allow');
       expect(backendAllow?.spec.selector).toBe(
@@ -176,7 +185,9 @@ describeOrSkip('NetworkPolicies reconciled into GlobalNetworkPolicies', () => {
 
       // Exactly one GNP per policy, nothing else.
       const managed = [...(await gnps.managed()).keys()].filter((n) => n.startsWith('knp-accounts-'));
-      expect(managed.sort()).toEqual(SAMPLE_POLICIES.map((np) => storedName('accounts', np.metadata.name, 'v3')).sort());
+      expect(managed.sort()).toEqual(
+        SAMPLE_POLICIES.map((np) => storedName('accounts', np.metadata.name, 'v3')).sort(),
+      );
     },
     TIMEOUT_MS,
   );
@@ -216,13 +227,28 @@ describeOrSkip('NetworkPolicies reconciled into GlobalNetworkPolicies', () => {
     'follows an update and a delete, and leaves the other GNPs alone',
     async () => {
       const ns = await createNamespace('upd', { usage: 'finance' });
-      await policies.create(networkPolicy(ns, 'web', { podSelector: { matchLabels: { app: 'web' } }, ingress: [{ ports: [{ port: 80 }] }] }));
+      await policies.create(
+        networkPolicy(ns, 'web', {
+          podSelector: { matchLabels: { app: 'web' } },
+          ingress: [{ ports: [{ port: 80 }] }],
+        }),
+      );
       await policies.create(networkPolicy(ns, 'keep', { podSelector: {}, policyTypes: ['Ingress'] }));
       const keep = await eventually('the untouched GNP', () => gnpOf(ns, 'keep'));
-      await eventually('the GNP of web', async () => (await gnpOf(ns, 'web'))?.spec.ingress?.[0]?.destination?.ports?.[0] === 80);
+      await eventually(
+        'the GNP of web',
+        async () => (await gnpOf(ns, 'web'))?.spec.ingress?.[0]?.destination?.ports?.[0] === 80,
+      );
 
       const web = await policies.get('web', { namespace: ns });
-      web.spec.ingress = [{ ports: [{ port: 8080, endPort: 8090 }, { protocol: 'UDP', port: 53 }] }];
+      web.spec.ingress = [
+        {
+          ports: [
+            { port: 8080, endPort: 8090 },
+            { protocol: 'UDP', port: 53 },
+          ],
+        },
+      ];
       web.spec.podSelector = { matchExpressions: [{ key: 'app', operator: 'In', values: ['web', 'api'] }] };
       await policies.update(web);
       const updated = await eventually('the updated GNP', async () => {
@@ -246,6 +272,33 @@ describeOrSkip('NetworkPolicies reconciled into GlobalNetworkPolicies', () => {
   );
 
   it(
+    'repairs its GNP when someone edits or deletes it',
+    async () => {
+      const ns = await createNamespace('drift');
+      const np = networkPolicy(ns, 'guarded', {
+        podSelector: { matchLabels: { app: 'db' } },
+        ingress: [{ from: [{ podSelector: { matchLabels: { app: 'api' } } }], ports: [{ port: 5432 }] }],
+      });
+      await policies.create(np);
+      const expected = expectedGnp(np, 'v3');
+      const original = await eventually('the GNP', async () => {
+        const g = await gnpOf(ns, 'guarded');
+        return expectMatch(g, expected) && g;
+      });
+
+      // Widened by hand: any source.
+      const widened = structuredClone(original);
+      delete widened.spec.ingress![0]!.source;
+      await gnps.resource.update(widened as never);
+      await eventually('the edit reverted', async () => expectMatch(await gnpOf(ns, 'guarded'), expected));
+
+      await gnps.resource.delete(expected.metadata.name);
+      await eventually('the GNP recreated', async () => expectMatch(await gnpOf(ns, 'guarded'), expected));
+    },
+    TIMEOUT_MS,
+  );
+
+  it(
     'removes the GNPs of a namespace labelled calico-vpc.io/translate=false, and restores them when the label goes',
     async () => {
       const ns = await createNamespace('optout');
@@ -256,12 +309,23 @@ describeOrSkip('NetworkPolicies reconciled into GlobalNetworkPolicies', () => {
         ['p1', 'p2'].map((name) => eventually(`GNP ${name}`, () => gnpOf(ns, name))),
       );
 
-      await namespaces.patch(ns, { metadata: { labels: { [TRANSLATE_NAMESPACE_LABEL]: 'false' } } }, { type: 'merge' });
-      await eventually('both GNPs removed', async () => (await gnpOf(ns, 'p1')) === undefined && (await gnpOf(ns, 'p2')) === undefined);
+      await namespaces.patch(
+        ns,
+        { metadata: { labels: { [TRANSLATE_NAMESPACE_LABEL]: 'false' } } },
+        { type: 'merge' },
+      );
+      await eventually(
+        'both GNPs removed',
+        async () => (await gnpOf(ns, 'p1')) === undefined && (await gnpOf(ns, 'p2')) === undefined,
+      );
       // The NetworkPolicies themselves are the user's and stay.
       expect((await policies.listAll({ namespace: ns })).items).toHaveLength(2);
 
-      await namespaces.patch(ns, { metadata: { labels: { [TRANSLATE_NAMESPACE_LABEL]: null } } }, { type: 'merge' });
+      await namespaces.patch(
+        ns,
+        { metadata: { labels: { [TRANSLATE_NAMESPACE_LABEL]: null } } },
+        { type: 'merge' },
+      );
       const after = await Promise.all(
         ['p1', 'p2'].map((name) => eventually(`GNP ${name} back`, () => gnpOf(ns, name))),
       );
@@ -279,7 +343,10 @@ describeOrSkip('NetworkPolicies reconciled into GlobalNetworkPolicies', () => {
       await eventually('both GNPs', async () => (await gnpOf(ns, 'a')) && (await gnpOf(ns, 'b')));
 
       await namespaces.delete(ns);
-      await eventually('both GNPs pruned', async () => (await gnpOf(ns, 'a')) === undefined && (await gnpOf(ns, 'b')) === undefined);
+      await eventually(
+        'both GNPs pruned',
+        async () => (await gnpOf(ns, 'a')) === undefined && (await gnpOf(ns, 'b')) === undefined,
+      );
       // This control plane runs no namespace controller, so the namespace stays Terminating with its policies
       // still in it: the GNPs went because the namespace is going, not because its policies were deleted.
       const terminating = await namespaces.get(ns);
@@ -296,7 +363,10 @@ describeOrSkip('NetworkPolicies reconciled into GlobalNetworkPolicies', () => {
       // workload endpoint itself, so a pod selector on it cannot mean in Calico what it means in Kubernetes.
       const calicoReserved = { matchLabels: { 'projectcalico.org/namespace': 'other' } };
       const ns = await createNamespace('untranslatable');
-      const good = networkPolicy(ns, 'was-good', { podSelector: { matchLabels: { app: 'db' } }, ingress: [{ ports: [{ port: 5432 }] }] });
+      const good = networkPolicy(ns, 'was-good', {
+        podSelector: { matchLabels: { app: 'db' } },
+        ingress: [{ ports: [{ port: 5432 }] }],
+      });
       await policies.create(good);
       const lastGood = await eventually('the GNP of was-good', async () => {
         const g = await gnpOf(ns, 'was-good');
@@ -306,28 +376,42 @@ describeOrSkip('NetworkPolicies reconciled into GlobalNetworkPolicies', () => {
       const broken = await policies.get('was-good', { namespace: ns });
       broken.spec.podSelector = calicoReserved;
       await policies.update(broken);
-      await policies.create(networkPolicy(ns, 'never-good', { podSelector: {}, ingress: [{ from: [{ podSelector: calicoReserved }] }] }));
+      await policies.create(
+        networkPolicy(ns, 'never-good', {
+          podSelector: {},
+          ingress: [{ from: [{ podSelector: calicoReserved }] }],
+        }),
+      );
       await policies.create(networkPolicy(ns, 'after', { podSelector: { matchLabels: { app: 'web' } } }));
 
-      const [kept] = await eventually('a Warning Event on was-good', () => translationFailures(ns, 'was-good').then((e) => e.length > 0 && e));
+      const [kept] = await eventually('a Warning Event on was-good', () =>
+        translationFailures(ns, 'was-good').then((e) => e.length > 0 && e),
+      );
       expect(kept?.note).toContain('spec.podSelector.matchLabels');
       expect(kept?.note).toContain('projectcalico.org/namespace');
       expect(kept?.note).toContain('previous translation is kept');
-      const [rejected] = await eventually('a Warning Event on never-good', () => translationFailures(ns, 'never-good').then((e) => e.length > 0 && e));
+      const [rejected] = await eventually('a Warning Event on never-good', () =>
+        translationFailures(ns, 'never-good').then((e) => e.length > 0 && e),
+      );
       expect(rejected?.note).toContain('spec.ingress[0].from[0].podSelector');
 
       // Others are reconciled as usual, the failed one keeps its last good translation, the new one gets none.
       await eventually('the GNP of the policy created after them', () => gnpOf(ns, 'after'));
       expect((await gnpOf(ns, 'was-good'))?.metadata.resourceVersion).toBe(lastGood.metadata.resourceVersion);
       expect(await gnpOf(ns, 'never-good')).toBeUndefined();
-      const failures = (await op.registry.getSingleMetric('calico_vpc_translation_failures_total')?.get())?.values ?? [];
-      expect(failures.filter((v) => v.labels.namespace === ns).reduce((s, v) => s + v.value, 0)).toBeGreaterThanOrEqual(2);
+      const failures =
+        (await op.registry.getSingleMetric('calico_vpc_translation_failures_total')?.get())?.values ?? [];
+      expect(
+        failures.filter((v) => v.labels.namespace === ns).reduce((s, v) => s + v.value, 0),
+      ).toBeGreaterThanOrEqual(2);
 
       // Fixing the policy brings its translation up to date.
       const fixed = await policies.get('was-good', { namespace: ns });
       fixed.spec.podSelector = { matchLabels: { app: 'db', role: 'primary' } };
       await policies.update(fixed);
-      await eventually('the fixed GNP', async () => expectMatch(await gnpOf(ns, 'was-good'), expectedGnp(fixed, 'v3')));
+      await eventually('the fixed GNP', async () =>
+        expectMatch(await gnpOf(ns, 'was-good'), expectedGnp(fixed, 'v3')),
+      );
     },
     TIMEOUT_MS,
   );
@@ -357,6 +441,33 @@ describeOrSkip('NetworkPolicies reconciled into GlobalNetworkPolicies', () => {
       expect(await gnpOf(ns, 'goes')).toBeUndefined();
       expect(await gnpOf(ns, 'stays')).toBeDefined();
       expect(await op.writes()).toBe(1);
+    },
+    TIMEOUT_MS,
+  );
+
+  it(
+    'removes every translation when started with translation turned off, and writes them back when it is on again',
+    async () => {
+      const translated = async () =>
+        [...(await gnps.managed()).values()].filter(
+          (g) => g.metadata.labels?.['calico-vpc.io/source'] === 'networkpolicy',
+        );
+      const before = await translated();
+      expect(before.length).toBeGreaterThan(0);
+
+      await op.stop();
+      op = await startOperator(kc, { calicoApi: 'v3', translateNetworkPolicies: false });
+      // The deletes are part of the initial reconcile, which readiness waits for.
+      expect(await translated()).toEqual([]);
+      expect(await op.writes()).toBe(before.length);
+      // The NetworkPolicies are the user's: untouched.
+      expect((await policies.listAll({ namespace: 'accounts' })).items).toHaveLength(SAMPLE_POLICIES.length);
+
+      await op.stop();
+      op = await startOperator(kc, { calicoApi: 'v3' });
+      const after = await translated();
+      expect(after.map((g) => g.metadata.name).sort()).toEqual(before.map((g) => g.metadata.name).sort());
+      expect(await op.writes()).toBe(before.length);
     },
     TIMEOUT_MS,
   );

@@ -380,7 +380,7 @@ describeLocal('operator fault tests (dedicated control plane)', () => {
       const ns = await createNamespace('gone');
       for (const [i, name] of ['keep', 'change', 'remove'].entries())
         await policies.create(networkPolicy(ns, name, 100 + i));
-      await eventually('initial convergence', () => converged(ns), 30_000, 200);
+      await eventually('initial convergence', () => converged(ns), 90_000, 200);
       expect(
         await metric(op.registry, 'calico_vpc_informer_relists_total', {
           informer: NP_INFORMER,
@@ -575,18 +575,18 @@ describeLocal('operator fault tests (dedicated control plane)', () => {
       const a = await operator(kc, { leaderElection: leaderElection('replica-a') });
       await eventually('replica-a to lead', () => leads(a));
       const b = await operator(kc, { leaderElection: leaderElection('replica-b') });
-      await eventually('the leader to converge', () => converged(ns), 30_000, 200);
+      await eventually('the leader to converge', () => converged(ns), 90_000, 200);
       expect(await leads(b)).toBe(false);
       expect(b.operator.ready()).toBe(true);
 
       for (let i = 0; i < 5; i++) await policies.create(networkPolicy(ns, `while-both-${i}`, 200 + i));
-      await eventually('convergence with both running', () => converged(ns), 30_000, 200);
+      await eventually('convergence with both running', () => converged(ns), 90_000, 200);
       // Exactly the writes one operator needs: one create per policy, none by the standby.
       expect(await a.writes()).toBe(15);
       expect(await b.writes()).toBe(0);
 
       await a.stop();
-      await eventually('replica-b to take over', () => leads(b), 30_000);
+      await eventually('replica-b to take over', () => leads(b), 90_000);
       const lease = await client
         .resource<Lease>(LEASE_RESOURCE)
         .get('calico-vpc-operator-leader', { namespace: ns });
@@ -596,7 +596,7 @@ describeLocal('operator fault tests (dedicated control plane)', () => {
 
       for (let i = 0; i < 3; i++) await policies.create(networkPolicy(ns, `after-${i}`, 300 + i));
       await policies.delete('before-0', { namespace: ns });
-      await eventually('convergence by the new leader', () => converged(ns), 30_000, 200);
+      await eventually('convergence by the new leader', () => converged(ns), 90_000, 200);
       expect(await b.writes()).toBe(4);
       expect(await a.writes()).toBe(15);
     },

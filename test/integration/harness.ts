@@ -82,7 +82,8 @@ export async function startDedicatedControlPlane(
 export async function eventually<T>(
   what: string,
   check: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs = 30_000,
+  // Generous: a bound on a wait, not a timing assertion; a loaded 2-core CI machine can be slow.
+  timeoutMs = 90_000,
   intervalMs = 50,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -258,7 +258,8 @@ export class ControllerProcess {
   }
 
   /** SIGTERM (a graceful stop, which also writes the CPU profile), SIGKILL if it does not exit in time. */
-  async stop(): Promise<void> {
+  /** Bound, so it can be handed around as a callback. */
+  readonly stop = async (): Promise<void> => {
     this.agent.destroy();
     if (this.exit) return;
     this.child.kill('SIGTERM');
@@ -273,5 +274,5 @@ export class ControllerProcess {
         `the controller did not exit within ${STOP_TIMEOUT_MS} ms of SIGTERM; log:\n${this.logTail()}`,
       );
     }
-  }
+  };
 }

@@ -4,7 +4,7 @@
  *
  * Only complete, unprofiled runs with the default sizes are published to latest.json; a `--quick`, `--only`,
  * resized or `--cpu-prof` run writes bench/results/partial.json.tmp (ignored by git) instead, so a smoke run never
- * replaces the published numbers.
+ * replaces the published numbers. Every run also saves each finished scenario there as it goes.
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, platform, release, tmpdir, totalmem } from 'node:os';
@@ -364,7 +364,19 @@ async function main(): Promise<number> {
     logDir: mkdtempSync(join(tmpdir(), 'calico-vpc-bench-')),
     cpuProfileDir: config.cpuProf ? join(RESULTS_DIR, 'profiles') : undefined,
     profiles: [],
+    running: new Set(),
   };
+  let interrupted = false;
+  const interrupt = (signal: NodeJS.Signals) => {
+    if (interrupted) return;
+    interrupted = true;
+    log(`${signal}: stopping the controller and control plane`);
+    const stops = [...ctx.running].map((stop) => stop().catch(() => undefined));
+    const bound = new Promise((r) => setTimeout(r, 60_000).unref());
+    void Promise.race([Promise.all(stops), bound]).then(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.once('SIGINT', interrupt);
+  process.once('SIGTERM', interrupt);
   log(`controller logs in ${ctx.logDir}`);
   const { out: _out, ...recordedConfig } = config;
   const results: Results = {
@@ -372,6 +384,10 @@ async function main(): Promise<number> {
     machine: await machine(undefined),
     config: recordedConfig,
   };
+
+  // Each finished scenario is saved at once: a run killed late keeps what it measured.
+  const partialFile = join(RESULTS_DIR, 'partial.json.tmp');
+  const checkpoint = () => writeFileSync(partialFile, `${JSON.stringify(results, null, 2)}\n`);
 
   if (wants('translate')) {
     log(`translate: ${config.translatePolicies} policies x ${config.translateRuns} passes`);
@@ -381,6 +397,7 @@ async function main(): Promise<number> {
       seed: config.seed,
     });
     log(`  ${Math.round(results.translate.per_second)} per second`);
+    checkpoint();
   }
   if (wants('floor') || wants('converge')) {
     results.converge = [];
@@ -393,8 +410,10 @@ async function main(): Promise<number> {
           converge: wants('converge'),
         }),
       );
+      checkpoint();
     }
     results.converge_growth = growth(results.converge);
+    checkpoint();
   }
   if (wants('resync') || wants('latency')) {
     const { resync, latency } = await benchResyncAndLatency(ctx, {
@@ -406,6 +425,7 @@ async function main(): Promise<number> {
     });
     results.resync = resync;
     results.latency = latency;
+    checkpoint();
   }
   if (wants('memory')) {
     results.memory = await benchMemory(ctx, {
@@ -430,8 +450,8 @@ async function main(): Promise<number> {
       written.push(join(RESULTS_DIR, file));
     }
   } else {
-    writeFileSync(join(RESULTS_DIR, 'partial.json.tmp'), json);
-    written.push(join(RESULTS_DIR, 'partial.json.tmp'));
+    writeFileSync(partialFile, json);
+    written.push(partialFile);
   }
 
   process.stdout.write(`\n${formatResults(results)}\n\n`);

@@ -46,6 +46,11 @@ export interface BenchContext {
   profiles: string[];
   /** API server version, filled in by the first control plane. */
   apiServerVersion?: string;
+  /**
+   * Stops for what is running now (control planes, controllers), so an interrupted benchmark (Ctrl-C) leaves
+   * no detached etcd or kube-apiserver behind.
+   */
+  running: Set<() => Promise<void>>;
 }
 
 const seconds = (fromMs: number, toMs: number) => (toMs - fromMs) / 1000;
@@ -68,6 +73,8 @@ async function withCluster<T>(
 ): Promise<T> {
   const cluster = await startCluster(ctx.log);
   ctx.apiServerVersion ??= cluster.version;
+  const stop = () => cluster.stop();
+  ctx.running.add(stop);
   try {
     const policies = generateNetworkPolicies({
       count: stage.policies,
@@ -77,6 +84,7 @@ async function withCluster<T>(
     await populate(cluster.api, generateNamespaces(stage.namespaces), policies, ctx.log);
     return await body(cluster, policies);
   } finally {
+    ctx.running.delete(stop);
     await cluster.stop();
   }
 }
@@ -86,15 +94,18 @@ async function startController(
   cluster: BenchCluster,
   label: string,
 ): Promise<ControllerProcess> {
-  return ControllerProcess.start({
+  const controller = await ControllerProcess.start({
     kubeconfig: cluster.kubeconfig,
     logDir: ctx.logDir,
     label,
     cpuProfileDir: ctx.cpuProfileDir,
   });
+  ctx.running.add(controller.stop);
+  return controller;
 }
 
 async function stopController(ctx: BenchContext, controller: ControllerProcess): Promise<void> {
+  ctx.running.delete(controller.stop);
   await controller.stop();
   if (controller.profileFile && existsSync(controller.profileFile)) ctx.profiles.push(controller.profileFile);
 }

@@ -312,6 +312,21 @@ describe('label key and value rules (apimachinery IsQualifiedName / IsValidLabel
   ])('value %j is invalid', (value, message) => {
     expect(labelValueErrors(value).join('\n')).toMatch(message);
   });
+
+  // The byte limits count UTF-8 bytes, not characters: 32 two-byte characters are 64 bytes, 21 three-byte ones
+  // 63, and one astral character (a surrogate pair) is 4. The length checks skip encoding only when they may.
+  it.each<[string, boolean]>([
+    ['é'.repeat(31), false],
+    ['é'.repeat(32), true],
+    ['€'.repeat(21), false],
+    ['€'.repeat(22), true],
+    ['😀'.repeat(15) + 'abc', false],
+    ['😀'.repeat(16), true],
+    ['a'.repeat(21), false],
+  ])('value %j counts %s over the 63-byte limit in UTF-8 bytes', (value, over) => {
+    expect(labelValueErrors(value).some((m) => m.includes('no more than 63 bytes'))).toBe(over);
+    expect(Buffer.byteLength(value, 'utf8') > 63).toBe(over);
+  });
 });
 
 describe('labelSelectorRequirements', () => {

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { IPv4, IPv6, Validator } from 'ip-num';
 import {
   aggregateCidrs,
   cidrContains,
@@ -111,6 +112,91 @@ describe('parseCidr', () => {
     ['', '"" is not a valid CIDR: expected ADDRESS/PREFIX-LENGTH, e.g. 10.240.0.0/18'],
   ])('rejects %j', (text, message) => {
     expect(parseCidr(text)).toEqual({ ok: false, message });
+  });
+});
+
+describe('parseIp, IPv4 (read without ip-num)', () => {
+  const octetText = fc.oneof(
+    fc.integer({ min: 0, max: 255 }).map(String),
+    fc.integer({ min: 256, max: 999 }).map(String),
+    fc.stringMatching(/^[0-9]{1,4}$/),
+    fc.constantFrom('0', '00', '01', '255', '256'),
+  );
+  const ipv4Text = fc.oneof(
+    fc.array(octetText, { minLength: 4, maxLength: 4 }).map((octets) => octets.join('.')),
+    fc.array(octetText, { minLength: 1, maxLength: 6 }).map((octets) => octets.join('.')),
+  );
+
+  it('agrees with ip-num and Go (no leading zeros) on every dotted-decimal text', () => {
+    fc.assert(
+      fc.property(ipv4Text, (text) => {
+        const parsed = parseIp(text);
+        const goAccepts = /^(?:0|[1-9][0-9]*)(?:\.(?:0|[1-9][0-9]*)){3}$/.test(text);
+        const ipNumAccepts = Validator.isValidIPv4String(text)[0];
+        expect(parsed.ok).toBe(goAccepts && ipNumAccepts);
+        if (parsed.ok) {
+          expect(parsed.value).toEqual({ family: 4, value: IPv4.fromDecimalDottedString(text).value });
+        }
+      }),
+    );
+  });
+
+  it.each([
+    ['0.0.0.0', 0n],
+    ['255.255.255.255', 0xffffffffn],
+    ['10.240.0.1', 0x0af00001n],
+  ])('%s is %d', (text, value) => {
+    expect(parseIp(text)).toEqual({ ok: true, value: { family: 4, value } });
+  });
+
+  it.each(['256.0.0.1', '1.2.3.300', '010.0.0.1', '1.2.3', '1.2.3.4.5', '1..2.3'])('rejects %s', (text) => {
+    expect(parseIp(text).ok).toBe(false);
+  });
+});
+
+describe('parseIp, IPv6 (plain forms read without ip-num)', () => {
+  const group = fc.oneof(
+    fc.stringMatching(/^[0-9a-fA-F]{1,4}$/),
+    fc.constantFrom('0', '0000', 'ffff', 'FFFF', '12345', 'g', ''),
+  );
+  const ipv6Text = fc.oneof(
+    fc.array(group, { minLength: 1, maxLength: 9 }).map((groups) => groups.join(':')),
+    fc
+      .tuple(fc.array(group, { maxLength: 8 }), fc.array(group, { maxLength: 8 }))
+      .map(([head, tail]) => `${head.join(':')}::${tail.join(':')}`),
+    fc
+      .tuple(fc.array(group, { maxLength: 6 }), fc.integer({ min: 0, max: 300 }))
+      .map(([head, octet]) => `${head.join(':')}::ffff:1.2.3.${octet}`),
+    fc.constantFrom(
+      '::',
+      ':::',
+      '1::2::3',
+      ':1::',
+      '1:2:3:4:5:6:7::',
+      '::1:2:3:4:5:6:7',
+      '1:2:3:4:5:6:7:8::',
+    ),
+  );
+
+  it('agrees with ip-num on every text', () => {
+    fc.assert(
+      fc.property(ipv6Text, (text) => {
+        const parsed = parseIp(text);
+        const ipNumAccepts = Validator.isValidIPv6String(text)[0];
+        expect(parsed.ok).toBe(ipNumAccepts);
+        if (parsed.ok) expect(parsed.value).toEqual({ family: 6, value: IPv6.fromString(text).value });
+      }),
+    );
+  });
+
+  it.each([
+    ['::', 0n],
+    ['::1', 1n],
+    ['2001:db8::', 0x20010db8n << 96n],
+    ['1:2:3:4:5:6:7::', 0x00010002000300040005000600070000n],
+    ['FE80::A', (0xfe80n << 112n) | 0xan],
+  ])('%s is %d', (text, value) => {
+    expect(parseIp(text)).toEqual({ ok: true, value: { family: 6, value } });
   });
 });
 

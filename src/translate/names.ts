@@ -18,7 +18,7 @@
  * Calico's own converter names its namespaced policy `knp.default.<name>` (plain `<name>` from 3.32); ours are
  * global, so the namespace has to be part of the name, and the dots cannot be.
  */
-import { createHash } from 'node:crypto';
+import { hash as digest } from 'node:crypto';
 import { DEFAULT_TIER } from '../calico/types.js';
 
 export const NETWORKPOLICY_GNP_PREFIX = 'knp-';
@@ -40,7 +40,7 @@ export function gnpNameForNetworkPolicy(
   name: string,
   tier: string = DEFAULT_TIER,
 ): string {
-  const hash = createHash('sha256').update(`${namespace}/${name}`).digest('hex').slice(0, HASH_LENGTH);
+  const hash = digest('sha256', `${namespace}/${name}`, 'hex').slice(0, HASH_LENGTH);
   const suffix = `-${hash}`;
   const readable = sanitize(`${NETWORKPOLICY_GNP_PREFIX}${namespace}-${name}`);
   const budget = maxGnpNameLength(tier) - suffix.length;

@@ -380,21 +380,20 @@ function parseIpBlockCidr(
   warnings: Finding[],
 ): Cidr | undefined {
   // Kubernetes parses ipBlock CIDRs with Go's net.ParseCIDR, which masks host bits; so do we, with a warning.
+  // The strict parse first: it is the common case, and then the only parse.
+  const strict = parseCidr(text);
+  if (strict.ok) return strict.value;
   const parsed = parseCidr(text, { hostBits: 'mask' });
   if (!parsed.ok) {
     errors.push({ path, message: parsed.message });
     return undefined;
   }
-  const canonical = formatCidr(parsed.value);
-  const strict = parseCidr(text);
-  if (!strict.ok) {
-    warnings.push({
-      path,
-      message: `${text} has host bits set; Kubernetes uses the network ${canonical}, and so does the GNP`,
-      severity: 'warning',
-      code: 'IpBlockHostBitsSet',
-    });
-  }
+  warnings.push({
+    path,
+    message: `${text} has host bits set; Kubernetes uses the network ${formatCidr(parsed.value)}, and so does the GNP`,
+    severity: 'warning',
+    code: 'IpBlockHostBitsSet',
+  });
   return parsed.value;
 }
 

@@ -21,7 +21,7 @@
  * this file imports it from there (the one place that knows Calico's literal syntax).
  */
 import type { LabelSelector, LabelSelectorRequirement } from '../api/kube.js';
-import { isSelectorLabelKey, quoteSelectorValue } from '../selectors/calico.js';
+import { isQuotableSelectorValue, isSelectorLabelKey, quoteSelectorValue } from '../selectors/calico.js';
 import { validateLabelSelector } from '../selectors/kubernetes.js';
 import { fieldPath, type FieldError, type Validated } from '../api/errors.js';
 
@@ -44,14 +44,19 @@ export function labelSelectorTerms(selector: LabelSelector | undefined, path: st
   const labelTerms: string[] = [];
   const matchLabels = selector.matchLabels ?? {};
   for (const key of Object.keys(matchLabels).sort(compareCodeUnits)) {
+    const value = matchLabels[key] ?? '';
+    if (isSelectorLabelKey(key) && isQuotableSelectorValue(value)) {
+      labelTerms.push(`${key} == ${quoteSelectorValue(value)}`);
+      continue;
+    }
     const keyPath = fieldPath(path, 'matchLabels', key);
-    const quoted = quoteOrError(matchLabels[key] ?? '', keyPath, errors);
-    if (checkKey(key, keyPath, errors) && quoted !== undefined) labelTerms.push(`${key} == ${quoted}`);
+    quoteOrError(value, keyPath, errors);
+    checkKey(key, keyPath, errors);
   }
 
   const expressionTerms: { sortKey: string; term: string }[] = [];
   (selector.matchExpressions ?? []).forEach((requirement, index) => {
-    const term = requirementTerm(requirement, fieldPath(path, 'matchExpressions', index), errors);
+    const term = requirementTerm(requirement, () => fieldPath(path, 'matchExpressions', index), errors);
     if (term === undefined) return;
     const rank = OPERATOR_RANK[requirement.operator];
     expressionTerms.push({ sortKey: `${requirement.key}\u0000${rank}\u0000${term}`, term });
@@ -86,19 +91,26 @@ const OPERATOR_RANK: Record<LabelSelectorRequirement['operator'], number> = {
   DoesNotExist: 3,
 };
 
+/** `pathOf` builds the requirement's field path, called only when there is an error to report. */
 function requirementTerm(
   requirement: LabelSelectorRequirement,
-  path: string,
+  pathOf: () => string,
   errors: FieldError[],
 ): string | undefined {
   const { key, operator } = requirement;
-  const keyOk = checkKey(key, fieldPath(path, 'key'), errors);
+  const keyOk = isSelectorLabelKey(key) || checkKey(key, fieldPath(pathOf(), 'key'), errors);
   switch (operator) {
     case 'In':
     case 'NotIn': {
       const values = [...new Set(requirement.values ?? [])].sort(compareCodeUnits);
       const quoted = values.map((value) =>
-        quoteOrError(value, fieldPath(path, 'values', (requirement.values ?? []).indexOf(value)), errors),
+        isQuotableSelectorValue(value)
+          ? quoteSelectorValue(value)
+          : quoteOrError(
+              value,
+              fieldPath(pathOf(), 'values', (requirement.values ?? []).indexOf(value)),
+              errors,
+            ),
       );
       if (!keyOk || quoted.some((q) => q === undefined)) return undefined;
       return `${key} ${operator === 'In' ? 'in' : 'not in'} {${quoted.join(', ')}}`;
@@ -131,8 +143,8 @@ function quoteOrError(value: string, path: string, errors: FieldError[]): string
   }
 }
 
-function dedupe(terms: readonly string[]): string[] {
-  return [...new Set(terms)];
+function dedupe(terms: string[]): string[] {
+  return terms.length < 2 ? terms : [...new Set(terms)];
 }
 
 /** Plain UTF-16 code-unit order: deterministic and locale-independent (label keys are ASCII anyway). */

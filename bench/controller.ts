@@ -112,6 +112,8 @@ export interface ControllerOptions {
   label: string;
   /** Run under `node --cpu-prof`, writing `<label>.cpuprofile` here. */
   cpuProfileDir?: string;
+  /** Appended to the `run` arguments. */
+  extraArgs?: string[];
 }
 
 /** What the controller's counters say at one moment. */
@@ -171,6 +173,7 @@ export class ControllerProcess {
       `127.0.0.1:${healthPort}`,
       '--log-level',
       'warn',
+      ...(options.extraArgs ?? []),
     ];
     const fd = openSync(logFile, 'a');
     const startedAt = performance.now();

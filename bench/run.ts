@@ -45,6 +45,8 @@ interface Config {
   memoryNamespaces: number;
   seed: number;
   cpuProf: boolean;
+  /** Extra arguments for `calico-vpc run` (tuning experiments; such runs are not published). */
+  controllerArgs: string[];
   quick: boolean;
   out: string | undefined;
 }
@@ -92,6 +94,7 @@ const HELP = `usage: npm run bench -- [options]
   --memory-namespaces N   namespaces for the memory figure (default ${DEFAULTS.memoryNamespaces})
   --seed N                generator seed (default ${DEFAULTS.seed})
   --cpu-prof              run the controller under node --cpu-prof; profiles in bench/results/profiles/
+  --controller-arg ARG    pass ARG to \`calico-vpc run\` (repeatable), e.g. --controller-arg=--concurrency=8
   --out FILE              write the JSON here instead of the default
   -h, --help
 
@@ -129,6 +132,7 @@ function parseConfig(argv: readonly string[]): Config | 'help' {
       'memory-namespaces': { type: 'string' },
       seed: { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
+      'controller-arg': { type: 'string', multiple: true },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -164,6 +168,7 @@ function parseConfig(argv: readonly string[]): Config | 'help' {
     memoryNamespaces: number('memory-namespaces', base.memoryNamespaces),
     seed: values.seed === undefined ? base.seed : Number(values.seed),
     cpuProf: values['cpu-prof'] ?? false,
+    controllerArgs: values['controller-arg'] ?? [],
     quick: values.quick ?? false,
     out: values.out,
   };
@@ -174,6 +179,7 @@ function isPublishable(config: Config): boolean {
   return (
     !config.quick &&
     !config.cpuProf &&
+    config.controllerArgs.length === 0 &&
     config.scenarios.length === SCENARIOS.length &&
     config.runs >= DEFAULTS.runs &&
     config.translatePolicies === DEFAULTS.translatePolicies &&
@@ -363,6 +369,7 @@ async function main(): Promise<number> {
     seed: config.seed,
     logDir: mkdtempSync(join(tmpdir(), 'calico-vpc-bench-')),
     cpuProfileDir: config.cpuProf ? join(RESULTS_DIR, 'profiles') : undefined,
+    controllerArgs: config.controllerArgs,
     profiles: [],
     running: new Set(),
   };

@@ -42,6 +42,8 @@ export interface BenchContext {
   logDir: string;
   /** When set, every controller runs under `node --cpu-prof` and writes its profile here. */
   cpuProfileDir?: string;
+  /** Extra `calico-vpc run` arguments. */
+  controllerArgs: string[];
   /** Profiles written so far. */
   profiles: string[];
   /** API server version, filled in by the first control plane. */
@@ -99,6 +101,7 @@ async function startController(
     logDir: ctx.logDir,
     label,
     cpuProfileDir: ctx.cpuProfileDir,
+    extraArgs: ctx.controllerArgs,
   });
   ctx.running.add(controller.stop);
   return controller;

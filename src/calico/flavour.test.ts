@@ -73,7 +73,24 @@ describe('resources', () => {
   });
 });
 
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
+
 describe('toWire', () => {
+  it('never changes its input, nor does fromWire (they share nested values, so they must not)', () => {
+    const frozen = deepFreeze(structuredClone(SEED_POLICY));
+    for (const api of ['v3', 'crd'] as const) {
+      const wire = deepFreeze(toWire(frozen, api));
+      expect(fromWire(wire, api)).toEqual(SEED_POLICY);
+    }
+    expect(frozen).toEqual(SEED_POLICY);
+  });
+
   it('sends the v3 object as it is', () => {
     expect(toWire(SEED_POLICY, 'v3')).toEqual(SEED_POLICY);
   });

@@ -6,6 +6,7 @@
  */
 import type { KubeObject } from '../api/kube.js';
 import { KubeClient, loadKubeConfig, type ResourceRef } from '../kube/client.js';
+import { stripForReadOnlyCache } from '../kube/informer.js';
 import type { ManifestSource } from '../manifests/index.js';
 
 /** What the reader needs from a cluster; KubeClient in production, a fake in tests. */
@@ -76,7 +77,8 @@ export async function readCluster(lister: ClusterLister, clusterName: string): P
     text: JSON.stringify({
       apiVersion: 'v1',
       kind: 'List',
-      items: (lists[index] ?? []).filter(isLive).map(trim),
+      // managedFields and kubectl's last-applied copy are most of a live object's bytes and mean nothing here.
+      items: (lists[index] ?? []).filter(isLive).map(stripForReadOnlyCache),
     }),
   }));
   return { sources, notes };
@@ -97,14 +99,6 @@ function isLive(object: KubeObject): boolean {
   if (object.kind !== 'Pod') return true;
   const phase = (object as { status?: { phase?: string } }).status?.phase;
   return phase !== 'Succeeded' && phase !== 'Failed';
-}
-
-/** managedFields are most of a live object's bytes and mean nothing to the analysis. */
-function trim(object: KubeObject): KubeObject {
-  const metadata = object.metadata as (KubeObject['metadata'] & { managedFields?: unknown }) | undefined;
-  if (metadata?.managedFields === undefined) return object;
-  const { managedFields: _managedFields, ...rest } = metadata;
-  return { ...object, metadata: rest };
 }
 
 /** A ClusterLister on the operator's client, for the cluster of `kubeconfig` (and `context`). */

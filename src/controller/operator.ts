@@ -15,7 +15,7 @@ import { GLOBAL_NETWORK_POLICY_RESOURCES, type CalicoApi } from '../calico/flavo
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, NP_NAMESPACE_LABEL } from '../calico/types.js';
 import { KubeClient } from '../kube/client.js';
 import { EVENT_RESOURCE, KubeEventRecorder, type EventRecorder } from '../kube/events.js';
-import { createInformer, type Informer } from '../kube/informer.js';
+import { createInformer, stripForReadOnlyCache, type Informer } from '../kube/informer.js';
 import { LEASE_RESOURCE, LeaderElector } from '../kube/leader.js';
 import { HealthServer, type ParsedAddress } from '../observability/health.js';
 import type { Logger } from '../observability/logger.js';
@@ -55,7 +55,7 @@ export interface OperatorOptions {
   /** Translate NetworkPolicies to GNPs (default true); false removes the translations cleanly. */
   translateNetworkPolicies?: boolean;
   translation?: NetworkPolicyTranslationOptions;
-  /** Workers per controller (default: 4 for NetworkPolicies, 1 for profiles). */
+  /** Workers per controller (default: 16 for NetworkPolicies, 1 for profiles). */
   concurrency?: number;
   leaderElection?: LeaderElectionConfig;
   /** /metrics; undefined: not served. */
@@ -126,6 +126,8 @@ export class Operator {
       kind: 'VpcEgressProfile',
     });
     const profiles = createInformer(profileClient, common);
+    // NetworkPolicies and Namespaces are only read, so their caches also drop kubectl's last-applied copy (a
+    // second copy of every object applied with kubectl apply). GNPs keep it: they are written back.
     const networkPolicies = createInformer(
       this.client.resource<NetworkPolicy>({
         group: 'networking.k8s.io',
@@ -134,7 +136,7 @@ export class Operator {
         namespaced: true,
         kind: 'NetworkPolicy',
       }),
-      common,
+      { ...common, transform: stripForReadOnlyCache },
     );
     const namespaces = createInformer(
       this.client.resource<Namespace>({
@@ -144,7 +146,7 @@ export class Operator {
         namespaced: false,
         kind: 'Namespace',
       }),
-      { ...common, resyncPeriodMs: 0 },
+      { ...common, resyncPeriodMs: 0, transform: stripForReadOnlyCache },
     );
     const gnpResource = this.client.resource<KubeObject>({
       group: gnpRef.group,
@@ -197,7 +199,7 @@ export class Operator {
       reconcile: vpeReconciler({ profiles, profileClient, gnps, events, registry: this.registry, zonesFor }),
     })
       .watches(profiles, profileEventKeys(profiles))
-      .watches(gnpInformer, vpePolicyEventKeys);
+      .watches(gnpInformer, gnps.ignoringOwnWrites(vpePolicyEventKeys));
     const npDeps = {
       networkPolicies,
       namespaces,
@@ -209,14 +211,14 @@ export class Operator {
     };
     const npController = new Controller({
       name: 'networkpolicy',
-      concurrency: o.concurrency ?? 4,
+      concurrency: o.concurrency ?? 16,
       logger: this.log,
       registry: this.registry,
       reconcile: networkPolicyReconciler(npDeps),
     })
       .watches(networkPolicies)
       .watches(namespaces, namespaceEventKeys(npDeps))
-      .watches(gnpInformer, networkPolicyGnpEventKeys);
+      .watches(gnpInformer, gnps.ignoringOwnWrites(networkPolicyGnpEventKeys));
     discovery?.bindController(profileController);
     o.onProfileController?.(profileController);
 

@@ -88,6 +88,40 @@ describe('KubeClient', () => {
     client.close();
   });
 
+  it('reuses credentials for a while, and reads them afresh after a 401', async () => {
+    const client = newClient();
+    const user = client.kubeConfig.getCurrentUser() as { token?: string };
+    let valid = 'Bearer secret-token';
+    handler = (req, res) =>
+      req.headers.authorization === valid
+        ? json(res, 200, { major: '1', minor: '36', gitVersion: 'v1.36.3' })
+        : json(res, 401, { kind: 'Status', reason: 'Unauthorized', code: 401 });
+    await client.serverVersion();
+    user.token = 'rotated';
+    valid = 'Bearer rotated';
+    // Within the TTL the cached (now stale) token is sent, and rejected...
+    await expect(client.serverVersion()).rejects.toMatchObject({ status: 401 });
+    // ...which drops the cache: the next request reads the kubeconfig again.
+    await expect(client.serverVersion()).resolves.toMatchObject({ gitVersion: 'v1.36.3' });
+    expect(requests.map((r) => r.headers.authorization)).toEqual([
+      'Bearer secret-token',
+      'Bearer secret-token',
+      'Bearer rotated',
+    ]);
+    client.close();
+  });
+
+  it('with no credentials TTL, follows a rotated token on the very next request', async () => {
+    handler = (_req, res) => json(res, 200, { major: '1', minor: '36', gitVersion: 'v1.36.3' });
+    const kc = newClient().kubeConfig;
+    const client = new KubeClient(kc, { registry: new Registry(), credentialsTtlMs: 0 });
+    await client.serverVersion();
+    (kc.getCurrentUser() as { token?: string }).token = 'rotated';
+    await client.serverVersion();
+    expect(requests.map((r) => r.headers.authorization)).toEqual(['Bearer secret-token', 'Bearer rotated']);
+    client.close();
+  });
+
   it('builds namespaced and cluster-scoped paths and refuses the wrong scope', async () => {
     handler = (req, res) => json(res, 200, { metadata: { name: 'x' } });
     const client = newClient();

@@ -168,6 +168,8 @@ export interface KubeClientOptions {
   userAgent?: string;
   /** Bound on every non-watch request, including reading the body (default 30s). */
   requestTimeoutMs?: number;
+  /** How long credentials read from the kubeconfig are reused (default 10 s; also re-read after any 401). */
+  credentialsTtlMs?: number;
   registry?: Registry;
 }
 
@@ -196,9 +198,12 @@ export class KubeClient {
   readonly fieldManager: string;
   private readonly userAgent: string;
   private readonly requestTimeoutMs: number;
+  private readonly credentialsTtlMs: number;
   private readonly metrics: ReturnType<typeof restMetrics>;
   private agent: http.Agent | undefined;
   private agentFingerprint = '';
+  /** The last connection and when it must be rebuilt; see connection(). */
+  private cachedConnection: { value: Promise<Connection>; expiresAt: number } | undefined;
   private readonly retiredAgents: http.Agent[] = [];
 
   constructor(kubeConfig: KubeConfig, options: KubeClientOptions = {}) {
@@ -206,6 +211,7 @@ export class KubeClient {
     this.fieldManager = options.fieldManager ?? 'calico-vpc-operator';
     this.userAgent = options.userAgent ?? 'calico-vpc-operator';
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+    this.credentialsTtlMs = options.credentialsTtlMs ?? 10_000;
     this.metrics = restMetrics(options.registry ?? sharedRegistry());
   }
 
@@ -306,6 +312,7 @@ export class KubeClient {
     for (const agent of this.retiredAgents.splice(0)) agent.destroy();
     this.agent = undefined;
     this.agentFingerprint = '';
+    this.cachedConnection = undefined;
   }
 
   private host(): string {
@@ -363,6 +370,8 @@ export class KubeClient {
       this.metrics.requests.inc({ code: '<error>', method: options.method, host });
       throw outcome.error;
     }
+    // Rejected credentials: the next request reads them afresh instead of reusing the cached ones.
+    if (outcome.response.statusCode === 401) this.cachedConnection = undefined;
     this.metrics.requests.inc({
       code: String(outcome.response.statusCode ?? 0),
       method: options.method,
@@ -372,10 +381,30 @@ export class KubeClient {
   }
 
   /**
-   * Auth headers are computed per request (tokens rotate); the agent is reused as long as the TLS material it
-   * was built with is unchanged, and replaced when a rotated client certificate or CA shows up.
+   * The server, agent and auth headers for the next request, rebuilt at most every credentialsTtlMs and after a
+   * 401. client-node's applyToHTTPSOptions re-reads token and certificate files and builds a throw-away
+   * https.Agent on every call, which showed in the controller's profile at a few hundred writes per second; a
+   * short cache still follows rotated tokens and certificates promptly (client-go caches a service account token
+   * file for a minute).
    */
-  private async connection(): Promise<Connection> {
+  private connection(): Promise<Connection> {
+    const now = performance.now();
+    if (this.cachedConnection && now < this.cachedConnection.expiresAt) return this.cachedConnection.value;
+    const value = this.buildConnection();
+    const entry = { value, expiresAt: now + this.credentialsTtlMs };
+    this.cachedConnection = entry;
+    // A failure (e.g. an exec plugin error) is not cached: the next request tries again.
+    value.catch(() => {
+      if (this.cachedConnection === entry) this.cachedConnection = undefined;
+    });
+    return value;
+  }
+
+  /**
+   * Auth headers from the kubeconfig (tokens rotate); the agent is reused as long as the TLS material it was built
+   * with is unchanged, and replaced when a rotated client certificate or CA shows up.
+   */
+  private async buildConnection(): Promise<Connection> {
     const cluster = this.kubeConfig.getCurrentCluster();
     if (!cluster)
       throw new Error(

@@ -4,16 +4,26 @@ import type { KubeList, WatchEvent } from './client.js';
 import { AbortedError, ManualClock, settle } from './clock.js';
 import { ApiError } from './errors.js';
 import {
+  LAST_APPLIED_ANNOTATION,
   ListWatchInformer,
   objectKey,
   splitKey,
+  stripForReadOnlyCache,
+  stripManagedFields,
   type InformerEvent,
   type InformerOptions,
   type ListerWatcher,
 } from './informer.js';
 
 interface Obj extends KubeObject {
-  metadata: { name: string; namespace?: string; resourceVersion?: string; labels?: Record<string, string> };
+  metadata: {
+    name: string;
+    namespace?: string;
+    resourceVersion?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    managedFields?: unknown[];
+  };
   data?: string;
 }
 
@@ -154,6 +164,69 @@ async function counterValue(
 }
 
 const brief = (events: InformerEvent<Obj>[]) => events.map((e) => `${e.type} ${e.key}`);
+
+describe('cache transforms', () => {
+  const full: Obj = {
+    metadata: {
+      name: 'a',
+      namespace: 'ns',
+      resourceVersion: '7',
+      annotations: { [LAST_APPLIED_ANNOTATION]: '{"kind":"NetworkPolicy"}', team: 'x' },
+      managedFields: [{ manager: 'kubectl' }],
+    },
+    data: 'spec',
+  };
+
+  it('stripManagedFields drops only managedFields, without touching its input', () => {
+    const { managedFields: _m, ...metadata } = full.metadata;
+    expect(stripManagedFields(full)).toEqual({ ...full, metadata });
+    expect(full.metadata.managedFields).toHaveLength(1);
+    const bare: Obj = { metadata: { name: 'b' } };
+    expect(stripManagedFields(bare)).toBe(bare);
+  });
+
+  it('stripForReadOnlyCache also drops the last-applied copy, and keeps every other annotation', () => {
+    const stripped = stripForReadOnlyCache(full);
+    expect(stripped.metadata).toEqual({
+      name: 'a',
+      namespace: 'ns',
+      resourceVersion: '7',
+      annotations: { team: 'x' },
+    });
+    expect(stripped.data).toBe('spec');
+    expect(full.metadata.annotations?.[LAST_APPLIED_ANNOTATION]).toBeDefined();
+  });
+
+  it('the informer caches and emits transformed objects, from lists and from watches (managedFields by default)', async () => {
+    const { api, informer, events } = setup();
+    api.objects.set('ns/a', { ...full });
+    informer.start();
+    await informer.waitForSync();
+    await settle();
+    expect(informer.get('ns/a')?.metadata.managedFields).toBeUndefined();
+    expect(informer.get('ns/a')?.metadata.annotations?.[LAST_APPLIED_ANNOTATION]).toBeDefined();
+    api.current.push({
+      type: 'MODIFIED',
+      object: { ...full, metadata: { ...full.metadata, resourceVersion: '8' } },
+    });
+    await settle();
+    expect(informer.get('ns/a')?.metadata).not.toHaveProperty('managedFields');
+    expect(events.map((e) => e.object.metadata.managedFields)).toEqual([undefined, undefined]);
+    await informer.stop();
+  });
+
+  it('takes a custom transform', async () => {
+    const { api, informer, events } = setup({ transform: stripForReadOnlyCache });
+    informer.start();
+    await informer.waitForSync();
+    await settle();
+    api.current.push({ type: 'ADDED', object: full });
+    api.current.push({ type: 'DELETED', object: full });
+    await settle();
+    expect(events.map((e) => e.object.metadata.annotations)).toEqual([{ team: 'x' }, { team: 'x' }]);
+    await informer.stop();
+  });
+});
 
 describe('ListWatchInformer', () => {
   it('lists every page, syncs, then watches from the list resourceVersion with bookmarks and a randomised timeout', async () => {

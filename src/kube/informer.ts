@@ -103,6 +103,12 @@ export interface InformerOptions<T> {
   /** A watch that ran this long without error counts as healthy (default 60 s). */
   healthyWatchMs?: number;
   indexers?: Record<string, IndexFunction<T>>;
+  /**
+   * Applied to every object before it is cached or handed to handlers (client-go's SetTransform), to keep only
+   * what the controllers read. Default: stripManagedFields. It must not change the name, namespace or
+   * resourceVersion, and should return the object itself when there is nothing to drop.
+   */
+  transform?: (object: T) => T;
   clock?: Clock;
   random?: () => number;
   logger?: Logger;
@@ -115,6 +121,35 @@ export const DEFAULT_INFORMER_BACKOFF: BackoffPolicy = {
   factor: 2,
   jitter: 1,
 };
+
+type WithManagedFields = KubeObject['metadata'] & { managedFields?: unknown };
+
+/**
+ * The object without `metadata.managedFields`: server-side apply bookkeeping that is often as large as the spec
+ * and that no controller here reads (controller-runtime strips it the same way, TransformStripManagedFields).
+ * An update sent without managedFields leaves the stored ones as they are.
+ */
+export function stripManagedFields<T extends KubeObject>(object: T): T {
+  const metadata = object.metadata as WithManagedFields | undefined;
+  if (metadata?.managedFields === undefined) return object;
+  const { managedFields: _managedFields, ...rest } = metadata;
+  return { ...object, metadata: rest };
+}
+
+/** The `kubectl apply` annotation: a full second copy of the object, as JSON text. */
+export const LAST_APPLIED_ANNOTATION = 'kubectl.kubernetes.io/last-applied-configuration';
+
+/**
+ * stripManagedFields, and without the last-applied annotation: for objects the operator only reads (it never
+ * writes them back, so nothing is lost on the server).
+ */
+export function stripForReadOnlyCache<T extends KubeObject>(object: T): T {
+  const stripped = stripManagedFields(object);
+  const annotations = stripped.metadata?.annotations;
+  if (annotations?.[LAST_APPLIED_ANNOTATION] === undefined) return stripped;
+  const { [LAST_APPLIED_ANNOTATION]: _lastApplied, ...rest } = annotations;
+  return { ...stripped, metadata: { ...stripped.metadata, annotations: rest } };
+}
 
 /** client-go's MetaNamespaceKeyFunc. */
 export function objectKey(object: KubeObject): string {
@@ -176,6 +211,7 @@ export class ListWatchInformer<T extends KubeObject> implements Informer<T> {
   private readonly backoff: BackoffPolicy;
   private readonly healthyWatchMs: number;
   private readonly indexers: Record<string, IndexFunction<T>>;
+  private readonly transform: (object: T) => T;
 
   private readonly store = new Map<string, T>();
   private readonly indices = new Map<string, Map<string, Set<string>>>();
@@ -201,6 +237,7 @@ export class ListWatchInformer<T extends KubeObject> implements Informer<T> {
     this.watchdogMs = options.watchdogMs ?? 150_000;
     this.backoff = { ...DEFAULT_INFORMER_BACKOFF, ...options.backoff };
     this.healthyWatchMs = options.healthyWatchMs ?? 60_000;
+    this.transform = options.transform ?? stripManagedFields;
     this.indexers = {
       namespace: (object) => (object.metadata?.namespace ? [object.metadata.namespace] : []),
       ...options.indexers,
@@ -343,7 +380,7 @@ export class ListWatchInformer<T extends KubeObject> implements Informer<T> {
         }
         throw err;
       }
-      for (const item of page.items) fresh.set(objectKey(item), item);
+      for (const item of page.items) fresh.set(objectKey(item), this.transform(item));
       resourceVersion = page.metadata.resourceVersion ?? resourceVersion;
       continueToken = page.metadata.continue || undefined;
       if (!continueToken) break;
@@ -426,18 +463,15 @@ export class ListWatchInformer<T extends KubeObject> implements Informer<T> {
       if (resourceVersion) this.resourceVersion = resourceVersion;
       return;
     }
-    const key = objectKey(event.object);
+    const object = this.transform(event.object);
+    const key = objectKey(object);
     const old = this.store.get(key);
     if (event.type === 'DELETED') {
       this.remove(key);
-      this.emit({ type: 'deleted', key, object: event.object, ...(old ? { old } : {}) });
+      this.emit({ type: 'deleted', key, object, ...(old ? { old } : {}) });
     } else {
-      this.put(key, event.object);
-      this.emit(
-        old
-          ? { type: 'modified', key, object: event.object, old }
-          : { type: 'added', key, object: event.object },
-      );
+      this.put(key, object);
+      this.emit(old ? { type: 'modified', key, object, old } : { type: 'added', key, object });
     }
     if (resourceVersion) this.resourceVersion = resourceVersion;
   }

@@ -129,7 +129,7 @@ export const registerRun: CommandRegistrar = (program: Command, io: CliIO) => {
     )
     .option('--network-policy-order <n>', 'order of the GNPs translated from NetworkPolicies', '1000')
     .option('--tier <name>', 'Calico tier of the translated GNPs', 'default')
-    .option('--concurrency <n>', 'NetworkPolicy reconciles in parallel', '4')
+    .option('--concurrency <n>', 'NetworkPolicy reconciles in parallel', '16')
     .option('--resync-period <duration>', 'full re-reconcile period', '10m')
     .action(async (flags: RunFlags) => {
       const log = createLogger({ level: parseLogLevel(flags.logLevel), pretty: flags.logPretty });

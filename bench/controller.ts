@@ -18,6 +18,7 @@ const STOP_TIMEOUT_MS = 30_000;
 export const OPERATOR_WRITES_METRIC = 'calico_vpc_api_writes_total';
 const REST_REQUESTS_METRIC = 'rest_client_requests_total';
 const RECONCILE_METRIC = 'controller_runtime_reconcile_total';
+const HEAP_USED_METRIC = 'nodejs_heap_size_used_bytes';
 const NETWORKPOLICY_CONTROLLER = 'networkpolicy';
 
 /** Why the controller cannot be benchmarked yet (not built, or no `run` command), or undefined when it can. */
@@ -124,6 +125,8 @@ export interface ControllerCounters {
   rest_writes: number | undefined;
   /** controller_runtime_reconcile_total of the NetworkPolicy controller: reconciles beyond N are needless work. */
   reconciles: number | undefined;
+  /** nodejs_heap_size_used_bytes in MB when read: live objects plus garbage not yet collected. */
+  heap_used_mb: number | undefined;
 }
 
 export class ControllerProcess {
@@ -249,6 +252,9 @@ export class ControllerProcess {
       writes: counted(OPERATOR_WRITES_METRIC) ?? 0,
       rest_writes: counted(REST_REQUESTS_METRIC, (l) => l.method !== 'GET'),
       reconciles: counted(RECONCILE_METRIC, (l) => l.controller === NETWORKPOLICY_CONTROLLER),
+      heap_used_mb: declared.has(HEAP_USED_METRIC)
+        ? (sumSamples(samples, HEAP_USED_METRIC) ?? 0) / 2 ** 20
+        : undefined,
     };
   }
 

@@ -189,6 +189,8 @@ export interface ConvergeTrial {
   /** NetworkPolicy reconciles until converged (N is the minimum). */
   reconciles: number | undefined;
   peak_rss_mb: number | undefined;
+  /** V8 heap in use when converged (nodejs_heap_size_used_bytes). */
+  heap_used_mb: number | undefined;
 }
 
 /** Deletes every GNP, starts the controller, and measures until every expected GNP is observed correct. */
@@ -443,6 +445,8 @@ async function measureLatency(
 
 export interface MemoryResult {
   rss_mb: number;
+  /** V8 heap in use once converged (median): what the caches and in-flight work actually hold. */
+  heap_used_mb: number | undefined;
   policies: number;
   namespaces: number;
   converge_seconds: number;
@@ -466,11 +470,14 @@ export async function benchMemory(
           throw new Error("could not read the controller's VmHWM from /proc");
         runs.push(trial);
         ctx.log(
-          `  memory run ${run + 1}/${options.runs}: peak RSS ${trial.peak_rss_mb.toFixed(0)} MB, converged in ${trial.seconds.toFixed(1)} s`,
+          `  memory run ${run + 1}/${options.runs}: peak RSS ${trial.peak_rss_mb.toFixed(0)} MB, heap used ${trial.heap_used_mb?.toFixed(0) ?? '?'} MB, converged in ${trial.seconds.toFixed(1)} s`,
         );
       }
       return {
         rss_mb: median(runs.map((r) => r.peak_rss_mb as number)),
+        heap_used_mb: runs.every((r) => r.heap_used_mb !== undefined)
+          ? median(runs.map((r) => r.heap_used_mb as number))
+          : undefined,
         policies: options.policies,
         namespaces: options.namespaces,
         converge_seconds: median(runs.map((r) => r.seconds)),

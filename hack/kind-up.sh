@@ -180,7 +180,7 @@ cat <<EOF
 Use the cluster with:
   export KUBECONFIG=$kubeconfig
   kubectl -n $operator_namespace get pods
-  npm run e2e          # the cluster suite, including real traffic between pods
+  E2E_TRAFFIC=true npm run e2e   # the cluster suite, including real traffic between pods
 
 Tear it down with: hack/kind-down.sh
 EOF

@@ -232,10 +232,10 @@ describe('LeaderElector', () => {
       callbacks: { onStartedLeading: () => {}, onStoppedLeading: () => {} },
     };
     expect(() => new LeaderElector({ ...base, leaseDurationMs: 10_000, renewDeadlineMs: 10_000 })).toThrow(
-      /leaseDurationMs \(10000\) must be greater than renewDeadlineMs/,
+      /leaseDurationMs \(10000 ms\) must be greater than renewDeadlineMs/,
     );
     expect(() => new LeaderElector({ ...base, renewDeadlineMs: 2_000, retryPeriodMs: 2_000 })).toThrow(
-      /renewDeadlineMs \(2000\) must be greater than 1.2 x retryPeriodMs/,
+      /renewDeadlineMs \(2000 ms\) must be greater than 1.2 x retryPeriodMs/,
     );
     expect(() => new LeaderElector({ ...base, identity: '' })).toThrow(/identity/);
     expect(() => new LeaderElector({ ...base, leaseDurationMs: 15_500 })).toThrow(/whole seconds/);

@@ -91,6 +91,37 @@ export function defaultLeaderIdentity(): string {
   return `${hostname()}_${randomUUID()}`;
 }
 
+export interface LeaderElectionTimings {
+  leaseDurationMs: number;
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
+}
+
+/**
+ * What is wrong with these timings (client-go's rules), or undefined. `names` words the message for the caller:
+ * the CLI names its flags.
+ */
+export function leaderElectionTimingError(
+  { leaseDurationMs, renewDeadlineMs, retryPeriodMs }: LeaderElectionTimings,
+  names: Record<keyof LeaderElectionTimings, string> = {
+    leaseDurationMs: 'leaseDurationMs',
+    renewDeadlineMs: 'renewDeadlineMs',
+    retryPeriodMs: 'retryPeriodMs',
+  },
+): string | undefined {
+  if (!(retryPeriodMs > 0)) return `${names.retryPeriodMs} must be > 0, got ${retryPeriodMs} ms`;
+  if (!(leaseDurationMs > renewDeadlineMs)) {
+    return `${names.leaseDurationMs} (${leaseDurationMs} ms) must be greater than ${names.renewDeadlineMs} (${renewDeadlineMs} ms)`;
+  }
+  if (!(renewDeadlineMs > JITTER_FACTOR * retryPeriodMs)) {
+    return `${names.renewDeadlineMs} (${renewDeadlineMs} ms) must be greater than ${JITTER_FACTOR} x ${names.retryPeriodMs} (${retryPeriodMs} ms)`;
+  }
+  if (leaseDurationMs % 1000 !== 0) {
+    return `${names.leaseDurationMs} must be whole seconds (the Lease stores seconds), got ${leaseDurationMs} ms`;
+  }
+  return undefined;
+}
+
 export class LeaderElector {
   readonly identity: string;
   private readonly options: Required<
@@ -117,23 +148,8 @@ export class LeaderElector {
     if (!options.identity) throw new Error('leader election: identity must not be empty');
     if (!options.name) throw new Error('leader election: the lease name must not be empty');
     if (!options.namespace) throw new Error('leader election: the lease namespace must not be empty');
-    if (!(retryPeriodMs > 0))
-      throw new Error(`leader election: retryPeriodMs must be > 0, got ${retryPeriodMs}`);
-    if (!(leaseDurationMs > renewDeadlineMs)) {
-      throw new Error(
-        `leader election: leaseDurationMs (${leaseDurationMs}) must be greater than renewDeadlineMs (${renewDeadlineMs})`,
-      );
-    }
-    if (!(renewDeadlineMs > JITTER_FACTOR * retryPeriodMs)) {
-      throw new Error(
-        `leader election: renewDeadlineMs (${renewDeadlineMs}) must be greater than ${JITTER_FACTOR} x retryPeriodMs (${retryPeriodMs})`,
-      );
-    }
-    if (leaseDurationMs % 1000 !== 0) {
-      throw new Error(
-        `leader election: leaseDurationMs must be whole seconds (the Lease stores seconds), got ${leaseDurationMs}`,
-      );
-    }
+    const problem = leaderElectionTimingError({ leaseDurationMs, renewDeadlineMs, retryPeriodMs });
+    if (problem) throw new Error(`leader election: ${problem}`);
     this.options = {
       ...options,
       leaseDurationMs,

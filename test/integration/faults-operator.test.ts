@@ -16,16 +16,14 @@ import http from 'node:http';
 import https from 'node:https';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Namespace, NetworkPolicy } from '../../src/api/kube.js';
-import { toWire } from '../../src/calico/flavour.js';
 import type { LocalControlPlane } from '../../src/controlplane/local.js';
 import { KubeClient, type ResourceClient } from '../../src/kube/client.js';
 import { isGone } from '../../src/kube/errors.js';
 import { LEASE_RESOURCE, type Lease } from '../../src/kube/leader.js';
 import { Registry } from '../../src/observability/metrics.js';
 import { gnpNameForNetworkPolicy } from '../../src/translate/names.js';
-import { translateNetworkPolicy } from '../../src/translate/networkpolicy.js';
 import { eventually, startDedicatedControlPlane, uniqueName } from './harness.js';
-import { gnpClient, startOperator, type RunningOperator } from './operator.js';
+import { expectedGnp, gnpClient, portPolicy, startOperator, type RunningOperator } from './operator.js';
 
 // The integration project's testTimeout does not reach tests (jest ignores it inside `projects`).
 const TIMEOUT_MS = 180_000;
@@ -199,21 +197,6 @@ class FaultProxy {
   }
 }
 
-function networkPolicy(namespace: string, name: string, port: number): NetworkPolicy {
-  return {
-    apiVersion: 'networking.k8s.io/v1',
-    kind: 'NetworkPolicy',
-    metadata: { name, namespace },
-    spec: { podSelector: { matchLabels: { app: name } }, ingress: [{ ports: [{ port }] }] },
-  };
-}
-
-function expectedSpec(np: NetworkPolicy) {
-  const translation = translateNetworkPolicy(np);
-  if (!translation.ok) throw new Error(JSON.stringify(translation.errors));
-  return toWire(translation.policy, 'v3').spec;
-}
-
 describeLocal('operator fault tests (dedicated control plane)', () => {
   let cp: LocalControlPlane;
   let kc: KubeConfig;
@@ -313,7 +296,7 @@ describeLocal('operator fault tests (dedicated control plane)', () => {
   async function converged(ns: string): Promise<true> {
     const [{ items }, live] = await Promise.all([policies.listAll({ namespace: ns }), gnpsOf(ns)]);
     const actual = Object.fromEntries([...live].map(([name, gnp]) => [name, gnp.spec]));
-    const expected = Object.fromEntries(items.map((np) => [np.metadata.name, expectedSpec(np)]));
+    const expected = Object.fromEntries(items.map((np) => [np.metadata.name, expectedGnp(np, 'v3').spec]));
     expect(actual).toEqual(expected);
     return true;
   }
@@ -329,7 +312,7 @@ describeLocal('operator fault tests (dedicated control plane)', () => {
       // 50 GNP creates go through; the rest wait in the proxy, so the restart lands mid-way for certain.
       const creates = faults.hold((method, path) => method === 'POST' && path.startsWith(GNP_PATH), 50);
       const names = Array.from({ length: 200 }, (_, i) => `np-${i}`);
-      await inParallel(names, 20, (name, i) => policies.create(networkPolicy(ns, name, 1000 + i)));
+      await inParallel(names, 20, (name, i) => policies.create(portPolicy(ns, name, 1000 + i)));
       await eventually('the operator blocked on a GNP create', () => creates.held() > 0, 60_000);
       const before = await eventually('the 50 creates let through', async () => {
         const live = await gnpsOf(ns);
@@ -379,7 +362,7 @@ describeLocal('operator fault tests (dedicated control plane)', () => {
       const op = await operator(faults.kubeConfig());
       const ns = await createNamespace('gone');
       for (const [i, name] of ['keep', 'change', 'remove'].entries())
-        await policies.create(networkPolicy(ns, name, 100 + i));
+        await policies.create(portPolicy(ns, name, 100 + i));
       await eventually('initial convergence', () => converged(ns), 90_000, 200);
       expect(
         await metric(op.registry, 'calico_vpc_informer_relists_total', {
@@ -398,7 +381,7 @@ describeLocal('operator fault tests (dedicated control plane)', () => {
       changed.spec.ingress = [{ ports: [{ port: 9000, endPort: 9100 }] }];
       await policies.update(changed);
       await policies.delete('remove', { namespace: ns });
-      await policies.create(networkPolicy(ns, 'late', 7000));
+      await policies.create(portPolicy(ns, 'late', 7000));
       await eventually(
         'etcd to compact past the watch position',
         async () => {
@@ -439,7 +422,7 @@ describeLocal('operator fault tests (dedicated control plane)', () => {
       const faults = await proxy();
       const op = await operator(faults.kubeConfig());
       const ns = await createNamespace('conflict');
-      await policies.create(networkPolicy(ns, 'raced', 80));
+      await policies.create(portPolicy(ns, 'raced', 80));
       const name = gnpName(ns, 'raced');
       await eventually('the GNP', () => gnps.get(name));
 
@@ -462,7 +445,7 @@ describeLocal('operator fault tests (dedicated control plane)', () => {
 
       await eventually('the GNP updated after the retry', async () => {
         const live = await gnps.get(name);
-        expect(live?.spec).toEqual(expectedSpec(np));
+        expect(live?.spec).toEqual(expectedGnp(np, 'v3').spec);
         return live;
       });
       expect(
@@ -486,7 +469,7 @@ describeLocal('operator fault tests (dedicated control plane)', () => {
       const faults = await proxy();
       const op = await operator(faults.kubeConfig());
       const ns = await createNamespace('flood');
-      await policies.create(networkPolicy(ns, 'hot', 1));
+      await policies.create(portPolicy(ns, 'hot', 1));
       const name = gnpName(ns, 'hot');
       await eventually('the GNP', () => gnps.get(name));
 
@@ -561,7 +544,7 @@ describeLocal('operator fault tests (dedicated control plane)', () => {
     'with two replicas, exactly one writes, and the other takes over when the leader stops',
     async () => {
       const ns = await createNamespace('ha');
-      for (let i = 0; i < 10; i++) await policies.create(networkPolicy(ns, `before-${i}`, 100 + i));
+      for (let i = 0; i < 10; i++) await policies.create(portPolicy(ns, `before-${i}`, 100 + i));
       const leaderElection = (identity: string) => ({
         namespace: ns,
         name: 'calico-vpc-operator-leader',
@@ -579,7 +562,7 @@ describeLocal('operator fault tests (dedicated control plane)', () => {
       expect(await leads(b)).toBe(false);
       expect(b.operator.ready()).toBe(true);
 
-      for (let i = 0; i < 5; i++) await policies.create(networkPolicy(ns, `while-both-${i}`, 200 + i));
+      for (let i = 0; i < 5; i++) await policies.create(portPolicy(ns, `while-both-${i}`, 200 + i));
       await eventually('convergence with both running', () => converged(ns), 90_000, 200);
       // Exactly the writes one operator needs: one create per policy, none by the standby.
       expect(await a.writes()).toBe(15);
@@ -594,7 +577,7 @@ describeLocal('operator fault tests (dedicated control plane)', () => {
       await eventually('replica-b ready as leader', () => b.operator.ready() === true);
       expect(await b.writes()).toBe(0);
 
-      for (let i = 0; i < 3; i++) await policies.create(networkPolicy(ns, `after-${i}`, 300 + i));
+      for (let i = 0; i < 3; i++) await policies.create(portPolicy(ns, `after-${i}`, 300 + i));
       await policies.delete('before-0', { namespace: ns });
       await eventually('convergence by the new leader', () => converged(ns), 90_000, 200);
       expect(await b.writes()).toBe(4);

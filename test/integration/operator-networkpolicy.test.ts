@@ -11,7 +11,7 @@
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { KubeObject, Namespace, NetworkPolicy } from '../../src/api/kube.js';
-import { toWire, type CalicoApi } from '../../src/calico/flavour.js';
+import type { CalicoApi } from '../../src/calico/flavour.js';
 import type { GlobalNetworkPolicy } from '../../src/calico/types.js';
 import { readManifests } from '../../src/controlplane/install.js';
 import { REPO_ROOT, type LocalControlPlane } from '../../src/controlplane/local.js';
@@ -20,10 +20,9 @@ import { KubeClient, type ResourceClient } from '../../src/kube/client.js';
 import { EVENT_RESOURCE, type KubeEvent } from '../../src/kube/events.js';
 import { Registry } from '../../src/observability/metrics.js';
 import { gnpNameForNetworkPolicy } from '../../src/translate/names.js';
-import { translateNetworkPolicy } from '../../src/translate/networkpolicy.js';
 import { applyManifests } from '../../e2e/support/apply.js';
 import { eventually, startDedicatedControlPlane, uniqueName } from './harness.js';
-import { gnpClient, startOperator, type RunningOperator } from './operator.js';
+import { expectedGnp, gnpClient, networkPolicy, startOperator, type RunningOperator } from './operator.js';
 
 // The integration project's testTimeout does not reach tests (jest ignores it inside `projects`).
 const TIMEOUT_MS = 120_000;
@@ -33,21 +32,9 @@ const describeOrSkip = process.env.USE_EXISTING_CLUSTER === 'true' ? describe.sk
 // Skipped against an existing cluster: the operator under test must be the only one reconciling its
 // NetworkPolicies, so these tests start a control plane of their own.
 
-/** What the operator must store for a NetworkPolicy, by the same translation and storage rules it uses. */
-function expectedGnp(np: NetworkPolicy, api: CalicoApi): GlobalNetworkPolicy {
-  const translation = translateNetworkPolicy(np);
-  if (!translation.ok)
-    throw new Error(`the test's policy does not translate: ${JSON.stringify(translation.errors)}`);
-  return toWire(translation.policy, api);
-}
-
 function storedName(namespace: string, name: string, api: CalicoApi): string {
   const logical = gnpNameForNetworkPolicy(namespace, name);
   return api === 'crd' ? `default.${logical}` : logical;
-}
-
-function networkPolicy(namespace: string, name: string, spec: NetworkPolicy['spec']): NetworkPolicy {
-  return { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name, namespace }, spec };
 }
 
 /**

@@ -5,12 +5,13 @@
  */
 import { Registry } from 'prom-client';
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { KubeObject } from '../../src/api/kube.js';
-import { GLOBAL_NETWORK_POLICY_RESOURCES, type CalicoApi } from '../../src/calico/flavour.js';
+import type { KubeObject, NetworkPolicy } from '../../src/api/kube.js';
+import { GLOBAL_NETWORK_POLICY_RESOURCES, toWire, type CalicoApi } from '../../src/calico/flavour.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, type GlobalNetworkPolicy } from '../../src/calico/types.js';
 import { Operator, type OperatorOptions } from '../../src/controller/operator.js';
 import { KubeClient } from '../../src/kube/client.js';
 import { silentLogger } from '../../src/observability/logger.js';
+import { translateNetworkPolicy } from '../../src/translate/networkpolicy.js';
 import { eventually } from './harness.js';
 
 export interface RunningOperator {
@@ -71,4 +72,25 @@ export function gnpClient(kc: KubeConfig, api: CalicoApi) {
       return resource.get(name).catch(() => undefined);
     },
   };
+}
+
+/** A NetworkPolicy in the test's namespace. */
+export function networkPolicy(namespace: string, name: string, spec: NetworkPolicy['spec']): NetworkPolicy {
+  return { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name, namespace }, spec };
+}
+
+/** The smallest distinct policy: pods `app=<name>` accept ingress on `port` only. */
+export function portPolicy(namespace: string, name: string, port: number): NetworkPolicy {
+  return networkPolicy(namespace, name, {
+    podSelector: { matchLabels: { app: name } },
+    ingress: [{ ports: [{ port }] }],
+  });
+}
+
+/** What the operator must store for a NetworkPolicy, by the same translation and storage rules it uses. */
+export function expectedGnp(np: NetworkPolicy, api: CalicoApi): GlobalNetworkPolicy {
+  const translation = translateNetworkPolicy(np);
+  if (!translation.ok)
+    throw new Error(`the test's policy does not translate: ${JSON.stringify(translation.errors)}`);
+  return toWire(translation.policy, api);
 }

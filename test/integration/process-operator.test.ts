@@ -16,7 +16,7 @@ import { KubeClient, type ResourceClient } from '../../src/kube/client.js';
 import { LEASE_RESOURCE, type Lease } from '../../src/kube/leader.js';
 import { Registry } from '../../src/observability/metrics.js';
 import { eventually, startDedicatedControlPlane, uniqueName } from './harness.js';
-import { gnpClient, startOperator, type RunningOperator } from './operator.js';
+import { gnpClient, portPolicy, startOperator, type RunningOperator } from './operator.js';
 
 // The integration project's testTimeout does not reach tests (jest ignores it inside `projects`).
 const TIMEOUT_MS = 180_000;
@@ -108,15 +108,6 @@ async function exitWithin(cli: RunningCli, ms: number) {
   }
 }
 
-function networkPolicy(namespace: string, name: string, port: number): NetworkPolicy {
-  return {
-    apiVersion: 'networking.k8s.io/v1',
-    kind: 'NetworkPolicy',
-    metadata: { name, namespace },
-    spec: { podSelector: { matchLabels: { app: name } }, ingress: [{ ports: [{ port }] }] },
-  };
-}
-
 describeLocal('calico-vpc run as a process (dedicated control plane)', () => {
   let cp: LocalControlPlane;
   let kc: KubeConfig;
@@ -201,9 +192,7 @@ describeLocal('calico-vpc run as a process (dedicated control plane)', () => {
       const total = 300;
       for (let i = 0; i < total; i += 30) {
         await Promise.all(
-          Array.from({ length: 30 }, (_, j) =>
-            policies.create(networkPolicy(ns, `np-${i + j}`, 1000 + i + j)),
-          ),
+          Array.from({ length: 30 }, (_, j) => policies.create(portPolicy(ns, `np-${i + j}`, 1000 + i + j))),
         );
       }
       const cli = start(['--concurrency', '1', '--log-level', 'info']);
@@ -248,7 +237,7 @@ describeLocal('calico-vpc run as a process (dedicated control plane)', () => {
     'fails over to a standby after the leader is killed without releasing its lease',
     async () => {
       const ns = await createNamespace('sigkill');
-      for (let i = 0; i < 3; i++) await policies.create(networkPolicy(ns, `before-${i}`, 100 + i));
+      for (let i = 0; i < 3; i++) await policies.create(portPolicy(ns, `before-${i}`, 100 + i));
       const leaseName = 'calico-vpc-operator-leader';
       const leases = client.resource<Lease>(LEASE_RESOURCE);
       const holder = async () =>
@@ -283,7 +272,7 @@ describeLocal('calico-vpc run as a process (dedicated control plane)', () => {
       expect(await exitWithin(leader, EXIT_BOUND_MS)).toEqual({ code: null, signal: 'SIGKILL' });
       // Killed, it could not hand the lease back.
       expect(await holder()).toBe('killed-leader');
-      await policies.create(networkPolicy(ns, 'while-leaderless', 200));
+      await policies.create(portPolicy(ns, 'while-leaderless', 200));
 
       // The lease the child wrote lasts 15 s (the CLI default): the standby takes over after it expires.
       await eventually(

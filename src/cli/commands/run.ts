@@ -11,6 +11,7 @@ import { LocalControlPlane, REPO_ROOT } from '../../controlplane/local.js';
 import { Operator } from '../../controller/operator.js';
 import type { CalicoApiChoice } from '../../controller/calico-api.js';
 import { findDefaultKubeConfig, loadKubeConfig, KubeClient } from '../../kube/client.js';
+import { leaderElectionTimingError } from '../../kube/leader.js';
 import { parseBindAddress } from '../../observability/health.js';
 import { createLogger, parseLogLevel, type Logger } from '../../observability/logger.js';
 import { CliExit, type CliIO } from '../io.js';
@@ -25,6 +26,9 @@ interface RunFlags {
   leaderElect: boolean;
   leaderElectionNamespace?: string;
   leaderElectionId: string;
+  leaderElectLeaseDuration: string;
+  leaderElectRenewDeadline: string;
+  leaderElectRetryPeriod: string;
   metricsBindAddress: string;
   healthProbeBindAddress: string;
   logLevel: string;
@@ -119,6 +123,17 @@ export const registerRun: CommandRegistrar = (program: Command, io: CliIO) => {
     .option('--leader-elect', 'elect a leader with a Lease before writing (run 2+ replicas)', false)
     .option('--leader-election-namespace <ns>', 'namespace of the Lease (default: the pod namespace)')
     .option('--leader-election-id <name>', 'name of the Lease', 'calico-vpc-operator-leader')
+    .option(
+      '--leader-elect-lease-duration <duration>',
+      'how long a standby waits after the last renewal before taking over',
+      '15s',
+    )
+    .option(
+      '--leader-elect-renew-deadline <duration>',
+      'how long the leader keeps trying to renew before it stops writing',
+      '10s',
+    )
+    .option('--leader-elect-retry-period <duration>', 'how often to try to acquire or renew', '2s')
     .option('--metrics-bind-address <addr>', 'serve /metrics here; 0 disables', ':8080')
     .option('--health-probe-bind-address <addr>', 'serve /healthz and /readyz here; 0 disables', ':8081')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent', 'info')
@@ -133,6 +148,18 @@ export const registerRun: CommandRegistrar = (program: Command, io: CliIO) => {
     .option('--resync-period <duration>', 'full re-reconcile period', '10m')
     .action(async (flags: RunFlags) => {
       const log = createLogger({ level: parseLogLevel(flags.logLevel), pretty: flags.logPretty });
+      // Flags first: a bad one must not start (or need) a cluster.
+      const timings = {
+        leaseDurationMs: durationMs('--leader-elect-lease-duration', flags.leaderElectLeaseDuration),
+        renewDeadlineMs: durationMs('--leader-elect-renew-deadline', flags.leaderElectRenewDeadline),
+        retryPeriodMs: durationMs('--leader-elect-retry-period', flags.leaderElectRetryPeriod),
+      };
+      const timingProblem = leaderElectionTimingError(timings, {
+        leaseDurationMs: '--leader-elect-lease-duration',
+        renewDeadlineMs: '--leader-elect-renew-deadline',
+        retryPeriodMs: '--leader-elect-retry-period',
+      });
+      if (timingProblem) throw new CliExit(2, timingProblem);
       let kc: KubeConfig;
       let cp: LocalControlPlane | undefined;
       if (flags.local) {
@@ -177,7 +204,12 @@ export const registerRun: CommandRegistrar = (program: Command, io: CliIO) => {
         metricsAddress: parseBindAddress(flags.metricsBindAddress, '--metrics-bind-address'),
         healthAddress: parseBindAddress(flags.healthProbeBindAddress),
         leaderElection: flags.leaderElect
-          ? { namespace: leNamespace, name: flags.leaderElectionId, identity: process.env.POD_NAME }
+          ? {
+              namespace: leNamespace,
+              name: flags.leaderElectionId,
+              identity: process.env.POD_NAME,
+              ...timings,
+            }
           : undefined,
       });
       if (!Number.isFinite(Number(flags.networkPolicyOrder))) {

@@ -25,7 +25,7 @@ import {
   type ResyncResult,
 } from './scenarios.js';
 import { formatTable, linearFit, round } from './stats.js';
-import { benchTranslate, type TranslateResult } from './translate.js';
+import { benchTranslateInProcesses, type TranslateResult } from './translate.js';
 
 const SCENARIOS = ['translate', 'floor', 'converge', 'resync', 'latency', 'memory'] as const;
 type Scenario = (typeof SCENARIOS)[number];
@@ -397,13 +397,18 @@ async function main(): Promise<number> {
   const checkpoint = () => writeFileSync(partialFile, `${JSON.stringify(results, null, 2)}\n`);
 
   if (wants('translate')) {
-    log(`translate: ${config.translatePolicies} policies x ${config.translateRuns} passes`);
-    results.translate = await benchTranslate({
+    log(
+      `translate: ${config.translatePolicies} policies x ${config.translateRuns} passes, in ${config.runs} processes`,
+    );
+    results.translate = await benchTranslateInProcesses({
       policies: config.translatePolicies,
       runs: config.translateRuns,
       seed: config.seed,
+      processes: config.runs,
     });
-    log(`  ${Math.round(results.translate.per_second)} per second`);
+    log(
+      `  ${Math.round(results.translate.per_second)} per second (processes: ${results.translate.processes_per_second?.map(Math.round).join(', ')})`,
+    );
     checkpoint();
   }
   if (wants('floor') || wants('converge')) {

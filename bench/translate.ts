@@ -6,10 +6,12 @@
  * It times the compiled translator in dist/ (what the controller runs), not the TypeScript source as tsx
  * transpiles it (esbuild adds a `__name` call to every function it creates, a few percent in this hot path).
  */
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { REPO_ROOT } from '../src/controlplane/local.js';
 import { formatFieldError } from '../src/api/errors.js';
 import type * as Translator from '../src/translate/networkpolicy.js';
@@ -22,6 +24,8 @@ export interface TranslateResult {
   per_second: number;
   policies: number;
   runs_per_second: number[];
+  /** The median of each process (benchTranslateInProcesses); per_second is their median. */
+  processes_per_second?: number[];
   /** Rules per policy in the mix, to compare runs made with different generators. */
   mean_rules_per_gnp: number;
 }
@@ -71,4 +75,42 @@ export async function benchTranslate(options: {
     runs_per_second: runs,
     mean_rules_per_gnp: rules / policies.length,
   };
+}
+
+/**
+ * benchTranslate in `processes` fresh Node processes, one after the other; the figure is the median of their
+ * medians. On a 2-core VM one process can run a steady ~40% slower than the next for its whole life (V8's
+ * parallel GC helper threads contending for the cores), so passes inside one process cannot show that variance.
+ */
+export async function benchTranslateInProcesses(options: {
+  policies: number;
+  runs: number;
+  seed: number;
+  processes: number;
+}): Promise<TranslateResult> {
+  const self = fileURLToPath(import.meta.url);
+  const results: TranslateResult[] = [];
+  for (let i = 0; i < options.processes; i++) {
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [...process.execArgv, self, String(options.policies), String(options.runs), String(options.seed)],
+      { maxBuffer: 1 << 20 },
+    );
+    results.push(JSON.parse(stdout) as TranslateResult);
+  }
+  const perProcess = results.map((r) => r.per_second);
+  return {
+    per_second: median(perProcess),
+    policies: options.policies,
+    runs_per_second: results.flatMap((r) => r.runs_per_second),
+    processes_per_second: perProcess,
+    mean_rules_per_gnp: results[0]?.mean_rules_per_gnp ?? 0,
+  };
+}
+
+// The child of benchTranslateInProcesses: `node --import tsx bench/translate.ts POLICIES RUNS SEED` prints JSON.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const [policies, runs, seed] = process.argv.slice(2).map(Number);
+  const result = await benchTranslate({ policies: policies!, runs: runs!, seed: seed! });
+  process.stdout.write(JSON.stringify(result));
 }

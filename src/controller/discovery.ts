@@ -20,6 +20,7 @@
 import type { KubeObject } from '../api/kube.js';
 import type { VpcEgressProfile, VpcEgressProfileStatus, ZoneStatus } from '../api/v1alpha1.js';
 import {
+  DEGRADED_CONDITION,
   DISCOVERED_CONDITION,
   DISCOVERY_PATH,
   apiKeyFromSecret,
@@ -52,7 +53,6 @@ import type { ZoneSource } from './vpe-reconciler.js';
 
 /** Change its value (e.g. to the current time) to make the operator discover the profile's prefixes now. */
 export const DISCOVERY_REQUEST_ANNOTATION = 'calico-vpc.io/discovery-requested-at';
-export const DEGRADED_CONDITION = 'Degraded';
 /** Bound on one whole attempt: reading the Secret, the IAM token and every page of prefixes. */
 export const DEFAULT_DISCOVERY_TIMEOUT_MS = 60_000;
 /** How long a reconcile waits for a due attempt before carrying on with the zones it already knows. */

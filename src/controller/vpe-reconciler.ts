@@ -27,7 +27,7 @@ import { isNotFound } from '../kube/errors.js';
 import type { Informer, InformerEvent } from '../kube/informer.js';
 import { formatFieldError } from '../api/errors.js';
 import { claimedPolicyNames, resolveClaims, translateProfile } from '../translate/vpe.js';
-import { effectiveZones } from '../ibm/discovery.js';
+import { DISCOVERY_CONDITIONS, DISCOVERY_STATUS_FIELDS, effectiveZones } from '../ibm/discovery.js';
 import { sharedRegistry, type Registry } from '../observability/metrics.js';
 import { writeMetrics } from './write-metrics.js';
 import { jsonEqual, setConditions, type ConditionInput } from './conditions.js';
@@ -127,6 +127,7 @@ export function vpeReconciler(deps: VpeReconcilerDeps): ReconcileFunction {
           ...(source?.conditions ?? []),
         ],
         fields: { policies: ownedNames, ...source?.status },
+        discovering: source !== undefined,
       });
       return source?.requeueAfterMs ? { requeueAfterMs: source.requeueAfterMs } : undefined;
     }
@@ -241,16 +242,21 @@ export function vpeReconciler(deps: VpeReconcilerDeps): ReconcileFunction {
         ...(source?.conditions ?? []),
       ],
       fields: { policies: written.sort(), zones, ...source?.status },
+      discovering: source !== undefined,
     });
     return source?.requeueAfterMs ? { requeueAfterMs: source.requeueAfterMs } : undefined;
   };
 }
 
+/**
+ * Merge-patches the status when it changes. `discovering: false` (spec.zones only) removes what discovery left
+ * there (discovered zones, its time and conditions), so the status never describes a discovery that is off.
+ */
 async function writeStatus(
   deps: VpeReconcilerDeps,
   profile: VpcEgressProfile,
   now: Date,
-  next: { conditions: ConditionInput[]; fields: Partial<VpcEgressProfileStatus> },
+  next: { conditions: ConditionInput[]; fields: Partial<VpcEgressProfileStatus>; discovering: boolean },
 ): Promise<void> {
   const previous = profile.status ?? {};
   const status: VpcEgressProfileStatus = {
@@ -259,11 +265,21 @@ async function writeStatus(
     observedGeneration: profile.metadata.generation,
     conditions: setConditions(previous.conditions, next.conditions, now.toISOString()) as Condition[],
   };
+  // A merge patch removes a field only when it is sent as null.
+  const removed: Record<string, null> = {};
+  if (!next.discovering) {
+    for (const field of DISCOVERY_STATUS_FIELDS) {
+      if (status[field] === undefined) continue;
+      delete status[field];
+      removed[field] = null;
+    }
+    status.conditions = status.conditions?.filter((c) => !DISCOVERY_CONDITIONS.includes(c.type));
+  }
   if (jsonEqual(status, previous)) return;
   try {
     await deps.profileClient.patch(
       profile.metadata.name,
-      { apiVersion: API_VERSION, kind: VPC_EGRESS_PROFILE_KIND, status },
+      { apiVersion: API_VERSION, kind: VPC_EGRESS_PROFILE_KIND, status: { ...status, ...removed } },
       { type: 'merge', subresource: 'status' },
     );
     writeMetrics(deps.registry ?? sharedRegistry()).inc({

@@ -34,6 +34,11 @@ import { defaultIamEndpointFor, defaultVpcEndpoint, isRegionName, isVpcId } from
 
 export const DISCOVERY_PATH = 'spec.discovery.ibmCloud';
 export const DISCOVERED_CONDITION = 'Discovered';
+/** True while discovery fails and the last good zones are used. */
+export const DEGRADED_CONDITION = 'Degraded';
+/** What discovery owns in a profile's status: removed when the profile stops discovering. */
+export const DISCOVERY_STATUS_FIELDS = ['discoveredZones', 'lastDiscoveryTime'] as const;
+export const DISCOVERY_CONDITIONS: readonly string[] = [DISCOVERED_CONDITION, DEGRADED_CONDITION];
 
 /** `spec.discovery.ibmCloud`, checked, with defaults filled in. */
 export interface DiscoverySettings {

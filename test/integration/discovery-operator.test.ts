@@ -398,4 +398,39 @@ describeOrSkip('VPC address-prefix discovery', () => {
     expect(after.size).toBe(working.size);
     await deleteProfile(name);
   }, 120_000);
+
+  it('turned off, leaves no discovery in the status: only spec.zones, its rules and Ready', async () => {
+    const { cloud, endpoints } = await fakeCloud('off');
+    const secretName = uniqueName('key');
+    await putSecret(secretName, cloud.apiKey);
+    const name = uniqueName('off');
+    await profiles.create(
+      discoveryProfile(name, secretName, endpoints, {
+        gateways: [{ name: 'off', protocol: 'TCP', ports: [443] }],
+      }),
+    );
+    const discovering = await profileWith(name, 'Discovered', 'True');
+    expect(discovering.status?.discoveredZones).toHaveLength(3);
+    expect(discovering.status?.lastDiscoveryTime).toBeDefined();
+
+    const p = await getProfile(name);
+    delete p.spec.discovery;
+    p.spec.zones = [{ name: 'us-south-1', addressPrefixes: ['10.240.0.0/18'] }];
+    await profiles.update(p);
+    const off = await eventually(`${name}: no discovery in the status`, async () => {
+      const current = await getProfile(name);
+      return current.status?.observedGeneration === current.metadata.generation &&
+        current.status?.discoveredZones === undefined
+        ? current
+        : undefined;
+    });
+    expect(off.status?.lastDiscoveryTime).toBeUndefined();
+    expect(off.status?.conditions?.map((c) => c.type).sort()).not.toContain('Discovered');
+    expect(off.status?.conditions?.map((c) => c.type)).not.toContain('Degraded');
+    expect(conditionOf(off, 'Ready')?.status).toBe('True');
+    await eventually('only the hand-listed zone', async () =>
+      [...(await gnpsOf(name)).keys()].join() === 'allow-vpe-gateway-off-us-south-1' ? true : undefined,
+    );
+    await deleteProfile(name);
+  }, 120_000);
 });

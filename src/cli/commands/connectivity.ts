@@ -28,7 +28,7 @@ import {
 import { explainConnectivity } from '../../policy/explain.js';
 import { formatFieldError } from '../../api/errors.js';
 import { CliExit, type CliIO } from '../io.js';
-import { kubeconfigLister, readCluster, type ClusterLister } from '../live.js';
+import type { ClusterLister } from '../live.js';
 import type { CommandRegistrar } from '../program.js';
 
 interface ConnectivityFlags {
@@ -47,7 +47,8 @@ export type ListerFactory = (
   context?: string,
 ) => ClusterLister & { name: string; close(): void };
 
-export function connectivityRegistrar(makeLister: ListerFactory = kubeconfigLister): CommandRegistrar {
+/** `makeLister` defaults to the kubeconfig lister of ../live.ts, loaded only for `--kubeconfig` (it needs client-node). */
+export function connectivityRegistrar(makeLister?: ListerFactory): CommandRegistrar {
   return (program, io) => {
     program
       .command('connectivity')
@@ -86,7 +87,7 @@ export const registerConnectivity: CommandRegistrar = connectivityRegistrar();
 async function runConnectivity(
   flags: ConnectivityFlags,
   io: CliIO,
-  makeLister: ListerFactory,
+  makeLister: ListerFactory | undefined,
 ): Promise<void> {
   const files = flags.filename ?? [];
   if (files.length > 0 === (flags.kubeconfig !== undefined)) {
@@ -128,14 +129,15 @@ async function runConnectivity(
 }
 
 async function loadFromCluster(
-  makeLister: ListerFactory,
+  makeLister: ListerFactory | undefined,
   kubeconfig: string,
   context: string | undefined,
   io: CliIO,
 ): Promise<LoadedManifests> {
-  const lister = makeLister(kubeconfig, context);
+  const live = await import('../live.js');
+  const lister = (makeLister ?? live.kubeconfigLister)(kubeconfig, context);
   try {
-    const { sources, notes } = await readCluster(lister, lister.name);
+    const { sources, notes } = await live.readCluster(lister, lister.name);
     for (const note of notes) io.stderr(`warning: ${note}\n`);
     return manifestsFromSources(sources);
   } finally {

@@ -1,5 +1,5 @@
 /**
- * The controller under test, run as users run it: `node dist/cli/main.js run ...` in a child process of its own,
+ * The controller under test, run as users run it: `node dist/bundle/calico-vpc.mjs run ...` (the bundle the image ships) in a child process of its own,
  * so its RSS is its own (/proc/<pid>/status), its event loop does not share the benchmark's, and a restart is a
  * real restart. Optionally under `node --cpu-prof`.
  */
@@ -13,7 +13,7 @@ import { REPO_ROOT, freePort } from '../src/controlplane/local.js';
 
 const execFileAsync = promisify(execFile);
 
-export const CONTROLLER_MAIN = join(REPO_ROOT, 'dist', 'cli', 'main.js');
+export const CONTROLLER_MAIN = join(REPO_ROOT, 'dist', 'bundle', 'calico-vpc.mjs');
 const STOP_TIMEOUT_MS = 30_000;
 export const OPERATOR_WRITES_METRIC = 'calico_vpc_api_writes_total';
 const REST_REQUESTS_METRIC = 'rest_client_requests_total';

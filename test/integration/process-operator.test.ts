@@ -3,7 +3,7 @@
  * cleanly with exit code 0, and a leader killed with SIGKILL (no release, no goodbye) is replaced by a standby
  * once its lease expires.
  *
- * The child runs the compiled CLI (dist/cli/main.js) when it is at least as new as every file in src/ (CI builds
+ * The child runs the shipped CLI bundle (dist/bundle/calico-vpc.mjs) when it is at least as new as every file in src/ (CI builds
  * it in `npm ci`), else the same entry point from source through tsx, so a stale build can never be what is tested.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -37,7 +37,7 @@ function newestMtime(dir: string): number {
 
 /** node arguments that start the CLI: the build when it is current, else the source through tsx. */
 function cliArgs(): string[] {
-  const built = join(REPO_ROOT, 'dist', 'cli', 'main.js');
+  const built = join(REPO_ROOT, 'dist', 'bundle', 'calico-vpc.mjs');
   let builtAt = 0;
   try {
     builtAt = statSync(built).mtimeMs;

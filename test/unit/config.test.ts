@@ -373,6 +373,7 @@ describe('the Dockerfile', () => {
       'tsconfig.json',
       'tsconfig.build.json',
       'src/',
+      'hack/bundle.mjs',
       'crds/',
     ]) {
       expect(ignore).toContain(`!${needed}`);

@@ -115,6 +115,8 @@ export interface ControllerOptions {
   cpuProfileDir?: string;
   /** Appended to the `run` arguments. */
   extraArgs?: string[];
+  /** Node options, before the script. */
+  nodeArgs?: string[];
 }
 
 /** What the controller's counters say at one moment. */
@@ -163,6 +165,7 @@ export class ControllerProcess {
     if (options.cpuProfileDir) mkdirSync(options.cpuProfileDir, { recursive: true });
     const args = [
       ...nodeArgs,
+      ...(options.nodeArgs ?? []),
       CONTROLLER_MAIN,
       'run',
       '--kubeconfig',

@@ -47,6 +47,8 @@ interface Config {
   cpuProf: boolean;
   /** Extra arguments for `calico-vpc run` (tuning experiments; such runs are not published). */
   controllerArgs: string[];
+  /** Extra node options for the controller process (not published either). */
+  controllerNodeArgs: string[];
   quick: boolean;
   out: string | undefined;
 }
@@ -95,6 +97,7 @@ const HELP = `usage: npm run bench -- [options]
   --seed N                generator seed (default ${DEFAULTS.seed})
   --cpu-prof              run the controller under node --cpu-prof; profiles in bench/results/profiles/
   --controller-arg ARG    pass ARG to \`calico-vpc run\` (repeatable), e.g. --controller-arg=--concurrency=8
+  --controller-node-arg ARG  pass ARG to the controller's node (repeatable), e.g. --controller-node-arg=--single-threaded-gc
   --out FILE              write the JSON here instead of the default
   -h, --help
 
@@ -133,6 +136,7 @@ function parseConfig(argv: readonly string[]): Config | 'help' {
       seed: { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
       'controller-arg': { type: 'string', multiple: true },
+      'controller-node-arg': { type: 'string', multiple: true },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -169,6 +173,7 @@ function parseConfig(argv: readonly string[]): Config | 'help' {
     seed: values.seed === undefined ? base.seed : Number(values.seed),
     cpuProf: values['cpu-prof'] ?? false,
     controllerArgs: values['controller-arg'] ?? [],
+    controllerNodeArgs: values['controller-node-arg'] ?? [],
     quick: values.quick ?? false,
     out: values.out,
   };
@@ -180,6 +185,7 @@ function isPublishable(config: Config): boolean {
     !config.quick &&
     !config.cpuProf &&
     config.controllerArgs.length === 0 &&
+    config.controllerNodeArgs.length === 0 &&
     config.scenarios.length === SCENARIOS.length &&
     config.runs >= DEFAULTS.runs &&
     config.translatePolicies === DEFAULTS.translatePolicies &&
@@ -370,6 +376,7 @@ async function main(): Promise<number> {
     logDir: mkdtempSync(join(tmpdir(), 'calico-vpc-bench-')),
     cpuProfileDir: config.cpuProf ? join(RESULTS_DIR, 'profiles') : undefined,
     controllerArgs: config.controllerArgs,
+    controllerNodeArgs: config.controllerNodeArgs,
     profiles: [],
     running: new Set(),
   };

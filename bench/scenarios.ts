@@ -44,6 +44,8 @@ export interface BenchContext {
   cpuProfileDir?: string;
   /** Extra `calico-vpc run` arguments. */
   controllerArgs: string[];
+  /** Extra node options for the controller. */
+  controllerNodeArgs: string[];
   /** Profiles written so far. */
   profiles: string[];
   /** API server version, filled in by the first control plane. */
@@ -102,6 +104,7 @@ async function startController(
     label,
     cpuProfileDir: ctx.cpuProfileDir,
     extraArgs: ctx.controllerArgs,
+    nodeArgs: ctx.controllerNodeArgs,
   });
   ctx.running.add(controller.stop);
   return controller;

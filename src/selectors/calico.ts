@@ -96,11 +96,6 @@ export function quoteSelectorValue(value: string): string {
   return quoteLiteral(value, "'");
 }
 
-/** Whether quoteSelectorValue can write `value`: every value except one holding both quote kinds. */
-export function isQuotableSelectorValue(value: string): boolean {
-  return !(value.includes("'") && value.includes('"'));
-}
-
 /** A value with both quote kinds: no Calico string literal can hold it. */
 export class UnquotableSelectorValueError extends Error {
   constructor(readonly value: string) {
@@ -116,7 +111,7 @@ function quoteLiteral(value: string, preferred: "'" | '"'): string {
   const other = preferred === "'" ? '"' : "'";
   if (!value.includes(preferred)) return preferred + value + preferred;
   if (!value.includes(other)) return other + value + other;
-  throw new UnquotableSelectorValueError(value); // isQuotableSelectorValue says the same without throwing
+  throw new UnquotableSelectorValueError(value);
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -129,18 +129,10 @@ export function validateLabelSelector(selector: LabelSelector, path: string): Fi
     if (!isRecord(matchLabels)) {
       report(fieldPath(path, 'matchLabels'), 'must be a map of label keys to values');
     } else {
-      for (const key of Object.keys(matchLabels)) {
-        const value = matchLabels[key];
-        // The path only when there is something to report: this loop runs for every label of every selector.
-        if (
-          typeof value === 'string' &&
-          labelKeyErrors(key).length === 0 &&
-          labelValueErrors(value).length === 0
-        )
-          continue;
-        const at = fieldPath(path, 'matchLabels', key);
+      for (const [key, value] of Object.entries(matchLabels)) {
+        const at = () => fieldPath(path, 'matchLabels', key);
         reportKey(key, at, report);
-        if (typeof value !== 'string') report(at, `value must be a string, got ${describe(value)}`);
+        if (typeof value !== 'string') report(at(), `value must be a string, got ${describe(value)}`);
         else reportValue(value, at, report);
       }
     }
@@ -165,7 +157,7 @@ function validateRequirement(requirement: unknown, pathOf: () => string, report:
   }
   const { key, operator, values } = requirement;
   if (typeof key !== 'string') report(fieldPath(pathOf(), 'key'), `must be a string, got ${describe(key)}`);
-  else if (labelKeyErrors(key).length > 0) reportKey(key, fieldPath(pathOf(), 'key'), report);
+  else reportKey(key, () => fieldPath(pathOf(), 'key'), report);
 
   const valuesPath = () => fieldPath(pathOf(), 'values');
   const valueList: unknown[] | undefined =
@@ -192,23 +184,24 @@ function validateRequirement(requirement: unknown, pathOf: () => string, report:
       );
   }
   valueList?.forEach((value, i) => {
-    if (typeof value === 'string' && labelValueErrors(value).length === 0) return;
-    const at = fieldPath(valuesPath(), i);
-    if (typeof value !== 'string') report(at, `must be a string, got ${describe(value)}`);
+    const at = () => fieldPath(valuesPath(), i);
+    if (typeof value !== 'string') report(at(), `must be a string, got ${describe(value)}`);
     else reportValue(value, at, report);
   });
 }
 
 type Report = (path: string, message: string) => void;
 
-function reportKey(key: string, path: string, report: Report): void {
+// These run for every key and value of every selector; `pathOf` builds a field path only for an error.
+
+function reportKey(key: string, pathOf: () => string, report: Report): void {
   for (const message of labelKeyErrors(key))
-    report(path, `invalid label key ${JSON.stringify(key)}: ${message}`);
+    report(pathOf(), `invalid label key ${JSON.stringify(key)}: ${message}`);
 }
 
-function reportValue(value: string, path: string, report: Report): void {
+function reportValue(value: string, pathOf: () => string, report: Report): void {
   for (const message of labelValueErrors(value))
-    report(path, `invalid value ${JSON.stringify(value)}: ${message}`);
+    report(pathOf(), `invalid value ${JSON.stringify(value)}: ${message}`);
 }
 
 function describe(value: unknown): string {

@@ -21,7 +21,7 @@
  * this file imports it from there (the one place that knows Calico's literal syntax).
  */
 import type { LabelSelector, LabelSelectorRequirement } from '../api/kube.js';
-import { isQuotableSelectorValue, isSelectorLabelKey, quoteSelectorValue } from '../selectors/calico.js';
+import { isSelectorLabelKey, quoteSelectorValue } from '../selectors/calico.js';
 import { validateLabelSelector } from '../selectors/kubernetes.js';
 import { fieldPath, type FieldError, type Validated } from '../api/errors.js';
 
@@ -44,14 +44,9 @@ export function labelSelectorTerms(selector: LabelSelector | undefined, path: st
   const labelTerms: string[] = [];
   const matchLabels = selector.matchLabels ?? {};
   for (const key of Object.keys(matchLabels).sort(compareCodeUnits)) {
-    const value = matchLabels[key] ?? '';
-    if (isSelectorLabelKey(key) && isQuotableSelectorValue(value)) {
-      labelTerms.push(`${key} == ${quoteSelectorValue(value)}`);
-      continue;
-    }
-    const keyPath = fieldPath(path, 'matchLabels', key);
-    quoteOrError(value, keyPath, errors);
-    checkKey(key, keyPath, errors);
+    const keyPath = () => fieldPath(path, 'matchLabels', key);
+    const quoted = quoteOrError(matchLabels[key] ?? '', keyPath, errors);
+    if (checkKey(key, keyPath, errors) && quoted !== undefined) labelTerms.push(`${key} == ${quoted}`);
   }
 
   const expressionTerms: { sortKey: string; term: string }[] = [];
@@ -98,19 +93,17 @@ function requirementTerm(
   errors: FieldError[],
 ): string | undefined {
   const { key, operator } = requirement;
-  const keyOk = isSelectorLabelKey(key) || checkKey(key, fieldPath(pathOf(), 'key'), errors);
+  const keyOk = checkKey(key, () => fieldPath(pathOf(), 'key'), errors);
   switch (operator) {
     case 'In':
     case 'NotIn': {
       const values = [...new Set(requirement.values ?? [])].sort(compareCodeUnits);
       const quoted = values.map((value) =>
-        isQuotableSelectorValue(value)
-          ? quoteSelectorValue(value)
-          : quoteOrError(
-              value,
-              fieldPath(pathOf(), 'values', (requirement.values ?? []).indexOf(value)),
-              errors,
-            ),
+        quoteOrError(
+          value,
+          () => fieldPath(pathOf(), 'values', (requirement.values ?? []).indexOf(value)),
+          errors,
+        ),
       );
       if (!keyOk || quoted.some((q) => q === undefined)) return undefined;
       return `${key} ${operator === 'In' ? 'in' : 'not in'} {${quoted.join(', ')}}`;
@@ -125,20 +118,22 @@ function requirementTerm(
   }
 }
 
-function checkKey(key: string, path: string, errors: FieldError[]): boolean {
+// The checks below run for every key and value of every selector; `pathOf` builds a field path only for an error.
+
+function checkKey(key: string, pathOf: () => string, errors: FieldError[]): boolean {
   if (isSelectorLabelKey(key)) return true;
   errors.push({
-    path,
+    path: pathOf(),
     message: `label key ${JSON.stringify(key)} cannot be named in a Calico selector (allowed characters: A-Z a-z 0-9 _ . / -)`,
   });
   return false;
 }
 
-function quoteOrError(value: string, path: string, errors: FieldError[]): string | undefined {
+function quoteOrError(value: string, pathOf: () => string, errors: FieldError[]): string | undefined {
   try {
     return quoteSelectorValue(value);
   } catch (error) {
-    errors.push({ path, message: error instanceof Error ? error.message : String(error) });
+    errors.push({ path: pathOf(), message: error instanceof Error ? error.message : String(error) });
     return undefined;
   }
 }

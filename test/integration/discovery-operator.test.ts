@@ -124,6 +124,23 @@ describeOrSkip('VPC address-prefix discovery', () => {
     }
   }
 
+  /**
+   * A profile that discovers its zones from a fake IBM Cloud of its own (hosts named after `label`), with one gateway
+   * called `label` and an API key Secret that works.
+   */
+  async function discoveringProfile(label: string) {
+    const { cloud, endpoints } = await fakeCloud(label);
+    const secretName = uniqueName('key');
+    await putSecret(secretName, cloud.apiKey);
+    const name = uniqueName(label);
+    await profiles.create(
+      discoveryProfile(name, secretName, endpoints, {
+        gateways: [{ name: label, protocol: 'TCP', ports: [443] }],
+      }),
+    );
+    return { cloud, secretName, name };
+  }
+
   function discoveryProfile(
     name: string,
     secretName: string,
@@ -254,15 +271,7 @@ describeOrSkip('VPC address-prefix discovery', () => {
   }, 150_000);
 
   it('discovers at once when asked with the annotation', async () => {
-    const { cloud, endpoints } = await fakeCloud('asked');
-    const secretName = uniqueName('key');
-    await putSecret(secretName, cloud.apiKey);
-    const name = uniqueName('asked');
-    await profiles.create(
-      discoveryProfile(name, secretName, endpoints, {
-        gateways: [{ name: 'asked', protocol: 'TCP', ports: [443] }],
-      }),
-    );
+    const { cloud, name } = await discoveringProfile('asked');
     await eventually('the us-south-3 GNP', () => gnps.get('allow-vpe-gateway-asked-us-south-3'));
 
     cloud.addPrefix(FIXTURE_VPC_ID, 'us-south-3', '10.250.0.0/24');
@@ -277,15 +286,7 @@ describeOrSkip('VPC address-prefix discovery', () => {
   }, 120_000);
 
   it('changes nothing that works while IBM Cloud fails, never shows the API key, and recovers', async () => {
-    const { cloud, endpoints } = await fakeCloud('outage');
-    const secretName = uniqueName('key');
-    await putSecret(secretName, cloud.apiKey);
-    const name = uniqueName('outage');
-    await profiles.create(
-      discoveryProfile(name, secretName, endpoints, {
-        gateways: [{ name: 'outage', protocol: 'TCP', ports: [443] }],
-      }),
-    );
+    const { cloud, secretName, name } = await discoveringProfile('outage');
     await profileWith(name, 'Discovered', 'True');
     await eventually('3 GNPs', async () => (await gnpsOf(name)).size === 3);
     const working = await gnpsOf(name);
@@ -369,15 +370,7 @@ describeOrSkip('VPC address-prefix discovery', () => {
   }, 120_000);
 
   it('keeps the discovered rules when the discovery settings become invalid, and names the field', async () => {
-    const { cloud, endpoints } = await fakeCloud('invalid');
-    const secretName = uniqueName('key');
-    await putSecret(secretName, cloud.apiKey);
-    const name = uniqueName('invalid');
-    await profiles.create(
-      discoveryProfile(name, secretName, endpoints, {
-        gateways: [{ name: 'invalid', protocol: 'TCP', ports: [443] }],
-      }),
-    );
+    const { name } = await discoveringProfile('invalid');
     await profileWith(name, 'Discovered', 'True');
     await eventually('3 GNPs', async () => (await gnpsOf(name)).size === 3);
     const working = await gnpsOf(name);
@@ -400,15 +393,7 @@ describeOrSkip('VPC address-prefix discovery', () => {
   }, 120_000);
 
   it('turned off, leaves no discovery in the status: only spec.zones, its rules and Ready', async () => {
-    const { cloud, endpoints } = await fakeCloud('off');
-    const secretName = uniqueName('key');
-    await putSecret(secretName, cloud.apiKey);
-    const name = uniqueName('off');
-    await profiles.create(
-      discoveryProfile(name, secretName, endpoints, {
-        gateways: [{ name: 'off', protocol: 'TCP', ports: [443] }],
-      }),
-    );
+    const { name } = await discoveringProfile('off');
     const discovering = await profileWith(name, 'Discovered', 'True');
     expect(discovering.status?.discoveredZones).toHaveLength(3);
     expect(discovering.status?.lastDiscoveryTime).toBeDefined();

@@ -1,6 +1,7 @@
 import { ManualClock, settle } from '../kube/clock.js';
 import { ApiError } from '../kube/errors.js';
-import type { Informer, InformerEvent, InformerEventHandler } from '../kube/informer.js';
+import type { InformerEvent } from '../kube/informer.js';
+import { HandFedInformer } from '../kube/testing/hand-fed-informer.js';
 import { createLogger } from '../observability/logger.js';
 import { Registry } from '../observability/metrics.js';
 import { Controller, controllersReady, type ReconcileContext, type ReconcileResult } from './controller.js';
@@ -10,45 +11,10 @@ interface Obj {
   metadata: { name: string; namespace?: string; labels?: Record<string, string> };
 }
 
-/** An informer whose sync and events the test drives. */
-class FakeInformer implements Informer<Obj> {
-  readonly handlers = new Set<InformerEventHandler<Obj>>();
-  private synced = false;
-  private waiters: (() => void)[] = [];
-  started = 0;
-  readonly objects = new Map<string, Obj>();
-
-  constructor(readonly name: string) {}
-
-  start(): void {
-    this.started++;
-  }
-  async stop(): Promise<void> {}
-  hasSynced(): boolean {
-    return this.synced;
-  }
-  waitForSync(): Promise<void> {
-    return this.synced ? Promise.resolve() : new Promise((resolve) => this.waiters.push(resolve));
-  }
-  sync(): void {
-    this.synced = true;
-    for (const resolve of this.waiters.splice(0)) resolve();
-  }
-  get(key: string): Obj | undefined {
-    return this.objects.get(key);
-  }
-  list(): Obj[] {
-    return [...this.objects.values()];
-  }
-  byIndex(): Obj[] {
-    return [];
-  }
-  onChange(handler: InformerEventHandler<Obj>): () => void {
-    this.handlers.add(handler);
-    return () => this.handlers.delete(handler);
-  }
-  emit(type: InformerEvent<Obj>['type'], key: string, object: Obj = { metadata: { name: key } }): void {
-    for (const handler of this.handlers) handler({ type, key, object });
+/** HandFedInformer, with an object made up for each key an event names. */
+class FakeInformer extends HandFedInformer<Obj> {
+  emitKey(type: InformerEvent<Obj>['type'], key: string): void {
+    this.emit(type, key, { metadata: { name: key } });
   }
 }
 
@@ -101,9 +67,9 @@ describe('Controller', () => {
     expect(profiles.started).toBe(1);
     expect(namespaces.started).toBe(1);
 
-    profiles.emit('added', 'profile-a');
-    namespaces.emit('added', 'shop');
-    namespaces.emit('added', 'unrelated');
+    profiles.emitKey('added', 'profile-a');
+    namespaces.emitKey('added', 'shop');
+    namespaces.emitKey('added', 'unrelated');
     profiles.sync();
     await settle();
     expect(seen).toEqual([]);
@@ -202,9 +168,9 @@ describe('Controller', () => {
     controller.watches(informer);
     informer.sync();
     await controller.start();
-    informer.emit('modified', 'hot');
+    informer.emitKey('modified', 'hot');
     await settle();
-    for (let i = 0; i < 1000; i++) informer.emit('modified', 'hot');
+    for (let i = 0; i < 1000; i++) informer.emitKey('modified', 'hot');
     await settle();
     expect(runs).toBe(1);
     release();
@@ -269,8 +235,8 @@ describe('Controller', () => {
     let leader = false;
     const ready = controllersReady([controller], () => leader);
     expect(ready()).toMatch(/caches not synced: profiles/);
-    informer.emit('added', 'slow');
-    informer.emit('added', 'fast');
+    informer.emitKey('added', 'slow');
+    informer.emitKey('added', 'fast');
     informer.sync();
     await controller.start();
     expect(ready()).toBe(true);
@@ -306,8 +272,8 @@ describe('Controller', () => {
     });
     informer.sync();
     await controller.start();
-    informer.emit('added', 'poison');
-    informer.emit('added', 'fine');
+    informer.emitKey('added', 'poison');
+    informer.emitKey('added', 'fine');
     await controller.queue.whenIdle();
     expect(seen).toEqual(['fine']);
   });

@@ -1,41 +1,10 @@
 import type { KubeObject } from '../api/kube.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, type GlobalNetworkPolicy } from '../calico/types.js';
 import type { ResourceClient } from '../kube/client.js';
-import type { Informer, InformerEvent, InformerEventHandler } from '../kube/informer.js';
+import type { InformerEvent } from '../kube/informer.js';
+import { HandFedInformer } from '../kube/testing/hand-fed-informer.js';
 import { Registry } from '../observability/metrics.js';
 import { GnpStore } from './gnp-store.js';
-
-/** The informer's cache and event fan-out, fed by hand (the list-watch side is tested in src/kube/). */
-class HandFedInformer implements Informer<KubeObject> {
-  readonly name = 'gnps';
-  readonly objects = new Map<string, KubeObject>();
-  private readonly handlers: InformerEventHandler<KubeObject>[] = [];
-  start(): void {}
-  async stop(): Promise<void> {}
-  hasSynced(): boolean {
-    return true;
-  }
-  async waitForSync(): Promise<void> {}
-  get(key: string): KubeObject | undefined {
-    return this.objects.get(key);
-  }
-  list(): KubeObject[] {
-    return [...this.objects.values()];
-  }
-  byIndex(): KubeObject[] {
-    return [];
-  }
-  onChange(handler: InformerEventHandler<KubeObject>): () => void {
-    this.handlers.push(handler);
-    return () => undefined;
-  }
-  emit(type: InformerEvent<KubeObject>['type'], object: KubeObject): void {
-    const key = object.metadata!.name!;
-    if (type === 'deleted') this.objects.delete(key);
-    else this.objects.set(key, object);
-    for (const handler of this.handlers) handler({ type, key, object });
-  }
-}
 
 /** Create and update answer with the stored object and a fresh resourceVersion, as the API server does. */
 function resourceClient(): { client: ResourceClient<KubeObject>; stored: KubeObject[] } {
@@ -58,40 +27,42 @@ const policy = (selector: string): GlobalNetworkPolicy => ({
 });
 
 function setup() {
-  const informer = new HandFedInformer();
+  const informer = new HandFedInformer<KubeObject>('gnps', { synced: true });
+  const emit = (type: InformerEvent<KubeObject>['type'], object: KubeObject) =>
+    informer.emit(type, object.metadata!.name!, object);
   const { client, stored } = resourceClient();
   const gnps = new GnpStore('v3', client, informer, new Registry());
   const mapped: string[] = [];
   const map = gnps.ignoringOwnWrites((event) => [`${event.type} ${event.object.metadata?.resourceVersion}`]);
   informer.onChange((event) => mapped.push(...map(event)));
-  return { informer, gnps, stored, mapped };
+  return { emit, gnps, stored, mapped };
 }
 
 describe('GnpStore.ignoringOwnWrites', () => {
   it("maps the watch echo of the store's own create and update to nothing, and everything else as given", async () => {
-    const { informer, gnps, stored, mapped } = setup();
+    const { emit, gnps, stored, mapped } = setup();
     expect(await gnps.ensure(policy('all()'))).toBe('created');
-    informer.emit('added', stored[0]!); // the echo of the create
+    emit('added', stored[0]!); // the echo of the create
     expect(mapped).toEqual([]);
 
     expect(await gnps.ensure(policy("app == 'x'"))).toBe('updated');
-    informer.emit('modified', stored[1]!); // the echo of the update
+    emit('modified', stored[1]!); // the echo of the update
     expect(mapped).toEqual([]);
 
     // Someone else's edit, a resync of our own version, a deletion: all reach the reconciler.
     const edited = { ...stored[1]!, metadata: { ...stored[1]!.metadata, resourceVersion: '500' } };
-    informer.emit('resync', stored[1]!);
-    informer.emit('modified', edited);
-    informer.emit('deleted', edited);
+    emit('resync', stored[1]!);
+    emit('modified', edited);
+    emit('deleted', edited);
     expect(mapped).toEqual(['resync 102', 'modified 500', 'deleted 500']);
   });
 
   it('maps an echo that arrives before the write returns (the usual race), and forgets a version once passed', async () => {
-    const { informer, gnps, stored, mapped } = setup();
+    const { emit, gnps, stored, mapped } = setup();
     await gnps.ensure(policy('all()'));
     const edited = { ...stored[0]!, metadata: { ...stored[0]!.metadata, resourceVersion: '300' } };
-    informer.emit('modified', edited); // a newer version than our write: our entry is stale from now on
-    informer.emit('modified', stored[0]!); // so even a replay of our version is mapped
+    emit('modified', edited); // a newer version than our write: our entry is stale from now on
+    emit('modified', stored[0]!); // so even a replay of our version is mapped
     expect(mapped).toEqual(['modified 300', 'modified 101']);
   });
 });

@@ -117,33 +117,25 @@ async function printDiff(
   makeLister: ListerFactory | undefined,
 ): Promise<boolean> {
   const sources = { before: sourceOf(flags, 'before'), after: sourceOf(flags, 'after') };
-  const before = await loadAnalysisInput(sources.before, io, makeLister);
-  const after = await loadAnalysisInput(sources.after, io, makeLister);
-  const inputs = sameWorkloads(before, after, io);
+  const loaded = {
+    before: await loadAnalysisInput(sources.before, io, makeLister),
+    after: await loadAnalysisInput(sources.after, io, makeLister),
+  };
+  const inputs = sameWorkloads(loaded.before, loaded.after, io);
   const mode = flags.mode ?? defaultMode([inputs.before, inputs.after]);
-  const beforeReport = analyzeOrExit(
-    inputs.before,
-    before.inventory,
-    { mode: flags.beforeMode ?? mode },
-    io,
-    'before: ',
-  );
-  const afterReport = analyzeOrExit(
-    inputs.after,
-    after.inventory,
-    { mode: flags.afterMode ?? mode },
-    io,
-    'after: ',
-  );
+  const modes: Record<Side, ConnectivityMode> = {
+    before: flags.beforeMode ?? mode,
+    after: flags.afterMode ?? mode,
+  };
+  const [beforeReport, afterReport] = (['before', 'after'] as const).map((side) =>
+    analyzeOrExit(inputs[side], loaded[side].inventory, { mode: modes[side] }, io, `${side}: `),
+  ) as [ConnectivityReport, ConnectivityReport];
   const diff = diffConnectivity(beforeReport, afterReport);
-  for (const id of diff.addedWorkloads) {
-    if (!diff.connections.some((line) => line.src === id || line.dst === id))
-      io.stderr(`note: workload ${id} is only in --after, and has no connections\n`);
-  }
-  for (const id of diff.removedWorkloads) {
-    if (!diff.connections.some((line) => line.src === id || line.dst === id))
-      io.stderr(`note: workload ${id} is only in --before, and had no connections\n`);
-  }
+  const silent = (id: string) => !diff.connections.some((line) => line.src === id || line.dst === id);
+  for (const id of diff.addedWorkloads.filter(silent))
+    io.stderr(`note: workload ${id} is only in --after, and has no connections\n`);
+  for (const id of diff.removedWorkloads.filter(silent))
+    io.stderr(`note: workload ${id} is only in --before, and had no connections\n`);
   io.stdout(formatDiff(diff, flags.output, { includeNonChanged: flags.includeNonChanged === true }));
   return diff.differs;
 }

@@ -12,6 +12,7 @@ import {
   CONNECTIVITY_MODES,
   type ConnectivityInput,
   type ConnectivityMode,
+  type ConnectivityReport,
 } from '../../policy/connectivity.js';
 import { diffConnectivity } from '../../policy/diff.js';
 import { DIFF_TEXT_FORMATS, formatDiff, type DiffTextFormat } from '../../policy/diff-format.js';

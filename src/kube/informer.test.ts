@@ -1,7 +1,7 @@
 import type { KubeObject } from '../api/kube.js';
 import { Registry } from '../observability/metrics.js';
 import type { KubeList, WatchEvent } from './client.js';
-import { AbortedError, ManualClock, settle } from './clock.js';
+import { AbortedError, ManualClock, settle } from '../util/clock.js';
 import { ApiError } from './errors.js';
 import {
   LAST_APPLIED_ANNOTATION,

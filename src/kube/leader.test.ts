@@ -1,5 +1,5 @@
 import { Registry } from '../observability/metrics.js';
-import { ManualClock, settle, toMicroTime } from './clock.js';
+import { ManualClock, settle, toMicroTime } from '../util/clock.js';
 import { ApiError } from './errors.js';
 import { LeaderElector, defaultLeaderIdentity, type Lease, type LeaseStore } from './leader.js';
 

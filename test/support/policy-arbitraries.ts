@@ -20,7 +20,7 @@ import type {
   NetworkPolicySpec,
   PolicyType,
   Protocol,
-} from '../api/kube.js';
+} from '../../src/api/kube.js';
 import {
   clusterModel,
   namespaceModel,
@@ -32,7 +32,7 @@ import {
   type NamespaceModel,
   type PeerRef,
   type PodModel,
-} from './model.js';
+} from '../../src/policy/model.js';
 
 export const NAMESPACE_NAMES = ['ns-a', 'ns-b', 'ns-c'] as const;
 export const POD_LABEL_KEYS = ['app', 'tier', 'env', 'example.com/role'] as const;

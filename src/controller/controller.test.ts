@@ -1,4 +1,4 @@
-import { ManualClock, settle } from '../util/clock.js';
+import { ManualClock, settle } from '../../test/support/manual-clock.js';
 import { ApiError } from '../kube/errors.js';
 import type { InformerEvent } from '../kube/informer.js';
 import { HandFedInformer } from '../../test/support/hand-fed-informer.js';

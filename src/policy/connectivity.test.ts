@@ -8,7 +8,7 @@
 import fc from 'fast-check';
 import type { NetworkPolicy, NetworkPolicySpec, Protocol } from '../api/kube.js';
 import type { GlobalNetworkPolicy } from '../calico/types.js';
-import { formatIp, type IpInterval } from '../translate/cidr.js';
+import { formatIp, type IpInterval } from '../util/cidr.js';
 import { formatFieldError } from '../api/errors.js';
 import { translateNetworkPolicy } from '../translate/networkpolicy.js';
 import {
@@ -17,7 +17,7 @@ import {
   podsArbitrary,
   scenarioConnectivityInput as scenarioInput,
   type PolicyScenario,
-} from './arbitraries.js';
+} from '../../test/support/policy-arbitraries.js';
 import {
   calicoPolicySet,
   calicoVerdict,

@@ -7,14 +7,14 @@
  */
 import fc from 'fast-check';
 import type { NetworkPolicy } from '../api/kube.js';
-import { parseIp, parseRange, type IpInterval } from '../translate/cidr.js';
+import { parseIp, parseRange, type IpInterval } from '../util/cidr.js';
 import {
   EXTERNAL_IPS,
   namespacesArbitrary,
   networkPoliciesArbitrary,
   podsArbitrary,
   scenarioConnectivityInput,
-} from './arbitraries.js';
+} from '../../test/support/policy-arbitraries.js';
 import {
   analyzeConnectivity,
   NO_CONNECTIONS,

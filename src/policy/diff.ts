@@ -14,7 +14,7 @@
  * each side and takes that range's connections. Neighbouring refined ranges whose lines say the same on both sides
  * are then joined again, so the diff names ranges no finer than the change needs.
  */
-import { formatRange, partitionAtBoundaries, type IpInterval } from '../translate/cidr.js';
+import { formatRange, partitionAtBoundaries, type IpInterval } from '../util/cidr.js';
 import { NO_CONNECTIONS, type ConnectivityReport, type ExternalPeer } from './connectivity.js';
 
 export type DiffType = 'changed' | 'added' | 'removed' | 'non-changed';

@@ -20,9 +20,9 @@ import type {
   NetworkPolicySpec,
   PolicyType,
   Protocol,
-} from '../api/kube.js';
-import { formatIp } from '../translate/cidr.js';
-import type { ConnectivityInput } from './connectivity.js';
+} from '../../src/api/kube.js';
+import { formatIp } from '../../src/util/cidr.js';
+import type { ConnectivityInput } from '../../src/policy/connectivity.js';
 import {
   clusterModel,
   namespaceModel,
@@ -34,7 +34,7 @@ import {
   type NamespaceModel,
   type PeerRef,
   type PodModel,
-} from './model.js';
+} from '../../src/policy/model.js';
 
 export const NAMESPACE_NAMES = ['ns-a', 'ns-b', 'ns-c'] as const;
 export const POD_LABEL_KEYS = ['app', 'tier', 'env', 'example.com/role'] as const;

@@ -20,7 +20,9 @@ import {
 import type { GlobalNetworkPolicy } from '../../src/calico/types.js';
 import { detectCalicoApi } from '../../src/controller/calico-api.js';
 import { Operator } from '../../src/controller/operator.js';
-import { KubeClient, loadKubeConfig, type KubeConfig, type ResourceClient } from '../../src/kube/client.js';
+import { KubeClient } from '../../src/kube/client.js';
+import { loadKubeConfig, type KubeConfig } from '../../src/kube/config.js';
+import type { ResourceClient } from '../../src/kube/resource.js';
 import { isNotFound } from '../../src/kube/errors.js';
 import { createLogger, parseLogLevel, silentLogger } from '../../src/observability/logger.js';
 import { Registry } from '../../src/observability/metrics.js';
@@ -127,7 +129,7 @@ export async function connectE2eCluster(): Promise<E2eCluster> {
   const kc = loadKubeConfig();
   const client = new KubeClient(kc, { registry: new Registry(), fieldManager: 'calico-vpc-e2e' });
   try {
-    await client.serverVersion();
+    await client.discovery.serverVersion();
   } catch (err) {
     client.close();
     throw new Error(`cannot reach the API server ${describeServer(kc)} named by KUBECONFIG: ${String(err)}`);

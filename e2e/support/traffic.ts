@@ -7,7 +7,8 @@
  * dropped (what a Calico deny does) and REFUSED when nothing listens (a broken test, not a verdict).
  */
 import type { KubeObject, ObjectMeta } from '../../src/api/kube.js';
-import type { KubeClient, ResourceClient } from '../../src/kube/client.js';
+import type { KubeClient } from '../../src/kube/client.js';
+import type { ResourceClient } from '../../src/kube/resource.js';
 import { isNotFound } from '../../src/kube/errors.js';
 import { eventually } from './cluster.js';
 

@@ -5,7 +5,9 @@
  * schemas and inventory as files do, and the analysis cannot tell the two apart.
  */
 import type { KubeObject } from '../api/kube.js';
-import { KubeClient, loadKubeConfig, type ResourceRef } from '../kube/client.js';
+import { KubeClient } from '../kube/client.js';
+import { loadKubeConfig } from '../kube/config.js';
+import type { ResourceRef } from '../kube/resource.js';
 import { stripForReadOnlyCache } from '../kube/informer.js';
 import type { ManifestSource } from '../manifests/index.js';
 
@@ -111,7 +113,7 @@ export function kubeconfigLister(
   return {
     name: kc.getCurrentCluster()?.name ?? 'cluster',
     list: async (ref) => (await client.resource(ref).listAll()).items,
-    serves: (group, version, plural) => client.hasResource(group, version, plural),
+    serves: (group, version, plural) => client.discovery.hasResource(group, version, plural),
     close: () => client.close(),
   };
 }

@@ -50,7 +50,7 @@ export async function detectCalicoApi(
 ): Promise<{ api: CalicoApi; wireOptions: WireOptions }> {
   const has = (api: CalicoApi) => {
     const r = GLOBAL_NETWORK_POLICY_RESOURCES[api];
-    return client.hasResource(r.group, r.version, r.plural);
+    return client.discovery.hasResource(r.group, r.version, r.plural);
   };
   const [v3, crd] = await Promise.all([has('v3'), has('crd')]);
   const api = chooseCalicoApi({ v3, crd }, choice);

@@ -21,7 +21,7 @@ import {
   type VpcZone,
 } from '../api/v1alpha1.js';
 import { PROFILE_LABEL, SOURCE_LABEL, SOURCE_VPE } from '../calico/types.js';
-import type { ResourceClient } from '../kube/client.js';
+import type { ResourceClient } from '../kube/resource.js';
 import type { EventRecorder } from '../kube/events.js';
 import { isNotFound } from '../kube/errors.js';
 import type { Informer, InformerEvent } from '../kube/informer.js';

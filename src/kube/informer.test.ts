@@ -1,6 +1,6 @@
 import type { KubeObject } from '../api/kube.js';
 import { Registry } from '../observability/metrics.js';
-import type { KubeList, WatchEvent } from './client.js';
+import type { KubeList, WatchEvent } from './resource.js';
 import { AbortedError } from '../util/clock.js';
 import { ManualClock, settle } from '../../test/support/manual-clock.js';
 import { ApiError } from './errors.js';

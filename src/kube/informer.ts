@@ -11,7 +11,7 @@
 import type { KubeObject } from '../api/kube.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import { counter, gauge, perRegistry, sharedRegistry, type Registry } from '../observability/metrics.js';
-import type { KubeList, ResourceClient, WatchEvent } from './client.js';
+import type { KubeList, ResourceClient, WatchEvent } from './resource.js';
 import {
   backoffDelay,
   isAbortError,

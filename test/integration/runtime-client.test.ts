@@ -52,9 +52,9 @@ describe('KubeClient against a real API server', () => {
   it(
     'reports the server version and the served API groups',
     async () => {
-      const version = await client.serverVersion();
+      const version = await client.discovery.serverVersion();
       expect(version.gitVersion).toBe(integrationState().serverVersion);
-      const groups = await client.apiGroups();
+      const groups = await client.discovery.apiGroups();
       expect(groups[0]).toMatchObject({ name: '', versions: ['v1'] });
       expect(groups.map((g) => g.name)).toEqual(
         expect.arrayContaining(['coordination.k8s.io', 'events.k8s.io']),
@@ -66,11 +66,15 @@ describe('KubeClient against a real API server', () => {
   it(
     'discovers both Calico API groups and our CRD, and says no for what is not served',
     async () => {
-      expect(await client.hasResource('projectcalico.org', 'v3', 'globalnetworkpolicies')).toBe(true);
-      expect(await client.hasResource('crd.projectcalico.org', 'v1', 'globalnetworkpolicies')).toBe(true);
-      expect(await client.hasResource('calico-vpc.io', 'v1alpha1', 'vpcegressprofiles')).toBe(true);
-      expect(await client.hasResource('crd.projectcalico.org', 'v1', 'nosuchthings')).toBe(false);
-      expect(await client.hasResource('nosuch.example.com', 'v1', 'things')).toBe(false);
+      expect(await client.discovery.hasResource('projectcalico.org', 'v3', 'globalnetworkpolicies')).toBe(
+        true,
+      );
+      expect(await client.discovery.hasResource('crd.projectcalico.org', 'v1', 'globalnetworkpolicies')).toBe(
+        true,
+      );
+      expect(await client.discovery.hasResource('calico-vpc.io', 'v1alpha1', 'vpcegressprofiles')).toBe(true);
+      expect(await client.discovery.hasResource('crd.projectcalico.org', 'v1', 'nosuchthings')).toBe(false);
+      expect(await client.discovery.hasResource('nosuch.example.com', 'v1', 'things')).toBe(false);
     },
     TIMEOUT_MS,
   );
@@ -140,7 +144,7 @@ describe('KubeClient against a real API server', () => {
     'reuses kept-alive connections: far fewer connections than requests',
     async () => {
       const local = new KubeClient(kc, { registry: new Registry() });
-      for (let i = 0; i < 20; i++) await local.serverVersion();
+      for (let i = 0; i < 20; i++) await local.discovery.serverVersion();
       // Reach into the agent for the evidence: one socket pooled, not twenty created.
       const agent = (local as unknown as { agent: Agent }).agent;
       const pooled =

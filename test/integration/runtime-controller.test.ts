@@ -12,7 +12,8 @@
 import type { KubeObject } from '../../src/api/kube.js';
 import { Controller } from '../../src/controller/controller.js';
 import { defaultControllerRateLimiter } from '../../src/controller/workqueue.js';
-import { KubeClient, type ResourceClient } from '../../src/kube/client.js';
+import { KubeClient } from '../../src/kube/client.js';
+import type { ResourceClient } from '../../src/kube/resource.js';
 import { isAlreadyExists, isGone, isNotFound } from '../../src/kube/errors.js';
 import {
   ListWatchInformer,

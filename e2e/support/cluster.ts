@@ -27,6 +27,7 @@ import { isNotFound } from '../../src/kube/errors.js';
 import { createLogger, parseLogLevel, silentLogger } from '../../src/observability/logger.js';
 import { Registry } from '../../src/observability/metrics.js';
 import { eventually } from '../../test/integration/harness.js';
+import { DEPLOYMENTS, globalNetworkPolicies } from '../../src/kube/resources.js';
 
 export { eventually };
 
@@ -62,13 +63,7 @@ function describeServer(kc: KubeConfig): string {
 }
 
 async function deployedOperator(client: KubeClient): Promise<Deployment | undefined> {
-  const deployments = client.resource<Deployment>({
-    group: 'apps',
-    version: 'v1',
-    plural: 'deployments',
-    namespaced: true,
-    kind: 'Deployment',
-  });
+  const deployments = client.resource<Deployment>(DEPLOYMENTS);
   try {
     return await deployments.get(OPERATOR_DEPLOYMENT, { namespace: OPERATOR_NAMESPACE });
   } catch (err) {
@@ -151,13 +146,7 @@ export async function connectE2eCluster(): Promise<E2eCluster> {
       client,
       api,
       wireOptions,
-      gnps: client.resource<GlobalNetworkPolicy & KubeObject>({
-        group: ref.group,
-        version: ref.version,
-        plural: ref.plural,
-        namespaced: false,
-        kind: ref.kind,
-      }),
+      gnps: client.resource<GlobalNetworkPolicy & KubeObject>(globalNetworkPolicies(api)),
       operatorMode,
       stored: (policy) => toWire(policy, api, wireOptions),
       close: async () => {

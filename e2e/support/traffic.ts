@@ -11,6 +11,7 @@ import type { KubeClient } from '../../src/kube/client.js';
 import type { ResourceClient } from '../../src/kube/resource.js';
 import { isNotFound } from '../../src/kube/errors.js';
 import { eventually } from './cluster.js';
+import { PODS } from '../../src/kube/resources.js';
 
 /** The Kubernetes e2e test image (registry.k8s.io/e2e-test-images), pinned. */
 export const AGNHOST_IMAGE = 'registry.k8s.io/e2e-test-images/agnhost:2.52';
@@ -42,13 +43,7 @@ export interface Endpoint {
 }
 
 export function podsOf(client: KubeClient): ResourceClient<TrafficPod> {
-  return client.resource<TrafficPod>({
-    group: '',
-    version: 'v1',
-    plural: 'pods',
-    namespaced: true,
-    kind: 'Pod',
-  });
+  return client.resource<TrafficPod>(PODS);
 }
 
 const PULL_FAILURES = ['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'CreateContainerConfigError'];

@@ -10,13 +10,21 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { KubeObject, Namespace, NetworkPolicy } from '../api/kube.js';
-import { GROUP, VERSION, VPC_EGRESS_PROFILE_PLURAL, type VpcEgressProfile } from '../api/v1alpha1.js';
+import type { VpcEgressProfile } from '../api/v1alpha1.js';
 import { GLOBAL_NETWORK_POLICY_RESOURCES, type CalicoApi } from '../calico/flavour.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, NP_NAMESPACE_LABEL } from '../calico/types.js';
 import { KubeClient } from '../kube/client.js';
-import { EVENT_RESOURCE, KubeEventRecorder, type EventRecorder } from '../kube/events.js';
+import { KubeEventRecorder, type EventRecorder } from '../kube/events.js';
 import { createInformer, stripForReadOnlyCache, type Informer } from '../kube/informer.js';
-import { LEASE_RESOURCE, LeaderElector } from '../kube/leader.js';
+import { LeaderElector } from '../kube/leader.js';
+import {
+  EVENTS,
+  LEASES,
+  NAMESPACES,
+  NETWORK_POLICIES,
+  VPC_EGRESS_PROFILES,
+  globalNetworkPolicies,
+} from '../kube/resources.js';
 import { HealthServer, type ParsedAddress } from '../observability/health.js';
 import type { Logger } from '../observability/logger.js';
 import { sharedRegistry, type Registry } from '../observability/metrics.js';
@@ -118,43 +126,20 @@ export class Operator {
 
     const resync = o.resyncPeriodMs ?? 10 * 60_000;
     const common = { logger: this.log, registry: this.registry, resyncPeriodMs: resync };
-    const profileClient = this.client.resource<VpcEgressProfile>({
-      group: GROUP,
-      version: VERSION,
-      plural: VPC_EGRESS_PROFILE_PLURAL,
-      namespaced: false,
-      kind: 'VpcEgressProfile',
-    });
+    const profileClient = this.client.resource<VpcEgressProfile>(VPC_EGRESS_PROFILES);
     const profiles = createInformer(profileClient, common);
     // NetworkPolicies and Namespaces are only read, so their caches also drop kubectl's last-applied copy (a
     // second copy of every object applied with kubectl apply). GNPs keep it: they are written back.
-    const networkPolicies = createInformer(
-      this.client.resource<NetworkPolicy>({
-        group: 'networking.k8s.io',
-        version: 'v1',
-        plural: 'networkpolicies',
-        namespaced: true,
-        kind: 'NetworkPolicy',
-      }),
-      { ...common, transform: stripForReadOnlyCache },
-    );
-    const namespaces = createInformer(
-      this.client.resource<Namespace>({
-        group: '',
-        version: 'v1',
-        plural: 'namespaces',
-        namespaced: false,
-        kind: 'Namespace',
-      }),
-      { ...common, resyncPeriodMs: 0, transform: stripForReadOnlyCache },
-    );
-    const gnpResource = this.client.resource<KubeObject>({
-      group: gnpRef.group,
-      version: gnpRef.version,
-      plural: gnpRef.plural,
-      namespaced: false,
-      kind: 'GlobalNetworkPolicy',
+    const networkPolicies = createInformer(this.client.resource<NetworkPolicy>(NETWORK_POLICIES), {
+      ...common,
+      transform: stripForReadOnlyCache,
     });
+    const namespaces = createInformer(this.client.resource<Namespace>(NAMESPACES), {
+      ...common,
+      resyncPeriodMs: 0,
+      transform: stripForReadOnlyCache,
+    });
+    const gnpResource = this.client.resource<KubeObject>(globalNetworkPolicies(api));
     const gnpInformer = createInformer(gnpResource, {
       ...common,
       labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`,
@@ -173,7 +158,7 @@ export class Operator {
     const gnps = new GnpStore(api, gnpResource, gnpInformer, this.registry, wireOptions);
     const identity = o.leaderElection?.identity ?? `${hostname()}_${randomBytes(4).toString('hex')}`;
     const events: EventRecorder = new KubeEventRecorder({
-      events: this.client.resource(EVENT_RESOURCE),
+      events: this.client.resource(EVENTS),
       reportingController: 'calico-vpc.io/operator',
       reportingInstance: identity,
       logger: this.log,
@@ -243,7 +228,7 @@ export class Operator {
     }
     const le = o.leaderElection;
     this.elector = new LeaderElector({
-      leases: this.client.resource(LEASE_RESOURCE),
+      leases: this.client.resource(LEASES),
       namespace: le.namespace,
       name: le.name,
       identity,

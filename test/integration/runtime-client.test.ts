@@ -4,7 +4,8 @@
 import type { KubeObject } from '../../src/api/kube.js';
 import { KubeClient } from '../../src/kube/client.js';
 import { isAlreadyExists, isConflict, isInvalid, isNotFound } from '../../src/kube/errors.js';
-import { EVENT_RESOURCE, KubeEventRecorder, type KubeEvent } from '../../src/kube/events.js';
+import { EVENTS } from '../../src/kube/resources.js';
+import { KubeEventRecorder, type KubeEvent } from '../../src/kube/events.js';
 import type { Agent } from 'node:https';
 import type { ApiError } from '../../src/kube/errors.js';
 import { Registry } from '../../src/observability/metrics.js';
@@ -160,7 +161,7 @@ describe('KubeClient against a real API server', () => {
     async () => {
       const cm = await cms.create({ metadata: { name: uniqueName('evt'), namespace: ns } });
       const recorder = new KubeEventRecorder({
-        events: client.resource<KubeEvent>(EVENT_RESOURCE),
+        events: client.resource<KubeEvent>(EVENTS),
         reportingController: 'calico-vpc.io/operator',
         reportingInstance: 'runtime-test',
         seriesFlushMs: 10,
@@ -189,7 +190,7 @@ describe('KubeClient against a real API server', () => {
       await new Promise((resolve) => setTimeout(resolve, 20));
       await recorder.flush();
 
-      const events = client.resource<KubeEvent>(EVENT_RESOURCE);
+      const events = client.resource<KubeEvent>(EVENTS);
       const ours = await eventually('the event with its series', async () => {
         const list = await events.list({ namespace: ns });
         const found = list.items.filter((e) => e.regarding?.uid === cm.metadata.uid);

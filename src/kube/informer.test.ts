@@ -285,6 +285,25 @@ describe('ListWatchInformer', () => {
     await informer.stop();
   });
 
+  it('indexes by the indexers added before start, and refuses them after', async () => {
+    const { api, informer } = setup();
+    api.set('a', '1');
+    api.set('b', '2');
+    informer.addIndexers({ data: (o) => (o.data ? [o.data] : []) });
+    expect(() => informer.addIndexers({ data: () => [] })).toThrow('index "data" already exists');
+    informer.start();
+    await informer.waitForSync();
+    expect(informer.byIndex('data', '2').map(objectKey)).toEqual(['ns/b']);
+    await settle();
+    const a2 = api.set('a', '2');
+    api.current.push({ type: 'MODIFIED', object: a2 });
+    await settle();
+    expect(informer.byIndex('data', '2').map(objectKey).sort()).toEqual(['ns/a', 'ns/b']);
+    expect(informer.byIndex('data', '1')).toEqual([]);
+    expect(() => informer.addIndexers({ late: () => [] })).toThrow('must be added before it starts');
+    await informer.stop();
+  });
+
   it('resumes the watch from the last resourceVersion after the stream ends, without relisting', async () => {
     const { api, clock, informer, registry } = setup();
     api.set('a', '1');

@@ -246,6 +246,19 @@ export class ListWatchInformer<T extends KubeObject> implements Informer<T> {
     this.metrics.synced.set({ informer: this.name }, 0);
   }
 
+  /**
+   * Adds indexes before the informer starts (client-go's AddIndexers), so each controller sharing this informer
+   * declares the indexes it reads.
+   */
+  addIndexers(indexers: Record<string, IndexFunction<T>>): void {
+    if (this.started) throw new Error(`informer ${this.name}: indexers must be added before it starts`);
+    for (const [index, fn] of Object.entries(indexers)) {
+      if (index in this.indexers) throw new Error(`informer ${this.name}: index "${index}" already exists`);
+      this.indexers[index] = fn;
+      this.indices.set(index, new Map());
+    }
+  }
+
   start(): void {
     if (this.abort.signal.aborted) throw new Error(`informer ${this.name} was stopped; create a new one`);
     if (this.started) return;

@@ -15,6 +15,7 @@ import {
   namespacesArbitrary,
   networkPoliciesArbitrary,
   podsArbitrary,
+  scenarioConnectivityInput as scenarioInput,
   type PolicyScenario,
 } from '../../test/support/policy-arbitraries.js';
 import {
@@ -36,7 +37,7 @@ import {
   type PortSet,
 } from './connectivity.js';
 import { compileNetworkPolicy, kubeVerdict } from './kube-eval.js';
-import { clusterModel, resolveConnection, type PeerRef, type PodModel, type Verdict } from './model.js';
+import { clusterModel, resolveConnection, type PeerRef, type Verdict } from './model.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Builders
@@ -515,31 +516,6 @@ describe('modes', () => {
 
 // ---------------------------------------------------------------------------------------------------------------
 // Properties
-
-/** The scenario's pods as the analysis input sees them (each pod its own peer). */
-function scenarioInput(scenario: Scenario): ConnectivityInput {
-  return {
-    namespaces: scenario.namespaces,
-    endpoints: scenario.pods.map((p: PodModel) => ({
-      namespace: p.namespace,
-      name: p.name,
-      labels: p.labels,
-      ports: p.namedPorts.map((port) => ({
-        name: port.name,
-        containerPort: port.port,
-        protocol: port.protocol,
-      })),
-      ips: p.ips.map(formatIp),
-      hostNetwork: p.hostNetwork,
-      owner: { kind: 'Pod', name: p.name },
-      ...(p.serviceAccountName ? { serviceAccountName: p.serviceAccountName } : {}),
-    })),
-    networkPolicies: scenario.policies.map((policy) => ({
-      object: policy,
-      namespace: policy.metadata?.namespace ?? '',
-    })),
-  };
-}
 
 type Scenario = Omit<PolicyScenario, 'connections'>;
 

@@ -30,7 +30,7 @@ import type { NetworkPolicyTranslationOptions } from '../translate/networkpolicy
 import { detectCalicoApi, type CalicoApiChoice } from './calico-api.js';
 import type { ControllerContext, ControllerSetup } from './context.js';
 import type { Controller } from './controller.js';
-import type { DiscoveryOptions } from './discovery.js';
+import type { DiscoveryOptions } from '../vpe/discovery.js';
 import { GnpStore } from './gnp-store.js';
 import { setupNetworkPolicyController } from './networkpolicy-reconciler.js';
 import { setupVpcEgressProfileController, type VpeReconcilerDeps } from './vpe-reconciler.js';

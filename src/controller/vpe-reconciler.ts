@@ -27,11 +27,11 @@ import { isNotFound } from '../kube/errors.js';
 import { VPC_EGRESS_PROFILES } from '../kube/resources.js';
 import type { Informer, InformerEvent } from '../kube/informer.js';
 import { formatFieldError } from '../api/errors.js';
-import { claimedPolicyNames, resolveClaims, translateProfile } from '../translate/vpe.js';
-import { DISCOVERY_CONDITIONS, DISCOVERY_STATUS_FIELDS, effectiveZones } from '../ibm/discovery.js';
+import { claimedPolicyNames, resolveClaims, translateProfile } from '../vpe/rules.js';
+import { DISCOVERY_CONDITIONS, DISCOVERY_STATUS_FIELDS, effectiveZones } from '../vpe/discovery-state.js';
 import { sharedRegistry, type Registry } from '../observability/metrics.js';
 import { writeMetrics } from './write-metrics.js';
-import { jsonEqual, setConditions, type ConditionInput } from './conditions.js';
+import { jsonEqual, setConditions, type ConditionInput } from '../api/conditions.js';
 import type { ControllerSetup } from './context.js';
 import {
   Controller,
@@ -39,7 +39,7 @@ import {
   type ReconcileFunction,
   type ReconcileResult,
 } from './controller.js';
-import { createDiscovery } from './discovery.js';
+import { createDiscovery } from '../vpe/discovery.js';
 import { NotOwnedError, type GnpStore } from './gnp-store.js';
 
 export interface VpeReconcilerDeps {

@@ -28,9 +28,9 @@ import type {
 } from '../api/v1alpha1.js';
 import type { FieldError, Validated } from '../api/errors.js';
 import { DurationError, formatDuration, parseRefreshInterval } from '../util/duration.js';
-import { IbmCloudError } from './errors.js';
-import { parseServiceUrl } from './http.js';
-import { defaultIamEndpointFor, defaultVpcEndpoint, isRegionName, isVpcId } from './vpc.js';
+import { IbmCloudError } from '../ibm/errors.js';
+import { parseServiceUrl } from '../ibm/http.js';
+import { defaultIamEndpointFor, defaultVpcEndpoint, isRegionName, isVpcId } from '../ibm/vpc.js';
 
 export const DISCOVERY_PATH = 'spec.discovery.ibmCloud';
 export const DISCOVERED_CONDITION = 'Discovered';

@@ -34,7 +34,7 @@ import {
   type DiscoveryResult,
   type DiscoverySettings,
   type SecretLike,
-} from '../ibm/discovery.js';
+} from './discovery-state.js';
 import { formatDuration } from '../util/duration.js';
 import { IbmCloudError, redact } from '../ibm/errors.js';
 import type { FetchFunction, RetryPolicy } from '../ibm/http.js';
@@ -47,9 +47,9 @@ import { noopEventRecorder, type EventRecorder } from '../kube/events.js';
 import type { Logger } from '../observability/logger.js';
 import { counter, histogram, perRegistry, sharedRegistry, type Registry } from '../observability/metrics.js';
 import { formatFieldError } from '../api/errors.js';
-import type { ConditionInput } from './conditions.js';
-import type { ReconcileContext } from './controller.js';
-import type { ZoneSource } from './vpe-reconciler.js';
+import type { ConditionInput } from '../api/conditions.js';
+import type { ReconcileContext } from '../controller/controller.js';
+import type { ZoneSource } from '../controller/vpe-reconciler.js';
 import { SECRETS } from '../kube/resources.js';
 
 /** Change its value (e.g. to the current time) to make the operator discover the profile's prefixes now. */

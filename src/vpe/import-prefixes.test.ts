@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { translateProfile } from './vpe.js';
+import { translateProfile } from './rules.js';
 import {
   groupPrefixesByZone,
   importPrefixes,

@@ -7,7 +7,7 @@ import type { VpcEgressProfile, VpcZone } from '../api/v1alpha1.js';
 import { API_VERSION, VPC_EGRESS_PROFILE_KIND } from '../api/v1alpha1.js';
 import { compareCidrs, parseCidr } from '../util/cidr.js';
 import { fieldPath, type FieldError, type Validated } from '../api/errors.js';
-import { profileNameErrors } from './vpe.js';
+import { profileNameErrors } from './rules.js';
 
 /** The part of an IBM address prefix that matters here. */
 export interface ZonedPrefix {

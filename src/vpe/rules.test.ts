@@ -24,7 +24,7 @@ import {
   VPE_ZONE_FIELDS,
   vpePolicyName,
   type VpeTranslation,
-} from './vpe.js';
+} from './rules.js';
 
 function profile(spec: VpcEgressProfileSpec | Record<string, unknown>, name = 'prod'): VpcEgressProfile {
   return {

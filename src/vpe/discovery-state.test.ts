@@ -12,9 +12,9 @@ import {
   rememberDiscovery,
   type DiscoveryMemory,
   type DiscoverySettings,
-} from './discovery.js';
-import { IbmCloudError } from './errors.js';
-import { listAddressPrefixes } from './vpc.js';
+} from './discovery-state.js';
+import { IbmCloudError } from '../ibm/errors.js';
+import { listAddressPrefixes } from '../ibm/vpc.js';
 
 const secretRef = { namespace: 'calico-vpc-system', name: 'ibm-api-key', key: 'apikey' };
 const ibmCloud = { region: 'us-south', vpcId: FIXTURE_VPC_ID, apiKeySecretRef: secretRef };

@@ -39,7 +39,7 @@ import {
   type ReconcileFunction,
   type ReconcileResult,
 } from './controller.js';
-import { createDiscovery } from '../vpe/discovery.js';
+import { createDiscovery, type ZoneSource } from '../vpe/discovery.js';
 import { NotOwnedError, type GnpStore } from './gnp-store.js';
 
 export interface VpeReconcilerDeps {
@@ -54,14 +54,6 @@ export interface VpeReconcilerDeps {
    * undefined: use spec.zones. May also report a status fragment and a requeue delay.
    */
   zonesFor?: (profile: VpcEgressProfile, ctx: ReconcileContext) => Promise<ZoneSource | undefined>;
-}
-
-export interface ZoneSource {
-  zones: VpcZone[];
-  /** Status fields the source owns (discoveredZones, lastDiscoveryTime). */
-  status?: Partial<VpcEgressProfileStatus>;
-  conditions?: ConditionInput[];
-  requeueAfterMs?: number;
 }
 
 /** Keys for the VPE controller from a profile event: the profile, and — when claims may have moved — every profile. */

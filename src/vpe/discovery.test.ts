@@ -16,8 +16,8 @@ import {
   DISCOVERY_REQUEST_ANNOTATION,
   type Discovery,
   type DiscoveryOptions,
+  type ZoneSource,
 } from './discovery.js';
-import type { ZoneSource } from '../controller/vpe-reconciler.js';
 
 const SECRET_REF = { namespace: 'calico-vpc-system', name: 'ibm-cloud-api-key', key: 'apikey' };
 const TEN_MINUTES = 600_000;

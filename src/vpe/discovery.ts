@@ -18,7 +18,7 @@
  *   (like Flux's reconcile.fluxcd.io/requestedAt), e.g. right after adding an address prefix to the VPC.
  */
 import type { KubeObject } from '../api/kube.js';
-import type { VpcEgressProfile, VpcEgressProfileStatus, ZoneStatus } from '../api/v1alpha1.js';
+import type { VpcEgressProfile, VpcEgressProfileStatus, VpcZone, ZoneStatus } from '../api/v1alpha1.js';
 import {
   DEGRADED_CONDITION,
   DISCOVERED_CONDITION,
@@ -48,8 +48,6 @@ import type { Logger } from '../observability/logger.js';
 import { counter, histogram, perRegistry, sharedRegistry, type Registry } from '../observability/metrics.js';
 import { formatFieldError } from '../api/errors.js';
 import type { ConditionInput } from '../api/conditions.js';
-import type { ReconcileContext } from '../controller/controller.js';
-import type { ZoneSource } from '../controller/vpe-reconciler.js';
 import { SECRETS } from '../kube/resources.js';
 
 /** Change its value (e.g. to the current time) to make the operator discover the profile's prefixes now. */
@@ -83,6 +81,21 @@ export interface DiscoveryOptions {
   retry?: Partial<RetryPolicy>;
   /** Aborting it (operator shutdown) cancels attempts in flight without recording them as failures. */
   signal?: AbortSignal;
+}
+
+/** What a reconcile lends discovery: its logger and its cancellation (the controller's ReconcileContext is one). */
+export interface ReconcileContext {
+  log: Logger;
+  signal: AbortSignal;
+}
+
+/** The zones a discovering profile translates, with the status and conditions discovery owns. */
+export interface ZoneSource {
+  zones: VpcZone[];
+  /** Status fields the source owns (discoveredZones, lastDiscoveryTime). */
+  status?: Partial<VpcEgressProfileStatus>;
+  conditions?: ConditionInput[];
+  requeueAfterMs?: number;
 }
 
 export interface Discovery {

@@ -12,14 +12,7 @@
  * - Two profiles claiming the same (gateway, zone): the older keeps it (see resolveClaims); the newer reports
  *   Conflict. The decision depends only on the profiles, never on event order, so it cannot flap.
  */
-import type { Condition } from '../api/kube.js';
-import {
-  VPC_EGRESS_PROFILE_KIND,
-  API_VERSION,
-  type VpcEgressProfile,
-  type VpcEgressProfileStatus,
-  type VpcZone,
-} from '../api/v1alpha1.js';
+import { VPC_EGRESS_PROFILE_KIND, API_VERSION, type VpcEgressProfile, type VpcZone } from '../api/v1alpha1.js';
 import { PROFILE_LABEL, SOURCE_LABEL, SOURCE_VPE } from '../calico/types.js';
 import type { ResourceClient } from '../kube/resource.js';
 import type { EventRecorder } from '../kube/events.js';
@@ -28,10 +21,11 @@ import { VPC_EGRESS_PROFILES } from '../kube/resources.js';
 import type { Informer, InformerEvent } from '../kube/informer.js';
 import { formatFieldError } from '../api/errors.js';
 import { claimedPolicyNames, resolveClaims, translateProfile } from '../vpe/rules.js';
-import { DISCOVERY_CONDITIONS, DISCOVERY_STATUS_FIELDS, effectiveZones } from '../vpe/discovery-state.js';
+import { effectiveZones } from '../vpe/discovery-state.js';
+import { nextProfileStatus, profileConditions, type StatusUpdate } from '../vpe/status.js';
 import { sharedRegistry, type Registry } from '../observability/metrics.js';
 import { writeMetrics } from './write-metrics.js';
-import { jsonEqual, setConditions, type ConditionInput } from '../api/conditions.js';
+import { jsonEqual } from '../api/conditions.js';
 import type { ControllerSetup } from './context.js';
 import {
   Controller,
@@ -115,17 +109,7 @@ export function vpeReconciler(deps: VpeReconcilerDeps): ReconcileFunction {
         note: message,
       });
       await writeStatus(deps, profile, now(), {
-        conditions: [
-          {
-            type: 'Ready',
-            status: 'False',
-            reason: 'InvalidSpec',
-            message: `spec rejected; the last good policies are kept: ${message}`,
-            observedGeneration: generation,
-          },
-          { type: 'Invalid', status: 'True', reason: 'InvalidSpec', message, observedGeneration: generation },
-          ...(source?.conditions ?? []),
-        ],
+        conditions: [...profileConditions({ invalid: message }, generation), ...(source?.conditions ?? [])],
         fields: { policies: ownedNames, ...source?.status },
         discovering: source !== undefined,
       });
@@ -184,63 +168,14 @@ export function vpeReconciler(deps: VpeReconcilerDeps): ReconcileFunction {
       });
     }
 
-    const overlap = warnings.map(formatFieldError).join('; ');
+    const outcome = {
+      written: written.length,
+      total: policies.length,
+      conflicts,
+      overlap: warnings.map(formatFieldError).join('; '),
+    };
     await writeStatus(deps, profile, now(), {
-      conditions: [
-        conflicts.length
-          ? {
-              type: 'Ready',
-              status: 'False',
-              reason: 'Conflict',
-              message: `${written.length} of ${policies.length} policies in place; ${conflicts.join('; ')}`,
-              observedGeneration: generation,
-            }
-          : {
-              type: 'Ready',
-              status: 'True',
-              reason: 'PoliciesInPlace',
-              message: `${written.length} GlobalNetworkPolicies in place`,
-              observedGeneration: generation,
-            },
-        {
-          type: 'Invalid',
-          status: 'False',
-          reason: 'SpecValid',
-          message: 'the spec is valid',
-          observedGeneration: generation,
-        },
-        conflicts.length
-          ? {
-              type: 'Conflict',
-              status: 'True',
-              reason: 'PolicyClaimedElsewhere',
-              message: conflicts.join('; '),
-              observedGeneration: generation,
-            }
-          : {
-              type: 'Conflict',
-              status: 'False',
-              reason: 'NoConflict',
-              message: 'no other owner claims these policies',
-              observedGeneration: generation,
-            },
-        overlap
-          ? {
-              type: 'PrefixOverlap',
-              status: 'True',
-              reason: 'PrefixInMultipleZones',
-              message: overlap,
-              observedGeneration: generation,
-            }
-          : {
-              type: 'PrefixOverlap',
-              status: 'False',
-              reason: 'NoOverlap',
-              message: 'no prefix is in two zones',
-              observedGeneration: generation,
-            },
-        ...(source?.conditions ?? []),
-      ],
+      conditions: [...profileConditions(outcome, generation), ...(source?.conditions ?? [])],
       fields: { policies: written.sort(), zones, ...source?.status },
       discovering: source !== undefined,
     });
@@ -248,38 +183,19 @@ export function vpeReconciler(deps: VpeReconcilerDeps): ReconcileFunction {
   };
 }
 
-/**
- * Merge-patches the status when it changes. `discovering: false` (spec.zones only) removes what discovery left
- * there (discovered zones, its time and conditions), so the status never describes a discovery that is off.
- */
+/** Merge-patches the status when it changes (nextProfileStatus decides what and whether). */
 async function writeStatus(
   deps: VpeReconcilerDeps,
   profile: VpcEgressProfile,
   now: Date,
-  next: { conditions: ConditionInput[]; fields: Partial<VpcEgressProfileStatus>; discovering: boolean },
+  update: StatusUpdate,
 ): Promise<void> {
-  const previous = profile.status ?? {};
-  const status: VpcEgressProfileStatus = {
-    ...previous,
-    ...next.fields,
-    observedGeneration: profile.metadata.generation,
-    conditions: setConditions(previous.conditions, next.conditions, now.toISOString()) as Condition[],
-  };
-  // A merge patch removes a field only when it is sent as null.
-  const removed: Record<string, null> = {};
-  if (!next.discovering) {
-    for (const field of DISCOVERY_STATUS_FIELDS) {
-      if (status[field] === undefined) continue;
-      delete status[field];
-      removed[field] = null;
-    }
-    status.conditions = status.conditions?.filter((c) => !DISCOVERY_CONDITIONS.includes(c.type));
-  }
-  if (jsonEqual(status, previous)) return;
+  const next = nextProfileStatus(profile.status, profile.metadata.generation, update, now);
+  if (!next) return;
   try {
     await deps.profileClient.patch(
       profile.metadata.name,
-      { apiVersion: API_VERSION, kind: VPC_EGRESS_PROFILE_KIND, status: { ...status, ...removed } },
+      { apiVersion: API_VERSION, kind: VPC_EGRESS_PROFILE_KIND, status: next.patch },
       { type: 'merge', subresource: 'status' },
     );
     writeMetrics(deps.registry ?? sharedRegistry()).inc({

@@ -12,7 +12,12 @@
  * - Two profiles claiming the same (gateway, zone): the older keeps it (see resolveClaims); the newer reports
  *   Conflict. The decision depends only on the profiles, never on event order, so it cannot flap.
  */
-import { VPC_EGRESS_PROFILE_KIND, API_VERSION, type VpcEgressProfile, type VpcZone } from '../api/v1alpha1.js';
+import {
+  VPC_EGRESS_PROFILE_KIND,
+  API_VERSION,
+  type VpcEgressProfile,
+  type VpcZone,
+} from '../api/v1alpha1.js';
 import { PROFILE_LABEL, SOURCE_LABEL, SOURCE_VPE } from '../calico/types.js';
 import type { ResourceClient } from '../kube/resource.js';
 import type { EventRecorder } from '../kube/events.js';
@@ -20,7 +25,8 @@ import { isNotFound } from '../kube/errors.js';
 import { VPC_EGRESS_PROFILES } from '../kube/resources.js';
 import type { Informer, InformerEvent } from '../kube/informer.js';
 import { formatFieldError } from '../api/errors.js';
-import { claimedPolicyNames, resolveClaims, translateProfile } from '../vpe/rules.js';
+import { claimedPolicyNames, resolveClaims } from '../vpe/claims.js';
+import { translateProfile } from '../vpe/rules.js';
 import { effectiveZones } from '../vpe/discovery-state.js';
 import { nextProfileStatus, profileConditions, type StatusUpdate } from '../vpe/status.js';
 import { sharedRegistry, type Registry } from '../observability/metrics.js';

@@ -5,6 +5,10 @@
 #     cache, where the tests look for it.
 #   - ShellCheck lints hack/*.sh (test/unit/scripts.test.ts); installed with apt-get when running as root on a
 #     Debian/Ubuntu machine, otherwise reported (that test then skips and says why).
+#   - The Felix tier (test/felix/) runs Calico Felix in network namespaces: iproute2 (ip), nftables (nft),
+#     iptables, ipset, conntrack, socat (the API relay, SCTP), xz-utils (unpacks ../shared/felix/*.xz), procps
+#     (sysctl). Installed with apt-get as root when missing; otherwise reported (the tier then skips and says why,
+#     or fails under REQUIRE_FELIX=1).
 #
 # Honoured: CVO_CACHE_DIR (cache root, default $XDG_CACHE_HOME/calico-vpc-operator or ~/.cache/calico-vpc-operator).
 # The last line on stdout is the kustomize command the tests will use.
@@ -69,6 +73,32 @@ ensure_shellcheck() {
   log "  install it (https://github.com/koalaman/shellcheck#installing); until then the script lint test skips"
 }
 
+# The commands the Felix tier runs, and the Debian package of each.
+FELIX_TOOLS=(ip:iproute2 nft:nftables iptables:iptables ipset:ipset conntrack:conntrack socat:socat xz:xz-utils
+  sysctl:procps)
+ensure_felix_tools() {
+  local missing=() entry
+  for entry in "${FELIX_TOOLS[@]}"; do
+    command -v "${entry%%:*}" >/dev/null 2>&1 || missing+=("${entry#*:}")
+  done
+  if [[ ${#missing[@]} -eq 0 ]]; then
+    log "Felix tier tools found: ${FELIX_TOOLS[*]%%:*}"
+    return
+  fi
+  if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    log "installing for the Felix tier with apt-get: ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+    for entry in "${FELIX_TOOLS[@]}"; do
+      command -v "${entry%%:*}" >/dev/null 2>&1 ||
+        die "apt-get reported success but ${entry%%:*} (package ${entry#*:}) is still not on PATH"
+    done
+    return
+  fi
+  log "the Felix tier needs these Debian packages, not installed here (needs root and apt-get): ${missing[*]}"
+}
+
 ensure_kustomize
 ensure_shellcheck
+ensure_felix_tools
 echo "$kustomize_command"

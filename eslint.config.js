@@ -23,6 +23,7 @@ export default tseslint.config(
       'src/calico/**',
       'src/api/**',
       'src/selectors/**',
+      'src/util/**',
     ],
     rules: {
       'no-restricted-imports': [

@@ -1,7 +1,7 @@
-import { ManualClock, settle } from '../kube/clock.js';
+import { ManualClock, settle } from '../../test/support/manual-clock.js';
 import { ApiError } from '../kube/errors.js';
 import type { InformerEvent } from '../kube/informer.js';
-import { HandFedInformer } from '../kube/testing/hand-fed-informer.js';
+import { HandFedInformer } from '../../test/support/hand-fed-informer.js';
 import { createLogger } from '../observability/logger.js';
 import { Registry } from '../observability/metrics.js';
 import { Controller, controllersReady, type ReconcileContext, type ReconcileResult } from './controller.js';

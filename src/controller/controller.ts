@@ -7,8 +7,8 @@
  * `requeueAfterMs` runs again after that delay with its backoff reset.
  */
 import { randomUUID } from 'node:crypto';
-import type { Clock } from '../kube/clock.js';
-import { systemClock } from '../kube/clock.js';
+import type { Clock } from '../util/clock.js';
+import { systemClock } from '../util/clock.js';
 import { isConflict } from '../kube/errors.js';
 import type { Informer, InformerEvent } from '../kube/informer.js';
 import { silentLogger, type Logger } from '../observability/logger.js';

@@ -4,7 +4,7 @@ import type { KubeObject } from '../api/kube.js';
 import type { VpcEgressProfile, VpcEgressProfileSpec } from '../api/v1alpha1.js';
 import { FakeIbmCloud, FIXTURE_REGION, FIXTURE_VPC_ID } from '../../test/fixtures/ibm/fake-ibm-cloud.js';
 import type { FetchFunction } from '../ibm/http.js';
-import { ManualClock, settle } from '../kube/clock.js';
+import { ManualClock, settle } from '../../test/support/manual-clock.js';
 import { ApiError } from '../kube/errors.js';
 import type { EventInput, EventRecorder } from '../kube/events.js';
 import { createLogger } from '../observability/logger.js';

@@ -35,13 +35,13 @@ import {
   type DiscoverySettings,
   type SecretLike,
 } from '../ibm/discovery.js';
-import { formatDuration } from '../ibm/duration.js';
+import { formatDuration } from '../util/duration.js';
 import { IbmCloudError, redact } from '../ibm/errors.js';
 import type { FetchFunction, RetryPolicy } from '../ibm/http.js';
 import { IamTokenSource } from '../ibm/iam.js';
 import { listAddressPrefixes } from '../ibm/vpc.js';
 import type { KubeClient, ResourceRef } from '../kube/client.js';
-import { systemClock, type Clock, type TimerHandle } from '../kube/clock.js';
+import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { isApiError, isNotFound } from '../kube/errors.js';
 import { noopEventRecorder, type EventRecorder } from '../kube/events.js';
 import type { Logger } from '../observability/logger.js';

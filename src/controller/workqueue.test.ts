@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { ManualClock, settle } from '../kube/clock.js';
+import { ManualClock, settle } from '../../test/support/manual-clock.js';
 import { Registry } from '../observability/metrics.js';
 import {
   ItemExponentialRateLimiter,

@@ -9,7 +9,7 @@
  * - `shutdown` stops taking keys, lets the ones in flight finish, and returns within a bound.
  */
 import PQueue from 'p-queue';
-import { sleep, systemClock, type Clock, type TimerHandle } from '../kube/clock.js';
+import { sleep, systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import {
   counter,

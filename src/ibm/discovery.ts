@@ -27,7 +27,7 @@ import type {
   ZoneStatus,
 } from '../api/v1alpha1.js';
 import type { FieldError, Validated } from '../api/errors.js';
-import { DurationError, formatDuration, parseRefreshInterval } from './duration.js';
+import { DurationError, formatDuration, parseRefreshInterval } from '../util/duration.js';
 import { IbmCloudError } from './errors.js';
 import { parseServiceUrl } from './http.js';
 import { defaultIamEndpointFor, defaultVpcEndpoint, isRegionName, isVpcId } from './vpc.js';

@@ -3,7 +3,7 @@
  * bounded retries with jittered exponential backoff on 429/5xx/network failures, Retry-After, and no redirects
  * (a redirect could carry a bearer token or an API key to another host).
  */
-import { backoffDelay, sleep, systemClock, type BackoffPolicy, type Clock } from '../kube/clock.js';
+import { backoffDelay, sleep, systemClock, type BackoffPolicy, type Clock } from '../util/clock.js';
 import { IbmCloudError, redact } from './errors.js';
 
 export type FetchFunction = typeof globalThis.fetch;

@@ -2,7 +2,7 @@ import { inspect } from 'node:util';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FakeIbmCloud } from '../../test/fixtures/ibm/fake-ibm-cloud.js';
-import { ManualClock } from '../kube/clock.js';
+import { ManualClock } from '../../test/support/manual-clock.js';
 import { IbmCloudError } from './errors.js';
 import { IamTokenSource, IAM_APIKEY_GRANT_TYPE, refreshTime } from './iam.js';
 

@@ -1,5 +1,5 @@
 import { Registry } from '../observability/metrics.js';
-import { ManualClock, settle } from './clock.js';
+import { ManualClock, settle } from '../../test/support/manual-clock.js';
 import { ApiError } from './errors.js';
 import { KubeEventRecorder, type EventStore, type KubeEvent } from './events.js';
 

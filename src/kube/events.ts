@@ -12,7 +12,7 @@ import type { KubeObject, ObjectMeta } from '../api/kube.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import { counter, perRegistry, sharedRegistry, type Registry } from '../observability/metrics.js';
 import type { ResourceClient, ResourceRef } from './client.js';
-import { systemClock, toMicroTime, type Clock, type TimerHandle } from './clock.js';
+import { systemClock, toMicroTime, type Clock, type TimerHandle } from '../util/clock.js';
 import { isNotFound } from './errors.js';
 
 export interface ObjectReference {

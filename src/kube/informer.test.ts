@@ -1,7 +1,8 @@
 import type { KubeObject } from '../api/kube.js';
 import { Registry } from '../observability/metrics.js';
 import type { KubeList, WatchEvent } from './client.js';
-import { AbortedError, ManualClock, settle } from './clock.js';
+import { AbortedError } from '../util/clock.js';
+import { ManualClock, settle } from '../../test/support/manual-clock.js';
 import { ApiError } from './errors.js';
 import {
   LAST_APPLIED_ANNOTATION,

@@ -20,7 +20,7 @@ import {
   type BackoffPolicy,
   type Clock,
   type TimerHandle,
-} from './clock.js';
+} from '../util/clock.js';
 import { isGone } from './errors.js';
 
 export type InformerEventType = 'added' | 'modified' | 'deleted' | 'resync';

@@ -1,5 +1,6 @@
 import { Registry } from '../observability/metrics.js';
-import { ManualClock, settle, toMicroTime } from './clock.js';
+import { toMicroTime } from '../util/clock.js';
+import { ManualClock, settle } from '../../test/support/manual-clock.js';
 import { ApiError } from './errors.js';
 import { LeaderElector, defaultLeaderIdentity, type Lease, type LeaseStore } from './leader.js';
 

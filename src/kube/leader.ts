@@ -14,7 +14,7 @@ import type { KubeObject, ObjectMeta } from '../api/kube.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import { gauge, perRegistry, sharedRegistry, type Registry } from '../observability/metrics.js';
 import type { ResourceClient, ResourceRef } from './client.js';
-import { sleep, systemClock, toMicroTime, type Clock } from './clock.js';
+import { sleep, systemClock, toMicroTime, type Clock } from '../util/clock.js';
 import { isAlreadyExists, isConflict, isNotFound } from './errors.js';
 
 export interface LeaseSpec {

@@ -29,7 +29,7 @@ import {
   rangeToCidrs,
   subtractIntervals,
   type IpInterval,
-} from '../translate/cidr.js';
+} from '../util/cidr.js';
 import { findingAt, type LintFinding } from './finding.js';
 import { RULES } from './rules.js';
 import type { ProfileTranslation } from './translation.js';

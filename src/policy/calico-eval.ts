@@ -35,7 +35,7 @@ import type {
   PolicyDirection,
 } from '../calico/types.js';
 import { DEFAULT_TIER, DEFAULT_TIER_ORDER } from '../calico/types.js';
-import { cidrContainsIp, formatCidr, formatIp, parseCidr, type Cidr } from '../translate/cidr.js';
+import { cidrContainsIp, formatCidr, formatIp, parseCidr, type Cidr } from '../util/cidr.js';
 import { fieldPath, type FieldError, type Validated } from '../api/errors.js';
 import {
   CALICO_NAMESPACE_LABEL,

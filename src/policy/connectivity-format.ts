@@ -35,6 +35,6 @@ export function formatConnlist(lines: readonly ConnectionLine[], format: Connlis
 }
 
 /** Go's csv.Writer: quote a field with a comma, quote, CR or LF, or a leading space; double inner quotes. */
-function csvField(field: string): string {
+export function csvField(field: string): string {
   return /[",\r\n]/.test(field) || field.startsWith(' ') ? `"${field.replace(/"/g, '""')}"` : field;
 }

@@ -8,15 +8,16 @@
 import fc from 'fast-check';
 import type { NetworkPolicy, NetworkPolicySpec, Protocol } from '../api/kube.js';
 import type { GlobalNetworkPolicy } from '../calico/types.js';
-import { formatIp, type IpInterval } from '../translate/cidr.js';
+import { formatIp, type IpInterval } from '../util/cidr.js';
 import { formatFieldError } from '../api/errors.js';
 import { translateNetworkPolicy } from '../translate/networkpolicy.js';
 import {
   namespacesArbitrary,
   networkPoliciesArbitrary,
   podsArbitrary,
+  scenarioConnectivityInput as scenarioInput,
   type PolicyScenario,
-} from './arbitraries.js';
+} from '../../test/support/policy-arbitraries.js';
 import {
   calicoPolicySet,
   calicoVerdict,
@@ -36,7 +37,7 @@ import {
   type PortSet,
 } from './connectivity.js';
 import { compileNetworkPolicy, kubeVerdict } from './kube-eval.js';
-import { clusterModel, resolveConnection, type PeerRef, type PodModel, type Verdict } from './model.js';
+import { clusterModel, resolveConnection, type PeerRef, type Verdict } from './model.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Builders
@@ -515,31 +516,6 @@ describe('modes', () => {
 
 // ---------------------------------------------------------------------------------------------------------------
 // Properties
-
-/** The scenario's pods as the analysis input sees them (each pod its own peer). */
-function scenarioInput(scenario: Scenario): ConnectivityInput {
-  return {
-    namespaces: scenario.namespaces,
-    endpoints: scenario.pods.map((p: PodModel) => ({
-      namespace: p.namespace,
-      name: p.name,
-      labels: p.labels,
-      ports: p.namedPorts.map((port) => ({
-        name: port.name,
-        containerPort: port.port,
-        protocol: port.protocol,
-      })),
-      ips: p.ips.map(formatIp),
-      hostNetwork: p.hostNetwork,
-      owner: { kind: 'Pod', name: p.name },
-      ...(p.serviceAccountName ? { serviceAccountName: p.serviceAccountName } : {}),
-    })),
-    networkPolicies: scenario.policies.map((policy) => ({
-      object: policy,
-      namespace: policy.metadata?.namespace ?? '',
-    })),
-  };
-}
 
 type Scenario = Omit<PolicyScenario, 'connections'>;
 

@@ -36,7 +36,7 @@ import {
   type Cidr,
   type IpAddress,
   type IpInterval,
-} from '../translate/cidr.js';
+} from '../util/cidr.js';
 import { fieldPath, formatFieldError, type FieldError } from '../api/errors.js';
 import { translateNetworkPolicy, type NetworkPolicyTranslationOptions } from '../translate/networkpolicy.js';
 import {

@@ -12,10 +12,14 @@ import fc from 'fast-check';
 import { stringify } from 'yaml';
 import type { NetworkPolicy } from '../api/kube.js';
 import type { GlobalNetworkPolicy } from '../calico/types.js';
-import { formatIp } from '../translate/cidr.js';
+import { formatIp } from '../util/cidr.js';
 import { formatFieldError } from '../api/errors.js';
 import { translateNetworkPolicy, type NetworkPolicyTranslation } from '../translate/networkpolicy.js';
-import { policyScenarioArbitrary, scenarioCluster, type PolicyScenario } from './arbitraries.js';
+import {
+  policyScenarioArbitrary,
+  scenarioCluster,
+  type PolicyScenario,
+} from '../../test/support/policy-arbitraries.js';
 import {
   calicoPolicySet,
   calicoVerdict,

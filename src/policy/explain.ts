@@ -19,7 +19,7 @@ import {
   type PairConnectivity,
   type PortRange,
 } from './connectivity.js';
-import { formatIp, formatRange } from '../translate/cidr.js';
+import { formatIp, formatRange } from '../util/cidr.js';
 import type { Direction, DirectionVerdict, Mismatch, PolicyRef, RuleEvaluation, RuleRef } from './model.js';
 
 export const EXPLAINED_SECTION = 'Connections that policies decide';

@@ -23,7 +23,7 @@ import type {
   PolicyType,
   Protocol,
 } from '../api/kube.js';
-import { cidrContainsIp, formatCidr, formatIp, parseCidr, type Cidr } from '../translate/cidr.js';
+import { cidrContainsIp, formatCidr, formatIp, parseCidr, type Cidr } from '../util/cidr.js';
 import { fieldPath, type FieldError, type Validated } from '../api/errors.js';
 import { effectivePolicyTypes } from '../translate/networkpolicy.js';
 import { compileLabelSelector, InvalidLabelSelectorError, type Labels } from '../selectors/kubernetes.js';

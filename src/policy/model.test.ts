@@ -1,5 +1,5 @@
 import type { Pod } from '../api/kube.js';
-import { formatIp } from '../translate/cidr.js';
+import { formatIp } from '../util/cidr.js';
 import {
   buildClusterModel,
   calicoEndpointLabels,

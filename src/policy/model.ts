@@ -11,7 +11,7 @@
 import type { Namespace, Pod, Protocol } from '../api/kube.js';
 import { NAMESPACE_NAME_LABEL } from '../api/kube.js';
 import { fieldPath, type FieldError, type Validated } from '../api/errors.js';
-import { formatIp, parseIp, type IpAddress, type IpFamily } from '../translate/cidr.js';
+import { formatIp, parseIp, type IpAddress, type IpFamily } from '../util/cidr.js';
 import {
   CALICO_K8S_ORCHESTRATOR,
   CALICO_NAME_LABEL,
@@ -24,7 +24,7 @@ import {
 import type { Labels } from '../selectors/kubernetes.js';
 
 export type { Labels } from '../selectors/kubernetes.js';
-export type { IpAddress, IpFamily } from '../translate/cidr.js';
+export type { IpAddress, IpFamily } from '../util/cidr.js';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Cluster

@@ -5,7 +5,7 @@
  */
 import type { VpcEgressProfile, VpcZone } from '../api/v1alpha1.js';
 import { API_VERSION, VPC_EGRESS_PROFILE_KIND } from '../api/v1alpha1.js';
-import { compareCidrs, parseCidr } from './cidr.js';
+import { compareCidrs, parseCidr } from '../util/cidr.js';
 import { fieldPath, type FieldError, type Validated } from '../api/errors.js';
 import { profileNameErrors } from './vpe.js';
 

@@ -56,7 +56,7 @@ import {
   type GlobalNetworkPolicy,
   type GlobalNetworkPolicySpec,
 } from '../calico/types.js';
-import { compareCidrs, cidrContains, formatCidr, parseCidr, type Cidr } from './cidr.js';
+import { compareCidrs, cidrContains, formatCidr, parseCidr, type Cidr } from '../util/cidr.js';
 import { fieldPath, type FieldError, type Finding } from '../api/errors.js';
 import { gnpNameForNetworkPolicy } from './names.js';
 import { andTerms, equalityTerm, labelSelectorTerms } from './selector.js';

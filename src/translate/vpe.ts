@@ -19,7 +19,7 @@ import {
   ZONE_LABEL,
 } from '../calico/types.js';
 import { parseSelector, SelectorParseError } from '../selectors/calico.js';
-import { aggregateCidrs, cidrsOverlap, formatCidr, parseCidr, type Cidr } from './cidr.js';
+import { aggregateCidrs, cidrsOverlap, formatCidr, parseCidr, type Cidr } from '../util/cidr.js';
 import { fieldPath, type FieldError, type Finding, type Validated } from '../api/errors.js';
 
 export const VPE_POLICY_NAME_PREFIX = 'allow-vpe-gateway-';

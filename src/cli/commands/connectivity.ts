@@ -23,7 +23,9 @@ import {
   describeProblem,
   type ConnectivityInput,
   type ConnectivityMode,
+  type ConnectivityOptions,
   type ConnectivityProblem,
+  type ConnectivityReport,
 } from '../../policy/connectivity.js';
 import { explainConnectivity } from '../../policy/explain.js';
 import { formatFieldError } from '../../api/errors.js';
@@ -100,32 +102,69 @@ async function runConnectivity(
     throw new CliExit(1, `error: --explain prints text; use it with -o txt, not -o ${flags.output}`);
   }
 
-  const loaded =
+  const source: AnalysisSource =
     flags.kubeconfig !== undefined
-      ? await loadFromCluster(makeLister, flags.kubeconfig, flags.context, io)
-      : await loadManifests(files, io.readStdin);
-  if (loaded.errors.length > 0) throw new CliExit(1, loaded.errors.map((error) => error.message).join('\n'));
+      ? { kubeconfig: flags.kubeconfig, ...(flags.context !== undefined ? { context: flags.context } : {}) }
+      : { files };
+  const { input, inventory } = await loadAnalysisInput(source, io, makeLister);
+  const report = analyzeOrExit(
+    input,
+    inventory,
+    {
+      mode: flags.mode ?? defaultMode([input]),
+      explain: flags.explain === true,
+      ...(flags.focusWorkload !== undefined ? { focusWorkload: flags.focusWorkload } : {}),
+    },
+    io,
+  );
+  io.stdout(flags.explain ? explainConnectivity(report) : formatConnlist(report.connections, flags.output));
+}
 
+/** Where the analysed objects come from: manifests (files, directories, - for standard input) or a live cluster. */
+export type AnalysisSource =
+  { readonly files: readonly string[] } | { readonly kubeconfig: string; readonly context?: string };
+
+/** The analysis input of a source; input the loader or the conversion refuses throws CliExit(1) naming file and field. */
+export async function loadAnalysisInput(
+  source: AnalysisSource,
+  io: CliIO,
+  makeLister: ListerFactory | undefined,
+): Promise<{ input: ConnectivityInput; inventory: Inventory }> {
+  const loaded =
+    'kubeconfig' in source
+      ? await loadFromCluster(makeLister, source.kubeconfig, source.context, io)
+      : await loadManifests([...source.files], io.readStdin);
+  if (loaded.errors.length > 0) throw new CliExit(1, loaded.errors.map((error) => error.message).join('\n'));
   const { input, errors } = connectivityInput(loaded);
   if (errors.length > 0) throw new CliExit(1, errors.join('\n'));
-  const mode = flags.mode ?? (input.globalNetworkPolicies?.length ? 'calico' : 'k8s');
-  const result = analyzeConnectivity(input, {
-    mode,
-    explain: flags.explain === true,
-    ...(flags.focusWorkload !== undefined ? { focusWorkload: flags.focusWorkload } : {}),
-  });
+  return { input, inventory: loaded.inventory };
+}
+
+/** calico when some input has GlobalNetworkPolicies (they mean nothing to k8s mode), else k8s. */
+export function defaultMode(inputs: readonly ConnectivityInput[]): ConnectivityMode {
+  return inputs.some((input) => input.globalNetworkPolicies?.length) ? 'calico' : 'k8s';
+}
+
+/**
+ * analyzeConnectivity for the CLI: problems throw CliExit(1) pointing into the files, warnings go to stderr
+ * (prefixed with `label`, when given, to tell two analysed inputs apart).
+ */
+export function analyzeOrExit(
+  input: ConnectivityInput,
+  inventory: Inventory,
+  options: ConnectivityOptions,
+  io: CliIO,
+  label = '',
+): ConnectivityReport {
+  const result = analyzeConnectivity(input, options);
   if (!result.ok) {
     throw new CliExit(
       1,
-      result.problems.flatMap((problem) => problemMessages(problem, loaded.inventory)).join('\n'),
+      result.problems.flatMap((problem) => problemMessages(problem, inventory)).join('\n'),
     );
   }
-  for (const warning of result.report.warnings) io.stderr(`warning: ${warning}\n`);
-  io.stdout(
-    flags.explain
-      ? explainConnectivity(result.report)
-      : formatConnlist(result.report.connections, flags.output),
-  );
+  for (const warning of result.report.warnings) io.stderr(`warning: ${label}${warning}\n`);
+  return result.report;
 }
 
 async function loadFromCluster(

@@ -11,10 +11,11 @@ import type { CalicoApiChoice } from '../../controller/calico-api.js';
 import { leaderElectionTimingError } from '../../kube/leader.js';
 import { parseBindAddress } from '../../observability/health.js';
 import { createLogger, parseLogLevel, type Logger } from '../../observability/logger.js';
+import { DurationError, parseDuration } from '../../util/duration.js';
 import { CliExit, type CliIO } from '../io.js';
 import type { CommandRegistrar } from '../program.js';
 
-interface RunFlags {
+export interface RunFlags {
   kubeconfig?: string;
   context?: string;
   local?: boolean;
@@ -45,10 +46,51 @@ function positiveInt(flag: string, value: string): number {
 }
 
 function durationMs(flag: string, value: string): number {
-  const match = /^(\d+)(ms|s|m|h)$/.exec(value.trim());
-  if (!match) throw new CliExit(2, `${flag}: expected a duration like 30s, 10m or 1h, got "${value}"`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] as 'ms' | 's' | 'm' | 'h'];
-  return Number(match[1]) * unit;
+  try {
+    return parseDuration(value, flag);
+  } catch (err) {
+    if (err instanceof DurationError) throw new CliExit(2, err.message);
+    throw err;
+  }
+}
+
+function bindAddress(flag: string, value: string) {
+  try {
+    return parseBindAddress(value, flag);
+  } catch (err) {
+    throw new CliExit(2, err instanceof Error ? err.message : String(err));
+  }
+}
+
+function finiteNumber(flag: string, value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n))
+    throw new CliExit(2, `${flag}: expected a number, got "${value}"`);
+  return n;
+}
+
+/** Every flag checked and converted, before anything starts: a bad one must not start (or need) a cluster. */
+export function runSettings(flags: RunFlags) {
+  const timings = {
+    leaseDurationMs: durationMs('--leader-elect-lease-duration', flags.leaderElectLeaseDuration),
+    renewDeadlineMs: durationMs('--leader-elect-renew-deadline', flags.leaderElectRenewDeadline),
+    retryPeriodMs: durationMs('--leader-elect-retry-period', flags.leaderElectRetryPeriod),
+  };
+  const timingProblem = leaderElectionTimingError(timings, {
+    leaseDurationMs: '--leader-elect-lease-duration',
+    renewDeadlineMs: '--leader-elect-renew-deadline',
+    retryPeriodMs: '--leader-elect-retry-period',
+  });
+  if (timingProblem) throw new CliExit(2, timingProblem);
+  const translation = {
+    order: finiteNumber('--network-policy-order', flags.networkPolicyOrder),
+    tier: flags.tier,
+  };
+  const concurrency = positiveInt('--concurrency', flags.concurrency);
+  const resyncPeriodMs = durationMs('--resync-period', flags.resyncPeriod);
+  const metricsAddress = bindAddress('--metrics-bind-address', flags.metricsBindAddress);
+  const healthAddress = bindAddress('--health-probe-bind-address', flags.healthProbeBindAddress);
+  return { timings, translation, concurrency, resyncPeriodMs, metricsAddress, healthAddress };
 }
 
 /**
@@ -162,18 +204,8 @@ export const registerRun: CommandRegistrar = (program: Command, io: CliIO) => {
     .option('--resync-period <duration>', 'full re-reconcile period', '10m')
     .action(async (flags: RunFlags) => {
       const log = createLogger({ level: parseLogLevel(flags.logLevel), pretty: flags.logPretty });
-      // Flags first: a bad one must not start (or need) a cluster.
-      const timings = {
-        leaseDurationMs: durationMs('--leader-elect-lease-duration', flags.leaderElectLeaseDuration),
-        renewDeadlineMs: durationMs('--leader-elect-renew-deadline', flags.leaderElectRenewDeadline),
-        retryPeriodMs: durationMs('--leader-elect-retry-period', flags.leaderElectRetryPeriod),
-      };
-      const timingProblem = leaderElectionTimingError(timings, {
-        leaseDurationMs: '--leader-elect-lease-duration',
-        renewDeadlineMs: '--leader-elect-renew-deadline',
-        retryPeriodMs: '--leader-elect-retry-period',
-      });
-      if (timingProblem) throw new CliExit(2, timingProblem);
+      const { timings, translation, concurrency, resyncPeriodMs, metricsAddress, healthAddress } =
+        runSettings(flags);
       const rt = await loadRuntime();
       const { findDefaultKubeConfig, loadKubeConfig, Operator } = rt;
       let kc: KubeConfig;
@@ -214,11 +246,11 @@ export const registerRun: CommandRegistrar = (program: Command, io: CliIO) => {
         logger: log,
         calicoApi: flags.calicoApi,
         translateNetworkPolicies: flags.translateNetworkPolicies,
-        translation: { order: Number(flags.networkPolicyOrder), tier: flags.tier },
-        concurrency: positiveInt('--concurrency', flags.concurrency),
-        resyncPeriodMs: durationMs('--resync-period', flags.resyncPeriod),
-        metricsAddress: parseBindAddress(flags.metricsBindAddress, '--metrics-bind-address'),
-        healthAddress: parseBindAddress(flags.healthProbeBindAddress),
+        translation,
+        concurrency,
+        resyncPeriodMs,
+        metricsAddress,
+        healthAddress,
         leaderElection: flags.leaderElect
           ? {
               namespace: leNamespace,
@@ -228,9 +260,6 @@ export const registerRun: CommandRegistrar = (program: Command, io: CliIO) => {
             }
           : undefined,
       });
-      if (!Number.isFinite(Number(flags.networkPolicyOrder))) {
-        throw new CliExit(2, `--network-policy-order: expected a number, got "${flags.networkPolicyOrder}"`);
-      }
 
       const signals = ['SIGINT', 'SIGTERM'] as const;
       const onSignal = (signal: string) => {

@@ -2,8 +2,8 @@
  * Test support (not built into dist/): an Informer whose sync and events a unit test drives by hand, for code that
  * consumes informers (controllers, the GNP store). The list-watch side itself is tested in src/kube/informer.test.ts.
  */
-import type { KubeObject } from '../../api/kube.js';
-import type { Informer, InformerEvent, InformerEventHandler } from '../informer.js';
+import type { KubeObject } from '../../src/api/kube.js';
+import type { Informer, InformerEvent, InformerEventHandler } from '../../src/kube/informer.js';
 
 export class HandFedInformer<T extends KubeObject> implements Informer<T> {
   readonly handlers = new Set<InformerEventHandler<T>>();

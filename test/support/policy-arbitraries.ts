@@ -20,7 +20,9 @@ import type {
   NetworkPolicySpec,
   PolicyType,
   Protocol,
-} from '../api/kube.js';
+} from '../../src/api/kube.js';
+import { formatIp } from '../../src/util/cidr.js';
+import type { ConnectivityInput } from '../../src/policy/connectivity.js';
 import {
   clusterModel,
   namespaceModel,
@@ -32,7 +34,7 @@ import {
   type NamespaceModel,
   type PeerRef,
   type PodModel,
-} from './model.js';
+} from '../../src/policy/model.js';
 
 export const NAMESPACE_NAMES = ['ns-a', 'ns-b', 'ns-c'] as const;
 export const POD_LABEL_KEYS = ['app', 'tier', 'env', 'example.com/role'] as const;
@@ -337,4 +339,31 @@ export const policyScenarioArbitrary: fc.Arbitrary<PolicyScenario> = namespacesA
 
 export function scenarioCluster(scenario: PolicyScenario): ClusterModel {
   return clusterModel(scenario.namespaces, scenario.pods);
+}
+
+/** The scenario's pods as the connectivity analysis sees them (each pod its own peer). */
+export function scenarioConnectivityInput(
+  scenario: Pick<PolicyScenario, 'namespaces' | 'pods' | 'policies'>,
+): ConnectivityInput {
+  return {
+    namespaces: scenario.namespaces,
+    endpoints: scenario.pods.map((p: PodModel) => ({
+      namespace: p.namespace,
+      name: p.name,
+      labels: p.labels,
+      ports: p.namedPorts.map((port) => ({
+        name: port.name,
+        containerPort: port.port,
+        protocol: port.protocol,
+      })),
+      ips: p.ips.map(formatIp),
+      hostNetwork: p.hostNetwork,
+      owner: { kind: 'Pod', name: p.name },
+      ...(p.serviceAccountName ? { serviceAccountName: p.serviceAccountName } : {}),
+    })),
+    networkPolicies: scenario.policies.map((policy) => ({
+      object: policy,
+      namespace: policy.metadata?.namespace ?? '',
+    })),
+  };
 }

@@ -28,7 +28,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes, createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,11 +37,13 @@ import { KubeConfig } from '@kubernetes/client-node';
 import type { KubeObject } from '../../src/api/kube.js';
 import type { CalicoApi } from '../../src/calico/flavour.js';
 import { applyObjects, findCalicoCrds, installCrds, readManifests } from '../../src/controlplane/install.js';
-import { LocalControlPlane, REPO_ROOT } from '../../src/controlplane/local.js';
+import { LocalControlPlane, REPO_ROOT, isAlive, killAndWait, logTail } from '../../src/controlplane/local.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeClient } from '../../src/kube/client.js';
 import { resolveFelix, type ResolvedFelix } from './binaries.js';
 import {
   NETNS_PREFIX,
+  addVethPair,
   createNamespace,
   deleteNamespace,
   ipIn,
@@ -234,45 +236,6 @@ export function calicoVethName(namespace: string, pod: string): string {
   return `cali${createHash('sha1').update(`${namespace}.${pod}`).digest('hex').slice(0, 11)}`;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function endProcess(pid: number | undefined, timeoutMs = 10_000): Promise<void> {
-  if (pid === undefined || !isAlive(pid)) return;
-  try {
-    process.kill(pid, 'SIGTERM');
-  } catch {
-    return;
-  }
-  const deadline = Date.now() + timeoutMs;
-  while (isAlive(pid) && Date.now() < deadline) await sleep(50);
-  if (isAlive(pid)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-    const killDeadline = Date.now() + 5000;
-    while (isAlive(pid) && Date.now() < killDeadline) await sleep(20);
-  }
-}
-
-function tail(file: string, lines = 30): string {
-  try {
-    return readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no log)';
-  }
-}
-
 /** A started process whose exit we watch (its pid is what we end). */
 interface Started {
   name: string;
@@ -341,9 +304,9 @@ class Agent {
         return agent;
       } catch (err) {
         if (started.child.exitCode !== null || Date.now() > deadline) {
-          await endProcess(started.child.pid);
+          await killAndWait(started.child.pid!);
           throw new Error(
-            `agent ${identity} in ${netns} did not start (${String(err)}); its log:\n${tail(started.logFile)}`,
+            `agent ${identity} in ${netns} did not start (${String(err)}); its log:\n${logTail(started.logFile)}`,
           );
         }
         await sleep(50);
@@ -392,7 +355,7 @@ class Agent {
 
   async stop(): Promise<void> {
     this.socket?.destroy();
-    await endProcess(this.process.child.pid);
+    await killAndWait(this.process.child.pid!);
   }
 }
 
@@ -621,19 +584,7 @@ class Environment implements FelixEnvironment {
     const router = this.routerNetns;
     await this.makeNamespace(node);
     await this.makeNamespace(router);
-    await ipIn(
-      node,
-      'link',
-      'add',
-      UPLINK_INTERFACE,
-      'type',
-      'veth',
-      'peer',
-      'name',
-      'eth0',
-      'netns',
-      router,
-    );
+    await addVethPair(node, UPLINK_INTERFACE, router);
     await ipIn(node, 'addr', 'add', `${NODE_ADDRESS}/${UPLINK_PREFIX_LENGTH}`, 'dev', UPLINK_INTERFACE);
     await ipIn(node, 'link', 'set', UPLINK_INTERFACE, 'up');
     // Proxy ARP answers only for addresses routed out of another interface: the worker needs a default route.
@@ -726,11 +677,11 @@ class Environment implements FelixEnvironment {
     const deadline = Date.now() + 120_000;
     for (;;) {
       if (this.felixProcess.child.exitCode !== null || !isAlive(this.felixProcess.child.pid!)) {
-        throw new Error(`Felix exited during start-up; last lines of ${logFile}:\n${tail(logFile)}`);
+        throw new Error(`Felix exited during start-up; last lines of ${logFile}:\n${logTail(logFile)}`);
       }
       if ((await this.felixHttp(FELIX_HEALTH_PORT, '/readiness')).status === 200) break;
       if (Date.now() > deadline) {
-        throw new Error(`Felix not ready after 120 s; last lines of ${logFile}:\n${tail(logFile)}`);
+        throw new Error(`Felix not ready after 120 s; last lines of ${logFile}:\n${logTail(logFile)}`);
       }
       await sleep(250);
     }
@@ -978,7 +929,7 @@ class Environment implements FelixEnvironment {
   private async removeNamespace(netns: string) {
     for (const pid of await pidsIn(netns)) {
       // Only processes this environment started live there; end any still running, by pid.
-      await endProcess(pid, 2000);
+      await killAndWait(pid, 2000);
     }
     await deleteNamespace(netns);
     const i = this.namespaces.indexOf(netns);
@@ -993,7 +944,7 @@ class Environment implements FelixEnvironment {
     await Promise.all([...this.agents.values()].map((a) => a.stop()));
     this.agents.clear();
     // Felix first (it might still be writing), then the relays.
-    for (const p of [...this.processes].reverse()) await endProcess(p.child.pid);
+    for (const p of [...this.processes].reverse()) await killAndWait(p.child.pid!);
     for (const netns of [...this.namespaces].reverse()) await this.removeNamespace(netns);
     this.client?.close();
     await this.controlPlane?.stop({ keepWorkDir: keep });

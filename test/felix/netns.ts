@@ -8,6 +8,7 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { isAlive } from '../../src/controlplane/local.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -65,15 +66,6 @@ export async function deleteNamespace(name: string): Promise<void> {
   await run('ip', ['netns', 'del', name]).catch(() => undefined);
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Deletes namespaces (and ends the processes in them, by pid) that an earlier test process made and left behind:
  * those named `cvo-<pid>-...` whose pid is no longer alive. Returns what it removed.
@@ -96,6 +88,16 @@ export async function sweepStaleNamespaces(): Promise<string[]> {
   return removed;
 }
 
+/** A veth pair: `name` in `netns`, its peer `eth0` (or `peerName`) in `peerNetns`; nothing in the host's namespace. */
+export async function addVethPair(
+  netns: string,
+  name: string,
+  peerNetns: string,
+  peerName = 'eth0',
+): Promise<void> {
+  await ipIn(netns, 'link', 'add', name, 'type', 'veth', 'peer', 'name', peerName, 'netns', peerNetns);
+}
+
 export interface VethLink {
   /** Namespace of the "outer" end (Felix's namespace for a pod, the VPC router for a VPC host). */
   outerNetns: string;
@@ -116,19 +118,7 @@ export interface VethLink {
  */
 export async function wireCalicoStyle(link: VethLink): Promise<void> {
   const { outerNetns, outerName, innerNetns, address } = link;
-  await ipIn(
-    outerNetns,
-    'link',
-    'add',
-    outerName,
-    'type',
-    'veth',
-    'peer',
-    'name',
-    'eth0',
-    'netns',
-    innerNetns,
-  );
+  await addVethPair(outerNetns, outerName, innerNetns);
   if (link.outerMac) await ipIn(outerNetns, 'link', 'set', outerName, 'address', link.outerMac);
   await ipIn(innerNetns, 'addr', 'add', `${address}/32`, 'dev', 'eth0');
   await ipIn(innerNetns, 'link', 'set', 'eth0', 'up');

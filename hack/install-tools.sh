@@ -3,12 +3,12 @@
 #   - kustomize builds config/ (test/unit/config.test.ts). `kubectl kustomize` serves as well; when neither is on
 #     PATH, sigs.k8s.io/kustomize/kustomize/v5 is built with `go install` at a pinned version into the tools
 #     cache, where the tests look for it.
-#   - ShellCheck lints hack/*.sh (test/unit/scripts.test.ts); installed with apt-get when running as root on a
-#     Debian/Ubuntu machine, otherwise reported (that test then skips and says why).
+#   - ShellCheck lints hack/*.sh (test/unit/scripts.test.ts), and Graphviz's dot renders the connectivity and diff
+#     pictures (src/cli/commands/pictures.test.ts, and `-o svg` for users); each installed with apt-get when
+#     running as root on a Debian/Ubuntu machine, otherwise reported (those tests then skip and say why).
 #   - The Felix tier (test/felix/) runs Calico Felix in network namespaces: iproute2 (ip), nftables (nft),
 #     iptables, ipset, conntrack, socat (the API relay, SCTP), xz-utils (unpacks ../shared/felix/*.xz), procps
-#     (sysctl). Installed with apt-get as root when missing; otherwise reported (the tier then skips and says why,
-#     or fails under REQUIRE_FELIX=1).
+#     (sysctl); installed the same way (without them the tier skips and says why, or fails under REQUIRE_FELIX=1).
 #
 # Honoured: CVO_CACHE_DIR (cache root, default $XDG_CACHE_HOME/calico-vpc-operator or ~/.cache/calico-vpc-operator).
 # The last line on stdout is the kustomize command the tests will use.
@@ -56,49 +56,35 @@ ensure_kustomize() {
   kustomize_command="$cached"
 }
 
-ensure_shellcheck() {
-  if command -v shellcheck >/dev/null 2>&1; then
-    log "shellcheck found on PATH: $(command -v shellcheck)"
+# ensure_apt_tool COMMAND PACKAGE WHAT: COMMAND on PATH, installing PACKAGE with apt-get when missing and possible.
+apt_lists_updated=false
+ensure_apt_tool() {
+  local command_name="$1" package="$2" what="$3"
+  if command -v "$command_name" >/dev/null 2>&1; then
+    log "$command_name found on PATH: $(command -v "$command_name")"
     return
   fi
   if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
-    log "installing shellcheck with apt-get"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >&2
-    command -v shellcheck >/dev/null 2>&1 || die "apt-get reported success but shellcheck is still not on PATH"
-    log "installed $(shellcheck --version | sed -n 's/^version: /shellcheck /p')"
+    log "installing $package with apt-get"
+    if [[ "$apt_lists_updated" == false ]]; then
+      DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+      apt_lists_updated=true
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$package" >&2
+    command -v "$command_name" >/dev/null 2>&1 ||
+      die "apt-get reported success but $command_name is still not on PATH"
+    log "installed $package: $(command -v "$command_name")"
     return
   fi
-  log "shellcheck is not installed and cannot be installed here (needs root and apt-get):"
-  log "  install it (https://github.com/koalaman/shellcheck#installing); until then the script lint test skips"
-}
-
-# The commands the Felix tier runs, and the Debian package of each.
-FELIX_TOOLS=(ip:iproute2 nft:nftables iptables:iptables ipset:ipset conntrack:conntrack socat:socat xz:xz-utils
-  sysctl:procps)
-ensure_felix_tools() {
-  local missing=() entry
-  for entry in "${FELIX_TOOLS[@]}"; do
-    command -v "${entry%%:*}" >/dev/null 2>&1 || missing+=("${entry#*:}")
-  done
-  if [[ ${#missing[@]} -eq 0 ]]; then
-    log "Felix tier tools found: ${FELIX_TOOLS[*]%%:*}"
-    return
-  fi
-  if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
-    log "installing for the Felix tier with apt-get: ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-    for entry in "${FELIX_TOOLS[@]}"; do
-      command -v "${entry%%:*}" >/dev/null 2>&1 ||
-        die "apt-get reported success but ${entry%%:*} (package ${entry#*:}) is still not on PATH"
-    done
-    return
-  fi
-  log "the Felix tier needs these Debian packages, not installed here (needs root and apt-get): ${missing[*]}"
+  log "$command_name ($package) is not installed and cannot be installed here (needs root and apt-get):"
+  log "  install the $package package; until then $what skips"
 }
 
 ensure_kustomize
-ensure_shellcheck
-ensure_felix_tools
+ensure_apt_tool shellcheck shellcheck "the script lint test"
+ensure_apt_tool dot graphviz "the Graphviz rendering test"
+for felix_tool in ip:iproute2 nft:nftables iptables:iptables ipset:ipset conntrack:conntrack socat:socat xz:xz-utils \
+  sysctl:procps; do
+  ensure_apt_tool "${felix_tool%%:*}" "${felix_tool#*:}" "the Felix tier"
+done
 echo "$kustomize_command"

@@ -28,6 +28,8 @@ import {
   type ConnectivityReport,
 } from '../../policy/connectivity.js';
 import { explainConnectivity } from '../../policy/explain.js';
+import { connectivityGraph } from '../../policy/graph.js';
+import { drawGraph, isPictureFormat, PICTURE_FORMATS, type PictureFormat } from '../graphviz.js';
 import { formatFieldError } from '../../api/errors.js';
 import { CliExit, type CliIO } from '../io.js';
 import type { ClusterLister } from '../live.js';
@@ -37,7 +39,7 @@ interface ConnectivityFlags {
   filename?: string[];
   kubeconfig?: string;
   context?: string;
-  output: ConnlistFormat;
+  output: ConnlistFormat | PictureFormat;
   focusWorkload?: string;
   explain?: boolean;
   mode?: ConnectivityMode;
@@ -66,7 +68,12 @@ export function connectivityRegistrar(makeLister?: ListerFactory): CommandRegist
       .option('--kubeconfig <path>', 'read the objects from the cluster of this kubeconfig instead of files')
       .option('--context <name>', 'kubeconfig context (with --kubeconfig)')
       .addOption(
-        new Option('-o, --output <format>', 'output format').choices(CONNLIST_FORMATS).default('txt'),
+        new Option(
+          '-o, --output <format>',
+          'output format: connlist text, or a picture (dot: Graphviz, svg: rendered with Graphviz dot, mermaid)',
+        )
+          .choices([...CONNLIST_FORMATS, ...PICTURE_FORMATS])
+          .default('txt'),
       )
       .option(
         '--focus-workload <ns/name>',
@@ -117,7 +124,13 @@ async function runConnectivity(
     },
     io,
   );
-  io.stdout(flags.explain ? explainConnectivity(report) : formatConnlist(report.connections, flags.output));
+  io.stdout(
+    flags.explain
+      ? explainConnectivity(report)
+      : isPictureFormat(flags.output)
+        ? drawGraph(connectivityGraph(report), flags.output, 1)
+        : formatConnlist(report.connections, flags.output),
+  );
 }
 
 /** Where the analysed objects come from: manifests (files, directories, - for standard input) or a live cluster. */

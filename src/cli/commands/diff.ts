@@ -15,6 +15,8 @@ import {
   type ConnectivityReport,
 } from '../../policy/connectivity.js';
 import { diffConnectivity } from '../../policy/diff.js';
+import { diffGraph } from '../../policy/graph.js';
+import { drawGraph, isPictureFormat, PICTURE_FORMATS, type PictureFormat } from '../graphviz.js';
 import { DIFF_TEXT_FORMATS, formatDiff, type DiffTextFormat } from '../../policy/diff-format.js';
 import { CliExit, type CliIO } from '../io.js';
 import type { CommandRegistrar } from '../program.js';
@@ -36,7 +38,7 @@ interface DiffFlags {
   beforeContext?: string;
   afterKubeconfig?: string;
   afterContext?: string;
-  output: DiffTextFormat;
+  output: DiffTextFormat | PictureFormat;
   includeNonChanged?: boolean;
   mode?: ConnectivityMode;
   beforeMode?: ConnectivityMode;
@@ -62,7 +64,12 @@ export function diffRegistrar(makeLister?: ListerFactory): CommandRegistrar {
       .option('--after-kubeconfig <path>', 'read the after side from the cluster of this kubeconfig')
       .option('--after-context <name>', 'kubeconfig context (with --after-kubeconfig)')
       .addOption(
-        new Option('-o, --output <format>', 'output format').choices(DIFF_TEXT_FORMATS).default('txt'),
+        new Option(
+          '-o, --output <format>',
+          'output format: diff lines, or a picture coloured by diff type (dot, svg through Graphviz dot, mermaid)',
+        )
+          .choices([...DIFF_TEXT_FORMATS, ...PICTURE_FORMATS])
+          .default('txt'),
       )
       .option(
         '--include-non-changed',
@@ -137,7 +144,11 @@ async function printDiff(
     io.stderr(`note: workload ${id} is only in --after, and has no connections\n`);
   for (const id of diff.removedWorkloads.filter(silent))
     io.stderr(`note: workload ${id} is only in --before, and had no connections\n`);
-  io.stdout(formatDiff(diff, flags.output, { includeNonChanged: flags.includeNonChanged === true }));
+  io.stdout(
+    isPictureFormat(flags.output)
+      ? drawGraph(diffGraph(diff), flags.output, DIFF_EXIT.error)
+      : formatDiff(diff, flags.output, { includeNonChanged: flags.includeNonChanged === true }),
+  );
   return diff.differs;
 }
 

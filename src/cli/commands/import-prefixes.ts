@@ -4,10 +4,10 @@
  * sorted, ready for `kubectl apply -f -`.
  */
 import { readFile } from 'node:fs/promises';
-import { stringify } from 'yaml';
 import { formatFieldError } from '../../api/errors.js';
 import { importPrefixes } from '../../translate/import-prefixes.js';
 import { CliExit } from '../io.js';
+import { yamlDocument } from '../yaml.js';
 import type { CommandRegistrar } from '../program.js';
 
 export const registerImportPrefixes: CommandRegistrar = (program, io) => {
@@ -31,6 +31,6 @@ export const registerImportPrefixes: CommandRegistrar = (program, io) => {
       const where = file === '-' ? '<stdin>' : file;
       if (!result.ok)
         throw new CliExit(1, result.errors.map((e) => `${where}: ${formatFieldError(e)}`).join('\n'));
-      io.stdout(stringify(result.value, { lineWidth: 0 }));
+      io.stdout(yamlDocument(result.value));
     });
 };

@@ -4,11 +4,11 @@
  * Invalid input: nothing on stdout, every problem on stderr as `file: document N: field.path: message`, exit 1.
  */
 import { Option } from 'commander';
-import { stringify } from 'yaml';
 import { toWire, type CalicoApi, type CrdNaming } from '../../calico/flavour.js';
 import { loadManifests } from '../../manifests/index.js';
 import { renderPolicies } from '../../translate/render.js';
 import { CliExit } from '../io.js';
+import { yamlStream } from '../yaml.js';
 import type { CommandRegistrar } from '../program.js';
 
 interface RenderOptions {
@@ -78,7 +78,7 @@ export const registerRender: CommandRegistrar = (program, io) => {
       if (options.output === 'json') {
         io.stdout(`${JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }, null, 2)}\n`);
       } else {
-        io.stdout(objects.map((o) => stringify(o, { lineWidth: 0 })).join('---\n'));
+        io.stdout(yamlStream(objects));
       }
       if (objects.length === 0)
         io.stderr('no VpcEgressProfile or NetworkPolicy in the input: nothing to render\n');

@@ -14,7 +14,7 @@ export default tseslint.config(
     },
   },
   {
-    // The pure core never does I/O: no Kubernetes client, no controller, no CLI (see ARCHITECTURE.md).
+    // The pure core never does I/O: no Kubernetes client, no controller, no CLI (see the README's Layout).
     files: [
       'src/translate/**',
       'src/policy/**',

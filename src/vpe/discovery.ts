@@ -1,6 +1,6 @@
 /**
  * Address-prefix discovery from the IBM Cloud VPC API (`spec.discovery.ibmCloud`), as the VPE reconciler's
- * `zonesFor` hook. The pure rules live in src/ibm/discovery.ts; this is the impure shell around them: it reads the
+ * `zonesFor` hook. The pure rules live in src/vpe/discovery-state.ts; this is the impure shell around them: it reads the
  * API key's Secret, keeps IAM tokens, schedules refreshes and turns outcomes into status, Events and metrics.
  *
  * - Attempts run beside the reconcile, not inside it: a reconcile waits for a due attempt at most `waitMs`, then

@@ -230,7 +230,7 @@ export function buildInventory(objects: readonly ManifestObject[]): Inventory {
         break;
       case 'NetworkPolicy':
         networkPolicies.push({
-          object: object.raw as unknown as NetworkPolicy,
+          object: withDefaultPodSelector(object.raw as unknown as NetworkPolicy),
           source: object.source,
           namespace: meta.namespace ?? DEFAULT_NAMESPACE,
           namespaceDefaulted: meta.namespace === undefined,
@@ -300,25 +300,22 @@ function podEndpoints(pods: readonly ManifestObject[], workloads: readonly Manif
     workloadByKey.set(keyOf(meta.namespace ?? DEFAULT_NAMESPACE, w.kind as string, meta.name), w);
   }
 
-  const topOwner = (
-    namespace: string,
-    meta: Meta,
-    self: TopOwner,
-    labels: Record<string, string>,
-  ): TopOwner => {
+  /**
+   * netpol-analyzer's naming: the controller owner as its reference names it, followed up through the owners that
+   * are in the input (a Deployment in the input stands for its ReplicaSet's pods); itself when nothing owns it.
+   */
+  const topOwner = (namespace: string, meta: Meta, self: TopOwner): TopOwner => {
     let current = self;
     let currentMeta: Meta | undefined = meta;
     const seen = new Set<WorkloadKey>();
     while (currentMeta) {
       const ref = controllerRef(currentMeta);
-      if (!ref || !(ref.kind in WORKLOAD_TEMPLATE_PATHS)) return current;
+      if (!ref) return current;
       const key = keyOf(namespace, ref.kind, ref.name);
       if (seen.has(key)) return current;
       seen.add(key);
-      const owner = workloadByKey.get(key);
-      if (!owner) return ownerNotInInput(ref, labels);
       current = { kind: ref.kind, name: ref.name };
-      currentMeta = owner.raw.metadata as Meta;
+      currentMeta = workloadByKey.get(key)?.raw.metadata as Meta | undefined;
     }
     return current;
   };
@@ -329,7 +326,7 @@ function podEndpoints(pods: readonly ManifestObject[], workloads: readonly Manif
     const meta = pod.raw.metadata as Meta;
     const namespace = meta.namespace ?? DEFAULT_NAMESPACE;
     const labels = meta.labels ?? {};
-    const owner = topOwner(namespace, meta, { kind: 'Pod', name: meta.name }, labels);
+    const owner = topOwner(namespace, meta, { kind: 'Pod', name: meta.name });
     if (owner.kind !== 'Pod') represented.add(keyOf(namespace, owner.kind, owner.name));
     const status = isPlainObject(pod.raw.status) ? pod.raw.status : {};
     const ips = new Set<string>();
@@ -356,7 +353,7 @@ function podEndpoints(pods: readonly ManifestObject[], workloads: readonly Manif
     const kind = workload.kind as string;
     const ref = controllerRef(meta);
     if (ref && workloadByKey.has(keyOf(namespace, ref.kind, ref.name))) continue;
-    const owner = topOwner(namespace, meta, { kind, name: meta.name }, {});
+    const owner = topOwner(namespace, meta, { kind, name: meta.name });
     if (represented.has(keyOf(namespace, owner.kind, owner.name))) continue;
     const templatePath = WORKLOAD_TEMPLATE_PATHS[kind] as FieldPath;
     const template = valueAt(workload.raw, templatePath);
@@ -380,21 +377,16 @@ function podEndpoints(pods: readonly ManifestObject[], workloads: readonly Manif
   );
 }
 
-function controllerRef(meta: Meta): { kind: string; name: string } | undefined {
-  const refs = meta.ownerReferences ?? [];
-  return refs.find((r) => r.controller) ?? refs[0];
+/** The API server stores a NetworkPolicy without spec.podSelector with `podSelector: {}` (every pod). */
+function withDefaultPodSelector(np: NetworkPolicy): NetworkPolicy {
+  return np.spec?.podSelector !== undefined ? np : { ...np, spec: { ...np.spec, podSelector: {} } };
 }
 
-/**
- * The owner of a pod from a cluster dump when the owner itself was not dumped. A Deployment's ReplicaSet is named
- * `<deployment>-<pod-template-hash>` and its pods carry that hash as a label, so the Deployment is recoverable.
- */
-function ownerNotInInput(ref: { kind: string; name: string }, podLabels: Record<string, string>): TopOwner {
-  const hash = podLabels['pod-template-hash'];
-  if (ref.kind === 'ReplicaSet' && hash && ref.name.endsWith(`-${hash}`)) {
-    return { kind: 'Deployment', name: ref.name.slice(0, -hash.length - 1) };
-  }
-  return { kind: ref.kind, name: ref.name };
+/** The owner reference marked controller; one lacking its kind or name is ignored, as it names nothing. */
+function controllerRef(meta: Meta): { kind: string; name: string } | undefined {
+  return (meta.ownerReferences ?? []).find(
+    (ref) => ref.controller === true && typeof ref.kind === 'string' && typeof ref.name === 'string',
+  );
 }
 
 function containerPorts(spec: unknown): (ContainerPort & { protocol: Protocol })[] {

@@ -204,6 +204,32 @@ spec:
     expect(result.err).toMatch(/^<stdin>: document 1: /);
   });
 
+  it('reads pods from a typed PodList whose items carry no kind, as kubectl get --raw gives them', async () => {
+    const pods = {
+      apiVersion: 'v1',
+      kind: 'PodList',
+      items: ['a', 'b'].map((name) => ({
+        metadata: { name, namespace: 'shop', labels: { app: name } },
+        spec: { containers: [{ name: 'c' }] },
+      })),
+    };
+    const result = await run(['-f', '-'], JSON.stringify(pods));
+    expect(result.err).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.out).toContain('shop/a[Pod] => shop/b[Pod] : All Connections');
+  });
+
+  it('refuses an ipBlock written as an IPv4-mapped IPv6 CIDR, as the API server does', async () => {
+    const result = await run(
+      ['-f', '-'],
+      'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: np, namespace: shop}\nspec:\n  podSelector: {}\n  ingress: [{from: [{ipBlock: {cidr: "10.0.0.0/8", except: ["::ffff:10.1.0.0/112"]}}]}]\n',
+    );
+    expect(result.code).toBe(1);
+    expect(result.err).toContain(
+      'spec.ingress[0].from[0].ipBlock.except[0]: NetworkPolicy shop/np: "::ffff:10.1.0.0/112" is an IPv4-mapped IPv6 address',
+    );
+  });
+
   it('warns on stderr, not stdout, when --mode k8s leaves GlobalNetworkPolicies out', async () => {
     const result = await run(['-f', `${FIXTURES}/calico/input`, '--mode', 'k8s']);
     expect(result.code).toBe(0);

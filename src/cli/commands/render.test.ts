@@ -88,6 +88,61 @@ describe('calico-vpc render', () => {
       '<stdin>: document 1: spec.zones[0].addressPrefixes[0]: 10.240.1.0/18 has host bits set; the network is 10.240.0.0/18',
     );
   });
+
+  it('reads the items of a typed list, which carry no kind, as the list kind says (a deny-all is not lost)', async () => {
+    const list = JSON.stringify({
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicyList',
+      items: [
+        {
+          metadata: { name: 'deny-all', namespace: 'shop' },
+          spec: { podSelector: {}, policyTypes: ['Ingress'] },
+        },
+      ],
+    });
+    const { code, out, err } = await run(['render', '-f', '-'], list);
+    expect(err).toBe('');
+    expect(code).toBe(0);
+    const [gnp] = parseAllDocuments(out).map((d) => d.toJS());
+    expect(gnp.metadata.name).toMatch(/^knp-shop-deny-all-/);
+    expect(gnp.spec.types).toEqual(['Ingress']);
+  });
+
+  it('accepts a NetworkPolicy without spec.podSelector as the API server stores it: podSelector {}', async () => {
+    const np =
+      'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: shop}\nspec: {policyTypes: [Ingress]}\n';
+    const withEmpty = np.replace('spec: {', 'spec: {podSelector: {}, ');
+    const without = await run(['render', '-f', '-'], np);
+    expect(without.err).toBe('');
+    expect(without.code).toBe(0);
+    expect(without.out).toBe((await run(['render', '-f', '-'], withEmpty)).out);
+  });
+
+  it('rejects an ipBlock written as an IPv4-mapped IPv6 CIDR, as the API server does', async () => {
+    const np =
+      'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: np, namespace: shop}\nspec:\n  podSelector: {}\n  ingress: [{from: [{ipBlock: {cidr: "::ffff:10.0.0.0/104"}}]}]\n';
+    const { code, out, err } = await run(['render', '-f', '-'], np);
+    expect(code).toBe(1);
+    expect(out).toBe('');
+    expect(err).toContain(
+      'spec.ingress[0].from[0].ipBlock.cidr: "::ffff:10.0.0.0/104" is an IPv4-mapped IPv6 address',
+    );
+  });
+
+  it('prints the GNPs of a profile by name, whatever the order of spec.gateways', async () => {
+    const profile = (gateways: string) =>
+      `apiVersion: calico-vpc.io/v1alpha1\nkind: VpcEgressProfile\nmetadata: {name: p}\nspec:\n  zones: [{name: z1, addressPrefixes: [10.240.0.0/18]}]\n  gateways: ${gateways}\n`;
+    const cos = '{name: cos, protocol: TCP, ports: [443]}';
+    const registry = '{name: registry, protocol: TCP, ports: [443]}';
+    const forward = await run(['render', '-f', '-'], profile(`[${cos}, ${registry}]`));
+    const backward = await run(['render', '-f', '-'], profile(`[${registry}, ${cos}]`));
+    expect(backward.code).toBe(0);
+    expect(parseAllDocuments(backward.out).map((d) => d.toJS().metadata.name)).toEqual([
+      'allow-vpe-gateway-cos-z1',
+      'allow-vpe-gateway-registry-z1',
+    ]);
+    expect(backward.out).toBe(forward.out);
+  });
 });
 
 describe('calico-vpc import-prefixes', () => {

@@ -189,6 +189,63 @@ interface Meta {
   ownerReferences?: { kind: string; name: string; controller?: boolean }[];
 }
 
+/**
+ * What makes two objects the same object to the API server: group, kind, namespace (as written) and name.
+ * Undefined for an object without kind or name.
+ */
+export function objectIdentity(object: ManifestObject): string | undefined {
+  const meta = isPlainObject(object.raw.metadata) ? object.raw.metadata : undefined;
+  if (object.kind === undefined || typeof meta?.name !== 'string') return undefined;
+  const namespace =
+    classify(object) !== 'Namespace' && typeof meta.namespace === 'string' ? meta.namespace : '';
+  return [apiGroupOf(object.apiVersion), object.kind, namespace, meta.name].join('/');
+}
+
+/** `NetworkPolicy a/p`, `Namespace a`: how messages name an object. */
+export function describeObject(object: ManifestObject): string {
+  const meta = isPlainObject(object.raw.metadata) ? object.raw.metadata : {};
+  const namespace =
+    classify(object) !== 'Namespace' && typeof meta.namespace === 'string' ? `${meta.namespace}/` : '';
+  return `${object.kind ?? 'object'} ${namespace}${String(meta.name)}`;
+}
+
+/**
+ * What `kubectl apply -f` leaves in a cluster: of two definitions of one object (files in lexical order, documents
+ * in order), the later one. A warning for each replaced definition names both places.
+ */
+export function latestDefinitions(objects: readonly ManifestObject[]): {
+  objects: ManifestObject[];
+  warnings: string[];
+} {
+  const last = new Map<string, ManifestObject>();
+  const warnings: string[] = [];
+  for (const object of objects) {
+    const identity = objectIdentity(object);
+    if (identity === undefined) continue;
+    const earlier = last.get(identity);
+    if (earlier !== undefined) {
+      warnings.push(
+        object.source.error(
+          'metadata.name',
+          `${describeObject(object)} is also defined at ${definedAt(earlier)}; the later definition wins, as with kubectl apply -f`,
+        ).message,
+      );
+    }
+    last.set(identity, object);
+  }
+  if (warnings.length === 0) return { objects: [...objects], warnings };
+  const kept = new Set(last.values());
+  return {
+    objects: objects.filter((object) => objectIdentity(object) === undefined || kept.has(object)),
+    warnings,
+  };
+}
+
+/** `file:line` of an object's name. */
+export function definedAt(object: ManifestObject): string {
+  return `${object.source.file}:${object.source.locate('metadata.name').line}`;
+}
+
 export function buildInventory(objects: readonly ManifestObject[]): Inventory {
   const invalid: InvalidObject[] = [];
   const ignored: ManifestObject[] = [];

@@ -219,6 +219,21 @@ spec:
     expect(result.out).toContain('shop/a[Pod] => shop/b[Pod] : All Connections');
   });
 
+  it('keeps the later of two definitions of one policy: a deny-all that replaces an allow-all denies', async () => {
+    const pods =
+      'apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: a}\nspec: {containers: [{name: c}]}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: db, namespace: a}\nspec: {containers: [{name: c}]}\n';
+    const allowAll =
+      'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p, namespace: a}\nspec: {podSelector: {}, ingress: [{}]}\n';
+    const denyAll = allowAll.replace('ingress: [{}]', 'policyTypes: [Ingress]');
+    const result = await run(['-f', '-'], [pods, allowAll, denyAll].join('---\n'));
+    expect(result.code).toBe(0);
+    expect(result.out).toContain('a/db[Pod] => 0.0.0.0-255.255.255.255[External]');
+    expect(result.out).not.toContain('a/web[Pod] => a/db[Pod]');
+    expect(result.err).toBe(
+      'warning: <stdin>: document 4: metadata.name: NetworkPolicy a/p is also defined at <stdin>:13; the later definition wins, as with kubectl apply -f\n',
+    );
+  });
+
   it('refuses an ipBlock written as an IPv4-mapped IPv6 CIDR, as the API server does', async () => {
     const result = await run(
       ['-f', '-'],

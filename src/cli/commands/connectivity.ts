@@ -208,6 +208,7 @@ export async function loadAnalysisInput(
       ? await loadFromCluster(makeLister, source.kubeconfig, source.context, io)
       : await loadManifests([...source.files], io.readStdin);
   if (loaded.errors.length > 0) throw new CliExit(1, loaded.errors.map((error) => error.message).join('\n'));
+  for (const warning of loaded.warnings) io.stderr(`warning: ${warning.message}\n`);
   const { input, errors } = connectivityInput(loaded);
   if (errors.length > 0) throw new CliExit(1, errors.join('\n'));
   return { input, inventory: loaded.inventory };

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { captureIO } from '../io.js';
 import { runCli } from '../program.js';
@@ -142,6 +145,25 @@ describe('calico-vpc render', () => {
       'allow-vpe-gateway-registry-z1',
     ]);
     expect(backward.out).toBe(forward.out);
+  });
+
+  it('keeps the later of two definitions of one object, as kubectl apply -f DIR does, and names both places', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'render-dup-'));
+    try {
+      const np = (policyTypes: string) =>
+        `apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p, namespace: a}\nspec: {podSelector: {}, policyTypes: [${policyTypes}]}\n`;
+      writeFileSync(join(dir, 'a.yaml'), np('Ingress'));
+      writeFileSync(join(dir, 'b.yaml'), np('Ingress, Egress'));
+      const { code, out, err } = await run(['render', '-f', dir]);
+      expect(code).toBe(0);
+      const docs = parseAllDocuments(out).map((d) => d.toJS());
+      expect(docs.map((d) => d.spec.types)).toEqual([['Ingress', 'Egress']]);
+      expect(err).toBe(
+        `warning: ${join(dir, 'b.yaml')}: document 1: metadata.name: NetworkPolicy a/p is also defined at ${join(dir, 'a.yaml')}:3; the later definition wins, as with kubectl apply -f\n`,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

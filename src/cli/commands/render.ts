@@ -68,6 +68,7 @@ export const registerRender: CommandRegistrar = (program, io) => {
         ...manifests.errors.map((e) => e.message),
         ...result.errors.map(({ source, error }) => source.error(error.path, error.message).message),
       ];
+      for (const warning of manifests.warnings) io.stderr(`warning: ${warning.message}\n`);
       for (const { source, error } of result.warnings) {
         io.stderr(`warning: ${source.error(error.path, error.message).message}\n`);
       }

@@ -152,13 +152,28 @@ export function classify(object: Pick<ManifestObject, 'apiVersion' | 'kind'>): O
   if (kind === undefined || group === undefined) return 'other';
   if (group === '' && (kind === 'Namespace' || kind === 'Pod')) return kind;
   if (WORKLOAD_GROUPS[kind]?.includes(group)) return 'workload';
-  if (group === 'networking.k8s.io' && kind === 'NetworkPolicy') return 'NetworkPolicy';
+  // Only v1 exists; another version is not read as if it were v1.
+  if (object.apiVersion === 'networking.k8s.io/v1' && kind === 'NetworkPolicy') return 'NetworkPolicy';
   if (object.apiVersion === VPC_API_VERSION && kind === VPC_EGRESS_PROFILE_KIND) return 'VpcEgressProfile';
   if ((CALICO_API_GROUPS as readonly string[]).includes(group)) {
     if (kind === 'GlobalNetworkPolicy') return 'GlobalNetworkPolicy';
     if (kind === 'Tier') return 'Tier';
   }
   return 'other';
+}
+
+/**
+ * Policy objects of kinds the tools do not evaluate (Calico's namespaced NetworkPolicy, AdminNetworkPolicy,
+ * BaselineAdminNetworkPolicy, ClusterNetworkPolicy, extensions/v1beta1 or misspelled NetworkPolicies): traffic they
+ * deny would be reported allowed. Staged policies enforce nothing and are not counted.
+ */
+export function isUnevaluatedPolicy(object: ManifestObject): boolean {
+  return (
+    classify(object) === 'other' &&
+    object.kind !== undefined &&
+    /networkpolicy$/i.test(object.kind) &&
+    !/^staged/i.test(object.kind)
+  );
 }
 
 export function schemaFor(object: Pick<ManifestObject, 'apiVersion' | 'kind'>): ObjectSchema | undefined {

@@ -234,6 +234,35 @@ spec:
     );
   });
 
+  it('refuses to report connections while policies of the input go unevaluated, naming every one; a flag proceeds with warnings', async () => {
+    const pods =
+      'apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: a}\nspec: {containers: [{name: c}]}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: db, namespace: a}\nspec: {containers: [{name: c}]}\n';
+    const unevaluated = [
+      'apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: calico-deny, namespace: a}\nspec: {selector: all(), types: [Ingress]}\n',
+      'apiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\nmetadata: {name: anp}\nspec: {priority: 1, subject: {namespaces: {}}}\n',
+      'apiVersion: extensions/v1beta1\nkind: NetworkPolicy\nmetadata: {name: old, namespace: a}\nspec: {podSelector: {}}\n',
+      'apiVersion: networking.k8s.io/v1beta1\nkind: NetworkPolicy\nmetadata: {name: beta, namespace: a}\nspec: {podSelector: {}}\n',
+      'apiVersion: networking.k8s.io/v1\nkind: networkpolicy\nmetadata: {name: lower, namespace: a}\nspec: {podSelector: {}}\n',
+    ];
+    const stdin = [pods, ...unevaluated].join('---\n');
+    const refused = await run(['-f', '-'], stdin);
+    expect(refused.code).toBe(1);
+    expect(refused.out).toBe('');
+    for (const name of [
+      'NetworkPolicy a/calico-deny',
+      'AdminNetworkPolicy anp',
+      'NetworkPolicy a/old',
+      'NetworkPolicy a/beta',
+      'networkpolicy a/lower',
+    ])
+      expect(refused.err).toContain(name);
+    expect(refused.err).toContain('--skip-unevaluated-policies');
+    const proceeded = await run(['-f', '-', '--skip-unevaluated-policies'], stdin);
+    expect(proceeded.code).toBe(0);
+    expect(proceeded.out).toContain('a/web[Pod] => a/db[Pod] : All Connections');
+    expect(proceeded.err.match(/^warning: .* not evaluated/gm)).toHaveLength(5);
+  });
+
   it('refuses an ipBlock written as an IPv4-mapped IPv6 CIDR, as the API server does', async () => {
     const result = await run(
       ['-f', '-'],

@@ -132,6 +132,16 @@ describe('calico-vpc render', () => {
     );
   });
 
+  it('says which policies it does not translate instead of dropping them silently', async () => {
+    const beta =
+      'apiVersion: networking.k8s.io/v1beta1\nkind: NetworkPolicy\nmetadata: {name: beta, namespace: a}\nspec: {podSelector: {}}\n';
+    const { code, err } = await run(['render', '-f', '-'], beta);
+    expect(code).toBe(0);
+    expect(err).toContain(
+      'warning: <stdin>: document 1: NetworkPolicy a/beta (networking.k8s.io/v1beta1) is not translated: the controller translates networking.k8s.io/v1 NetworkPolicies only',
+    );
+  });
+
   it('prints the GNPs of a profile by name, whatever the order of spec.gateways', async () => {
     const profile = (gateways: string) =>
       `apiVersion: calico-vpc.io/v1alpha1\nkind: VpcEgressProfile\nmetadata: {name: p}\nspec:\n  zones: [{name: z1, addressPrefixes: [10.240.0.0/18]}]\n  gateways: ${gateways}\n`;

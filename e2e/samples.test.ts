@@ -9,7 +9,7 @@ import type { VpcEgressProfile } from '../src/api/v1alpha1.js';
 import { DEFAULT_TIER, type GlobalNetworkPolicy } from '../src/calico/types.js';
 import { readManifests } from '../src/controlplane/install.js';
 import { REPO_ROOT } from '../src/controlplane/local.js';
-import type { ResourceClient } from '../src/kube/client.js';
+import type { ResourceClient } from '../src/kube/resource.js';
 import { translateNetworkPolicy } from '../src/translate/networkpolicy.js';
 import { translateProfile } from '../src/translate/vpe.js';
 import { applyManifests, resourceFor } from './support/apply.js';

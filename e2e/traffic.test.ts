@@ -14,7 +14,7 @@ import type { KubeObject, Namespace, NetworkPolicy } from '../src/api/kube.js';
 import type { GlobalNetworkPolicy } from '../src/calico/types.js';
 import { readManifests } from '../src/controlplane/install.js';
 import { REPO_ROOT } from '../src/controlplane/local.js';
-import type { ResourceClient } from '../src/kube/client.js';
+import type { ResourceClient } from '../src/kube/resource.js';
 import { translateNetworkPolicy } from '../src/translate/networkpolicy.js';
 import { applyManifests, resourceFor } from './support/apply.js';
 import {

@@ -20,11 +20,14 @@ import {
 import type { GlobalNetworkPolicy } from '../../src/calico/types.js';
 import { detectCalicoApi } from '../../src/controller/calico-api.js';
 import { Operator } from '../../src/controller/operator.js';
-import { KubeClient, loadKubeConfig, type KubeConfig, type ResourceClient } from '../../src/kube/client.js';
+import { KubeClient } from '../../src/kube/client.js';
+import { loadKubeConfig, type KubeConfig } from '../../src/kube/config.js';
+import type { ResourceClient } from '../../src/kube/resource.js';
 import { isNotFound } from '../../src/kube/errors.js';
 import { createLogger, parseLogLevel, silentLogger } from '../../src/observability/logger.js';
 import { Registry } from '../../src/observability/metrics.js';
 import { eventually } from '../../test/integration/harness.js';
+import { DEPLOYMENTS, globalNetworkPolicies } from '../../src/kube/resources.js';
 
 export { eventually };
 
@@ -60,13 +63,7 @@ function describeServer(kc: KubeConfig): string {
 }
 
 async function deployedOperator(client: KubeClient): Promise<Deployment | undefined> {
-  const deployments = client.resource<Deployment>({
-    group: 'apps',
-    version: 'v1',
-    plural: 'deployments',
-    namespaced: true,
-    kind: 'Deployment',
-  });
+  const deployments = client.resource<Deployment>(DEPLOYMENTS);
   try {
     return await deployments.get(OPERATOR_DEPLOYMENT, { namespace: OPERATOR_NAMESPACE });
   } catch (err) {
@@ -127,7 +124,7 @@ export async function connectE2eCluster(): Promise<E2eCluster> {
   const kc = loadKubeConfig();
   const client = new KubeClient(kc, { registry: new Registry(), fieldManager: 'calico-vpc-e2e' });
   try {
-    await client.serverVersion();
+    await client.discovery.serverVersion();
   } catch (err) {
     client.close();
     throw new Error(`cannot reach the API server ${describeServer(kc)} named by KUBECONFIG: ${String(err)}`);
@@ -149,13 +146,7 @@ export async function connectE2eCluster(): Promise<E2eCluster> {
       client,
       api,
       wireOptions,
-      gnps: client.resource<GlobalNetworkPolicy & KubeObject>({
-        group: ref.group,
-        version: ref.version,
-        plural: ref.plural,
-        namespaced: false,
-        kind: ref.kind,
-      }),
+      gnps: client.resource<GlobalNetworkPolicy & KubeObject>(globalNetworkPolicies(api)),
       operatorMode,
       stored: (policy) => toWire(policy, api, wireOptions),
       close: async () => {

@@ -8,7 +8,7 @@
  */
 import { installAllCrds } from '../../src/controlplane/install.js';
 import { LocalControlPlane } from '../../src/controlplane/local.js';
-import { loadKubeConfig } from '../../src/kube/client.js';
+import { loadKubeConfig } from '../../src/kube/config.js';
 
 const log = (line: string) => process.stderr.write(`[e2e-local] ${line}\n`);
 

@@ -7,9 +7,11 @@
  * dropped (what a Calico deny does) and REFUSED when nothing listens (a broken test, not a verdict).
  */
 import type { KubeObject, ObjectMeta } from '../../src/api/kube.js';
-import type { KubeClient, ResourceClient } from '../../src/kube/client.js';
+import type { KubeClient } from '../../src/kube/client.js';
+import type { ResourceClient } from '../../src/kube/resource.js';
 import { isNotFound } from '../../src/kube/errors.js';
 import { eventually } from './cluster.js';
+import { PODS } from '../../src/kube/resources.js';
 
 /** The Kubernetes e2e test image (registry.k8s.io/e2e-test-images), pinned. */
 export const AGNHOST_IMAGE = 'registry.k8s.io/e2e-test-images/agnhost:2.52';
@@ -41,13 +43,7 @@ export interface Endpoint {
 }
 
 export function podsOf(client: KubeClient): ResourceClient<TrafficPod> {
-  return client.resource<TrafficPod>({
-    group: '',
-    version: 'v1',
-    plural: 'pods',
-    namespaced: true,
-    kind: 'Pod',
-  });
+  return client.resource<TrafficPod>(PODS);
 }
 
 const PULL_FAILURES = ['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'CreateContainerConfigError'];

@@ -5,7 +5,18 @@
  * schemas and inventory as files do, and the analysis cannot tell the two apart.
  */
 import type { KubeObject } from '../api/kube.js';
-import { KubeClient, loadKubeConfig, type ResourceRef } from '../kube/client.js';
+import { KubeClient } from '../kube/client.js';
+import { loadKubeConfig } from '../kube/config.js';
+import type { ResourceRef } from '../kube/resource.js';
+import {
+  NAMESPACES,
+  NETWORK_POLICIES,
+  PODS,
+  WORKLOADS,
+  globalNetworkPolicies,
+  tiers,
+} from '../kube/resources.js';
+import { CALICO_APIS, type CalicoApi } from '../calico/flavour.js';
 import { stripForReadOnlyCache } from '../kube/informer.js';
 import type { ManifestSource } from '../manifests/index.js';
 
@@ -16,39 +27,7 @@ export interface ClusterLister {
   serves(group: string, version: string, plural: string): Promise<boolean>;
 }
 
-const KUBERNETES_RESOURCES: readonly ResourceRef[] = [
-  { group: '', version: 'v1', plural: 'namespaces', namespaced: false, kind: 'Namespace' },
-  { group: '', version: 'v1', plural: 'pods', namespaced: true, kind: 'Pod' },
-  {
-    group: '',
-    version: 'v1',
-    plural: 'replicationcontrollers',
-    namespaced: true,
-    kind: 'ReplicationController',
-  },
-  { group: 'apps', version: 'v1', plural: 'deployments', namespaced: true, kind: 'Deployment' },
-  { group: 'apps', version: 'v1', plural: 'replicasets', namespaced: true, kind: 'ReplicaSet' },
-  { group: 'apps', version: 'v1', plural: 'statefulsets', namespaced: true, kind: 'StatefulSet' },
-  { group: 'apps', version: 'v1', plural: 'daemonsets', namespaced: true, kind: 'DaemonSet' },
-  { group: 'batch', version: 'v1', plural: 'jobs', namespaced: true, kind: 'Job' },
-  { group: 'batch', version: 'v1', plural: 'cronjobs', namespaced: true, kind: 'CronJob' },
-  {
-    group: 'networking.k8s.io',
-    version: 'v1',
-    plural: 'networkpolicies',
-    namespaced: true,
-    kind: 'NetworkPolicy',
-  },
-];
-
-/**
- * The supported v3 API first: where calico-apiserver serves it, the crd.projectcalico.org/v1 objects behind it are
- * the same policies again, so only one of the two is read.
- */
-const CALICO_APIS = [
-  { group: 'projectcalico.org', version: 'v3' },
-  { group: 'crd.projectcalico.org', version: 'v1' },
-] as const;
+const KUBERNETES_RESOURCES: readonly ResourceRef[] = [NAMESPACES, PODS, ...WORKLOADS, NETWORK_POLICIES];
 
 export interface ClusterRead {
   readonly sources: ManifestSource[];
@@ -60,16 +39,15 @@ export interface ClusterRead {
 export async function readCluster(lister: ClusterLister, clusterName: string): Promise<ClusterRead> {
   const notes: string[] = [];
   const refs: ResourceRef[] = [...KUBERNETES_RESOURCES];
-  const calico = await firstServed(lister, 'globalnetworkpolicies');
+  const calico = await firstServedCalicoApi(lister);
   if (calico === undefined) {
     notes.push(
       'the cluster serves no Calico API (projectcalico.org/v3 or crd.projectcalico.org/v1): no GlobalNetworkPolicies read',
     );
   } else {
-    refs.push({ ...calico, plural: 'globalnetworkpolicies', namespaced: false, kind: 'GlobalNetworkPolicy' });
-    if (await lister.serves(calico.group, calico.version, 'tiers')) {
-      refs.push({ ...calico, plural: 'tiers', namespaced: false, kind: 'Tier' });
-    }
+    refs.push(globalNetworkPolicies(calico));
+    const tierRef = tiers(calico);
+    if (await lister.serves(tierRef.group, tierRef.version, tierRef.plural)) refs.push(tierRef);
   }
   const lists = await Promise.all(refs.map((ref) => lister.list(ref)));
   const sources = refs.map((ref, index) => ({
@@ -84,12 +62,14 @@ export async function readCluster(lister: ClusterLister, clusterName: string): P
   return { sources, notes };
 }
 
-async function firstServed(
-  lister: ClusterLister,
-  plural: string,
-): Promise<{ group: string; version: string } | undefined> {
+/**
+ * The supported v3 API first: where calico-apiserver serves it, the crd.projectcalico.org/v1 objects behind it are
+ * the same policies again, so only one of the two is read.
+ */
+async function firstServedCalicoApi(lister: ClusterLister): Promise<CalicoApi | undefined> {
   for (const api of CALICO_APIS) {
-    if (await lister.serves(api.group, api.version, plural)) return api;
+    const { group, version, plural } = globalNetworkPolicies(api);
+    if (await lister.serves(group, version, plural)) return api;
   }
   return undefined;
 }
@@ -111,7 +91,7 @@ export function kubeconfigLister(
   return {
     name: kc.getCurrentCluster()?.name ?? 'cluster',
     list: async (ref) => (await client.resource(ref).listAll()).items,
-    serves: (group, version, plural) => client.hasResource(group, version, plural),
+    serves: (group, version, plural) => client.discovery.hasResource(group, version, plural),
     close: () => client.close(),
   };
 }

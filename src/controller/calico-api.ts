@@ -10,6 +10,7 @@ import {
 } from '../calico/flavour.js';
 import type { KubeObject } from '../api/kube.js';
 import type { KubeClient } from '../kube/client.js';
+import { CLUSTER_INFORMATIONS } from '../kube/resources.js';
 
 export type CalicoApiChoice = CalicoApi | 'auto';
 
@@ -50,7 +51,7 @@ export async function detectCalicoApi(
 ): Promise<{ api: CalicoApi; wireOptions: WireOptions }> {
   const has = (api: CalicoApi) => {
     const r = GLOBAL_NETWORK_POLICY_RESOURCES[api];
-    return client.hasResource(r.group, r.version, r.plural);
+    return client.discovery.hasResource(r.group, r.version, r.plural);
   };
   const [v3, crd] = await Promise.all([has('v3'), has('crd')]);
   const api = chooseCalicoApi({ v3, crd }, choice);
@@ -58,12 +59,7 @@ export async function detectCalicoApi(
   // How crd.projectcalico.org/v1 names default-tier policies changed in 3.32; ClusterInformation says which
   // Calico runs. Without it (CRDs only, no Calico yet) the older convention is the one every version reads.
   const info = await client
-    .resource<KubeObject & { spec?: { calicoVersion?: string } }>({
-      group: 'crd.projectcalico.org',
-      version: 'v1',
-      plural: 'clusterinformations',
-      namespaced: false,
-    })
+    .resource<KubeObject & { spec?: { calicoVersion?: string } }>(CLUSTER_INFORMATIONS)
     .get('default')
     .catch(() => undefined);
   return { api, wireOptions: { crdNaming: crdNamingForCalicoVersion(info?.spec?.calicoVersion) } };

@@ -9,11 +9,11 @@ import { ApiError } from '../kube/errors.js';
 import type { EventInput, EventRecorder } from '../kube/events.js';
 import { createLogger } from '../observability/logger.js';
 import type { ReconcileContext } from './controller.js';
+import { SECRETS } from '../kube/resources.js';
 import {
   createDiscovery,
   describeZoneChanges,
   DISCOVERY_REQUEST_ANNOTATION,
-  SECRET_RESOURCE,
   type Discovery,
   type DiscoveryOptions,
 } from './discovery.js';
@@ -47,7 +47,7 @@ class FakeSecrets {
 
   client(): DiscoveryOptions['client'] {
     const resource = (ref: unknown) => {
-      expect(ref).toEqual(SECRET_RESOURCE);
+      expect(ref).toEqual(SECRETS);
       return {
         get: (name: string, options: { namespace?: string } = {}) => {
           this.gets.push({ namespace: options.namespace, name });

@@ -40,7 +40,7 @@ import { IbmCloudError, redact } from '../ibm/errors.js';
 import type { FetchFunction, RetryPolicy } from '../ibm/http.js';
 import { IamTokenSource } from '../ibm/iam.js';
 import { listAddressPrefixes } from '../ibm/vpc.js';
-import type { KubeClient, ResourceRef } from '../kube/client.js';
+import type { KubeClient } from '../kube/client.js';
 import { systemClock, type Clock, type TimerHandle } from '../util/clock.js';
 import { isApiError, isNotFound } from '../kube/errors.js';
 import { noopEventRecorder, type EventRecorder } from '../kube/events.js';
@@ -50,6 +50,7 @@ import { formatFieldError } from '../api/errors.js';
 import type { ConditionInput } from './conditions.js';
 import type { ReconcileContext } from './controller.js';
 import type { ZoneSource } from './vpe-reconciler.js';
+import { SECRETS } from '../kube/resources.js';
 
 /** Change its value (e.g. to the current time) to make the operator discover the profile's prefixes now. */
 export const DISCOVERY_REQUEST_ANNOTATION = 'calico-vpc.io/discovery-requested-at';
@@ -63,14 +64,6 @@ export const DEFAULT_DISCOVERY_REQUEST_TIMEOUT_MS = 15_000;
 const MIN_REQUEUE_MS = 1_000;
 /** Per-profile state not touched for this long belongs to a deleted profile (a live one is touched every resync). */
 const FORGET_AFTER_MS = 2 * 24 * 3_600_000;
-
-export const SECRET_RESOURCE: ResourceRef = {
-  group: '',
-  version: 'v1',
-  plural: 'secrets',
-  namespaced: true,
-  kind: 'Secret',
-};
 
 interface Secret extends KubeObject, SecretLike {}
 
@@ -149,7 +142,7 @@ export function createDiscovery(options: DiscoveryOptions): Discovery {
   const timeoutMs = options.timeoutMs ?? DEFAULT_DISCOVERY_TIMEOUT_MS;
   const waitMs = options.waitMs ?? DEFAULT_DISCOVERY_WAIT_MS;
   const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_DISCOVERY_REQUEST_TIMEOUT_MS;
-  const secrets = options.client.resource<Secret>(SECRET_RESOURCE);
+  const secrets = options.client.resource<Secret>(SECRETS);
   /** By profile uid: a profile deleted and re-created under the same name starts afresh. */
   const states = new Map<string, ProfileState>();
   /** By (Secret ref, IAM endpoint): one token source per API key, so refreshes reuse IAM's token for its life. */

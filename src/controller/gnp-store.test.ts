@@ -1,6 +1,6 @@
 import type { KubeObject } from '../api/kube.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, type GlobalNetworkPolicy } from '../calico/types.js';
-import type { ResourceClient } from '../kube/client.js';
+import type { ResourceClient } from '../kube/resource.js';
 import type { InformerEvent } from '../kube/informer.js';
 import { HandFedInformer } from '../../test/support/hand-fed-informer.js';
 import { Registry } from '../observability/metrics.js';

@@ -14,7 +14,7 @@ import type { KubeObject } from '../api/kube.js';
 import { fromWire, storedPolicyName, toWire, type CalicoApi, type WireOptions } from '../calico/flavour.js';
 import { isManaged, needsUpdate } from '../calico/compare.js';
 import { DEFAULT_TIER, type GlobalNetworkPolicy } from '../calico/types.js';
-import type { ResourceClient } from '../kube/client.js';
+import type { ResourceClient } from '../kube/resource.js';
 import { isAlreadyExists, isNotFound } from '../kube/errors.js';
 import type { Informer, InformerEvent } from '../kube/informer.js';
 import { sharedRegistry, type Registry } from '../observability/metrics.js';

@@ -19,11 +19,13 @@ import {
 } from '../calico/types.js';
 import type { EventRecorder } from '../kube/events.js';
 import type { Informer, InformerEvent } from '../kube/informer.js';
-import { splitKey } from '../kube/informer.js';
+import { splitKey, stripForReadOnlyCache } from '../kube/informer.js';
+import { NAMESPACES, NETWORK_POLICIES } from '../kube/resources.js';
 import { counter, perRegistry, sharedRegistry, type Registry } from '../observability/metrics.js';
 import { formatFieldError } from '../api/errors.js';
 import { translateNetworkPolicy, type NetworkPolicyTranslationOptions } from '../translate/networkpolicy.js';
-import type { ReconcileFunction } from './controller.js';
+import type { ControllerSetup } from './context.js';
+import { Controller, type ReconcileFunction } from './controller.js';
 import type { GnpStore } from './gnp-store.js';
 
 /** Label on a Namespace that turns translation off for its NetworkPolicies. */
@@ -133,3 +135,46 @@ export function networkPolicyReconciler(deps: NetworkPolicyReconcilerDeps): Reco
     }
   };
 }
+
+/** The NetworkPolicy controller: NetworkPolicies and Namespaces in, one GNP per translatable policy out. */
+export const setupNetworkPolicyController: ControllerSetup = (context) => {
+  const { options } = context;
+  // NetworkPolicies and Namespaces are only read, so their caches also drop kubectl's last-applied copy (a
+  // second copy of every object applied with kubectl apply). GNPs keep it: they are written back.
+  const networkPolicies = context.informer<NetworkPolicy>(NETWORK_POLICIES, {
+    transform: stripForReadOnlyCache,
+  });
+  const namespaces = context.informer<Namespace>(NAMESPACES, {
+    resyncPeriodMs: 0,
+    transform: stripForReadOnlyCache,
+  });
+  context.gnpInformer.addIndexers({
+    [SOURCE_KEY_INDEX]: (gnp) => {
+      const key = sourceKeyOf(gnp);
+      return key ? [key] : [];
+    },
+    [NP_NAMESPACE_LABEL]: (gnp) => {
+      const ns = gnp.metadata?.labels?.[NP_NAMESPACE_LABEL];
+      return ns ? [ns] : [];
+    },
+  });
+  const deps: NetworkPolicyReconcilerDeps = {
+    networkPolicies,
+    namespaces,
+    gnps: context.gnps,
+    events: context.events,
+    enabled: options.translateNetworkPolicies ?? true,
+    translation: options.translation,
+    registry: context.registry,
+  };
+  return new Controller({
+    name: 'networkpolicy',
+    concurrency: options.concurrency ?? 16,
+    logger: context.logger,
+    registry: context.registry,
+    reconcile: networkPolicyReconciler(deps),
+  })
+    .watches(networkPolicies)
+    .watches(namespaces, namespaceEventKeys(deps))
+    .watches(context.gnpInformer, context.gnps.ignoringOwnWrites(networkPolicyGnpEventKeys));
+};

@@ -9,35 +9,37 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { KubeObject, Namespace, NetworkPolicy } from '../api/kube.js';
-import { GROUP, VERSION, VPC_EGRESS_PROFILE_PLURAL, type VpcEgressProfile } from '../api/v1alpha1.js';
+import type { KubeObject } from '../api/kube.js';
 import { GLOBAL_NETWORK_POLICY_RESOURCES, type CalicoApi } from '../calico/flavour.js';
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, NP_NAMESPACE_LABEL } from '../calico/types.js';
+import { MANAGED_BY_LABEL, MANAGED_BY_VALUE } from '../calico/types.js';
 import { KubeClient } from '../kube/client.js';
-import { EVENT_RESOURCE, KubeEventRecorder, type EventRecorder } from '../kube/events.js';
-import { createInformer, stripForReadOnlyCache, type Informer } from '../kube/informer.js';
-import { LEASE_RESOURCE, LeaderElector } from '../kube/leader.js';
+import { KubeEventRecorder, type EventRecorder } from '../kube/events.js';
+import {
+  createInformer,
+  type CreateInformerOptions,
+  type Informer,
+  type ListWatchInformer,
+} from '../kube/informer.js';
+import { LeaderElector } from '../kube/leader.js';
+import type { ResourceRef } from '../kube/resource.js';
+import { EVENTS, LEASES, globalNetworkPolicies } from '../kube/resources.js';
 import { HealthServer, type ParsedAddress } from '../observability/health.js';
 import type { Logger } from '../observability/logger.js';
 import { sharedRegistry, type Registry } from '../observability/metrics.js';
 import type { NetworkPolicyTranslationOptions } from '../translate/networkpolicy.js';
 import { detectCalicoApi, type CalicoApiChoice } from './calico-api.js';
-import { Controller } from './controller.js';
+import type { ControllerContext, ControllerSetup } from './context.js';
+import type { Controller } from './controller.js';
+import type { DiscoveryOptions } from './discovery.js';
 import { GnpStore } from './gnp-store.js';
-import {
-  SOURCE_KEY_INDEX,
-  namespaceEventKeys,
-  networkPolicyGnpEventKeys,
-  networkPolicyReconciler,
-  sourceKeyOf,
-} from './networkpolicy-reconciler.js';
-import {
-  profileEventKeys,
-  vpePolicyEventKeys,
-  vpeReconciler,
-  type VpeReconcilerDeps,
-} from './vpe-reconciler.js';
-import { createDiscovery, type DiscoveryOptions } from './discovery.js';
+import { setupNetworkPolicyController } from './networkpolicy-reconciler.js';
+import { setupVpcEgressProfileController, type VpeReconcilerDeps } from './vpe-reconciler.js';
+
+/** Every controller the operator runs; a new controller is one file and one entry here. */
+const CONTROLLERS: readonly ControllerSetup[] = [
+  setupVpcEgressProfileController,
+  setupNetworkPolicyController,
+];
 
 export interface LeaderElectionConfig {
   namespace: string;
@@ -113,121 +115,55 @@ export class Operator {
     const o = this.options;
     const { api, wireOptions } = await detectCalicoApi(this.client, o.calicoApi ?? 'auto');
     this.api = api;
-    const gnpRef = GLOBAL_NETWORK_POLICY_RESOURCES[api];
-    this.log.info({ calicoApi: gnpRef.apiVersion, ...wireOptions }, 'writing Calico GlobalNetworkPolicies');
+    this.log.info(
+      { calicoApi: GLOBAL_NETWORK_POLICY_RESOURCES[api].apiVersion, ...wireOptions },
+      'writing Calico GlobalNetworkPolicies',
+    );
 
     const resync = o.resyncPeriodMs ?? 10 * 60_000;
     const common = { logger: this.log, registry: this.registry, resyncPeriodMs: resync };
-    const profileClient = this.client.resource<VpcEgressProfile>({
-      group: GROUP,
-      version: VERSION,
-      plural: VPC_EGRESS_PROFILE_PLURAL,
-      namespaced: false,
-      kind: 'VpcEgressProfile',
-    });
-    const profiles = createInformer(profileClient, common);
-    // NetworkPolicies and Namespaces are only read, so their caches also drop kubectl's last-applied copy (a
-    // second copy of every object applied with kubectl apply). GNPs keep it: they are written back.
-    const networkPolicies = createInformer(
-      this.client.resource<NetworkPolicy>({
-        group: 'networking.k8s.io',
-        version: 'v1',
-        plural: 'networkpolicies',
-        namespaced: true,
-        kind: 'NetworkPolicy',
-      }),
-      { ...common, transform: stripForReadOnlyCache },
-    );
-    const namespaces = createInformer(
-      this.client.resource<Namespace>({
-        group: '',
-        version: 'v1',
-        plural: 'namespaces',
-        namespaced: false,
-        kind: 'Namespace',
-      }),
-      { ...common, resyncPeriodMs: 0, transform: stripForReadOnlyCache },
-    );
-    const gnpResource = this.client.resource<KubeObject>({
-      group: gnpRef.group,
-      version: gnpRef.version,
-      plural: gnpRef.plural,
-      namespaced: false,
-      kind: 'GlobalNetworkPolicy',
-    });
-    const gnpInformer = createInformer(gnpResource, {
-      ...common,
+    // Keyed by resource; each informer holds its own object type, which only its creator knows.
+    const informers = new Map<string, ListWatchInformer<never>>();
+    const informer = <T extends KubeObject>(ref: ResourceRef, options: CreateInformerOptions<T> = {}) => {
+      const key = `${ref.plural}.${ref.group}/${ref.version}`;
+      const shared =
+        informers.get(key) ?? createInformer(this.client.resource<T>(ref), { ...common, ...options });
+      informers.set(key, shared as ListWatchInformer<never>);
+      return shared as ListWatchInformer<T>;
+    };
+    const gnpRef = globalNetworkPolicies(api);
+    const gnpInformer = informer<KubeObject>(gnpRef, {
       labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`,
-      indexers: {
-        [SOURCE_KEY_INDEX]: (o: KubeObject) => {
-          const key = sourceKeyOf(o);
-          return key ? [key] : [];
-        },
-        [NP_NAMESPACE_LABEL]: (o: KubeObject) => {
-          const ns = o.metadata?.labels?.[NP_NAMESPACE_LABEL];
-          return ns ? [ns] : [];
-        },
-      },
     });
-    this.informers = [profiles, networkPolicies, namespaces, gnpInformer] as Informer<unknown>[];
-    const gnps = new GnpStore(api, gnpResource, gnpInformer, this.registry, wireOptions);
+    const gnps = new GnpStore(api, this.client.resource(gnpRef), gnpInformer, this.registry, wireOptions);
     const identity = o.leaderElection?.identity ?? `${hostname()}_${randomBytes(4).toString('hex')}`;
     const events: EventRecorder = new KubeEventRecorder({
-      events: this.client.resource(EVENT_RESOURCE),
+      events: this.client.resource(EVENTS),
       reportingController: 'calico-vpc.io/operator',
       reportingInstance: identity,
       logger: this.log,
       registry: this.registry,
     });
-
-    const discovery = o.zonesFor
-      ? undefined
-      : createDiscovery({
-          client: this.client,
-          logger: this.log,
-          registry: this.registry,
-          events,
-          signal: this.abort.signal,
-          ...o.discovery,
-        });
-    const zonesFor = o.zonesFor ?? discovery?.zonesFor;
-    const profileController = new Controller({
-      name: 'vpcegressprofile',
-      concurrency: 1,
-      logger: this.log,
-      registry: this.registry,
-      reconcile: vpeReconciler({ profiles, profileClient, gnps, events, registry: this.registry, zonesFor }),
-    })
-      .watches(profiles, profileEventKeys(profiles))
-      .watches(gnpInformer, gnps.ignoringOwnWrites(vpePolicyEventKeys));
-    const npDeps = {
-      networkPolicies,
-      namespaces,
+    const context: ControllerContext = {
+      client: this.client,
+      options: o,
       gnps,
+      gnpInformer,
       events,
-      enabled: o.translateNetworkPolicies ?? true,
-      translation: o.translation,
-      registry: this.registry,
-    };
-    const npController = new Controller({
-      name: 'networkpolicy',
-      concurrency: o.concurrency ?? 16,
       logger: this.log,
       registry: this.registry,
-      reconcile: networkPolicyReconciler(npDeps),
-    })
-      .watches(networkPolicies)
-      .watches(namespaces, namespaceEventKeys(npDeps))
-      .watches(gnpInformer, gnps.ignoringOwnWrites(networkPolicyGnpEventKeys));
-    discovery?.bindController(profileController);
-    o.onProfileController?.(profileController);
+      signal: this.abort.signal,
+      informer,
+    };
+    const controllers = CONTROLLERS.map((setup) => setup(context));
+    this.informers = [...informers.values()] as Informer<unknown>[];
 
     await this.serve();
     for (const informer of this.informers) informer.start();
 
     const startControllers = (signal: AbortSignal) => {
       this.leading = true;
-      this.controllers = [profileController, npController];
+      this.controllers = controllers;
       for (const controller of this.controllers) {
         controller.start(signal).catch((err: unknown) => {
           if (!signal.aborted) {
@@ -243,7 +179,7 @@ export class Operator {
     }
     const le = o.leaderElection;
     this.elector = new LeaderElector({
-      leases: this.client.resource(LEASE_RESOURCE),
+      leases: this.client.resource(LEASES),
       namespace: le.namespace,
       name: le.name,
       identity,

@@ -21,9 +21,10 @@ import {
   type VpcZone,
 } from '../api/v1alpha1.js';
 import { PROFILE_LABEL, SOURCE_LABEL, SOURCE_VPE } from '../calico/types.js';
-import type { ResourceClient } from '../kube/client.js';
+import type { ResourceClient } from '../kube/resource.js';
 import type { EventRecorder } from '../kube/events.js';
 import { isNotFound } from '../kube/errors.js';
+import { VPC_EGRESS_PROFILES } from '../kube/resources.js';
 import type { Informer, InformerEvent } from '../kube/informer.js';
 import { formatFieldError } from '../api/errors.js';
 import { claimedPolicyNames, resolveClaims, translateProfile } from '../translate/vpe.js';
@@ -31,7 +32,14 @@ import { DISCOVERY_CONDITIONS, DISCOVERY_STATUS_FIELDS, effectiveZones } from '.
 import { sharedRegistry, type Registry } from '../observability/metrics.js';
 import { writeMetrics } from './write-metrics.js';
 import { jsonEqual, setConditions, type ConditionInput } from './conditions.js';
-import type { ReconcileContext, ReconcileFunction, ReconcileResult } from './controller.js';
+import type { ControllerSetup } from './context.js';
+import {
+  Controller,
+  type ReconcileContext,
+  type ReconcileFunction,
+  type ReconcileResult,
+} from './controller.js';
+import { createDiscovery } from './discovery.js';
 import { NotOwnedError, type GnpStore } from './gnp-store.js';
 
 export interface VpeReconcilerDeps {
@@ -291,3 +299,39 @@ async function writeStatus(
     if (!isNotFound(err)) throw err;
   }
 }
+
+/** The VpcEgressProfile controller: profiles in, one GNP per (gateway, zone) out, discovery when asked. */
+export const setupVpcEgressProfileController: ControllerSetup = (context) => {
+  const { options } = context;
+  const profileClient = context.client.resource<VpcEgressProfile>(VPC_EGRESS_PROFILES);
+  const profiles = context.informer<VpcEgressProfile>(VPC_EGRESS_PROFILES);
+  const discovery = options.zonesFor
+    ? undefined
+    : createDiscovery({
+        client: context.client,
+        logger: context.logger,
+        registry: context.registry,
+        events: context.events,
+        signal: context.signal,
+        ...options.discovery,
+      });
+  const controller = new Controller({
+    name: 'vpcegressprofile',
+    concurrency: 1,
+    logger: context.logger,
+    registry: context.registry,
+    reconcile: vpeReconciler({
+      profiles,
+      profileClient,
+      gnps: context.gnps,
+      events: context.events,
+      registry: context.registry,
+      zonesFor: options.zonesFor ?? discovery?.zonesFor,
+    }),
+  })
+    .watches(profiles, profileEventKeys(profiles))
+    .watches(context.gnpInformer, context.gnps.ignoringOwnWrites(vpePolicyEventKeys));
+  discovery?.bindController(controller);
+  options.onProfileController?.(controller);
+  return controller;
+};

@@ -8,7 +8,8 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { KubeObject } from '../api/kube.js';
-import { KubeClient, type ResourceClient } from '../kube/client.js';
+import { KubeClient } from '../kube/client.js';
+import type { ResourceClient } from '../kube/resource.js';
 import { parseAllDocuments } from 'yaml';
 import { REPO_ROOT } from './local.js';
 
@@ -118,7 +119,7 @@ export async function resourceFor(
 ): Promise<ResourceClient<KubeObject>> {
   const apiVersion = object.apiVersion ?? '';
   const [group, version] = apiVersion.includes('/') ? apiVersion.split('/', 2) : ['', apiVersion];
-  const resources = await client.serverResources(group ?? '', version ?? '');
+  const resources = await client.discovery.serverResources(group ?? '', version ?? '');
   const resource = resources?.find((r) => r.kind === object.kind && !r.name.includes('/'));
   if (!resource)
     throw new Error(`the cluster serves no ${object.kind} in ${apiVersion || '(no apiVersion)'}`);

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Registry } from '../observability/metrics.js';
-import { KubeClient, loadKubeConfig } from './client.js';
+import { KubeClient } from './client.js';
+import { loadKubeConfig } from './config.js';
 import { ApiError, isAlreadyExists, isConflict, isGone, isInvalid, isNotFound } from './errors.js';
 
 interface Recorded {
@@ -81,7 +82,7 @@ describe('KubeClient', () => {
   it('reuses one keep-alive connection for sequential requests and sends the bearer token', async () => {
     handler = (_req, res) => json(res, 200, { major: '1', minor: '36', gitVersion: 'v1.36.3' });
     const client = newClient();
-    for (let i = 0; i < 5; i++) await client.serverVersion();
+    for (let i = 0; i < 5; i++) await client.discovery.serverVersion();
     expect(connections).toBe(1);
     expect(requests[0]?.headers.authorization).toBe('Bearer secret-token');
     expect(requests[0]?.headers.accept).toBe('application/json');
@@ -96,13 +97,13 @@ describe('KubeClient', () => {
       req.headers.authorization === valid
         ? json(res, 200, { major: '1', minor: '36', gitVersion: 'v1.36.3' })
         : json(res, 401, { kind: 'Status', reason: 'Unauthorized', code: 401 });
-    await client.serverVersion();
+    await client.discovery.serverVersion();
     user.token = 'rotated';
     valid = 'Bearer rotated';
     // Within the TTL the cached (now stale) token is sent, and rejected...
-    await expect(client.serverVersion()).rejects.toMatchObject({ status: 401 });
+    await expect(client.discovery.serverVersion()).rejects.toMatchObject({ status: 401 });
     // ...which drops the cache: the next request reads the kubeconfig again.
-    await expect(client.serverVersion()).resolves.toMatchObject({ gitVersion: 'v1.36.3' });
+    await expect(client.discovery.serverVersion()).resolves.toMatchObject({ gitVersion: 'v1.36.3' });
     expect(requests.map((r) => r.headers.authorization)).toEqual([
       'Bearer secret-token',
       'Bearer secret-token',
@@ -115,9 +116,9 @@ describe('KubeClient', () => {
     handler = (_req, res) => json(res, 200, { major: '1', minor: '36', gitVersion: 'v1.36.3' });
     const kc = newClient().kubeConfig;
     const client = new KubeClient(kc, { registry: new Registry(), credentialsTtlMs: 0 });
-    await client.serverVersion();
+    await client.discovery.serverVersion();
     (kc.getCurrentUser() as { token?: string }).token = 'rotated';
-    await client.serverVersion();
+    await client.discovery.serverVersion();
     expect(requests.map((r) => r.headers.authorization)).toEqual(['Bearer secret-token', 'Bearer rotated']);
     client.close();
   });
@@ -360,16 +361,18 @@ describe('KubeClient', () => {
       json(res, 404, { kind: 'Status', code: 404, reason: 'NotFound', message: 'not found' });
     };
     const client = newClient();
-    expect(await client.apiGroups()).toEqual([
+    expect(await client.discovery.apiGroups()).toEqual([
       { name: '', versions: ['v1'], preferredVersion: 'v1' },
       { name: 'crd.projectcalico.org', versions: ['v1'], preferredVersion: 'v1' },
     ]);
-    expect(await client.hasResource('crd.projectcalico.org', 'v1', 'globalnetworkpolicies')).toBe(true);
-    expect(await client.hasResource('crd.projectcalico.org', 'v1', 'tiers')).toBe(false);
-    expect(await client.hasResource('example.com', 'v1', 'things')).toBe(false);
+    expect(await client.discovery.hasResource('crd.projectcalico.org', 'v1', 'globalnetworkpolicies')).toBe(
+      true,
+    );
+    expect(await client.discovery.hasResource('crd.projectcalico.org', 'v1', 'tiers')).toBe(false);
+    expect(await client.discovery.hasResource('example.com', 'v1', 'things')).toBe(false);
     // An aggregated API that is down is not "absent": the caller must not conclude the wrong flavour.
     await expect(
-      client.hasResource('projectcalico.org', 'v3', 'globalnetworkpolicies'),
+      client.discovery.hasResource('projectcalico.org', 'v3', 'globalnetworkpolicies'),
     ).rejects.toMatchObject({ status: 503 });
     client.close();
   });
@@ -378,7 +381,7 @@ describe('KubeClient', () => {
     handler = () => undefined;
     const kc = newClient().kubeConfig;
     const client = new KubeClient(kc, { registry: new Registry(), requestTimeoutMs: 50 });
-    await expect(client.serverVersion()).rejects.toThrow(/no complete response within 50ms/);
+    await expect(client.discovery.serverVersion()).rejects.toThrow(/no complete response within 50ms/);
     client.close();
   });
 
@@ -386,7 +389,7 @@ describe('KubeClient', () => {
     handler = (_req, res) => json(res, 200, {});
     const registry = new Registry();
     const client = new KubeClient(newClient().kubeConfig, { registry });
-    await client.serverVersion();
+    await client.discovery.serverVersion();
     const values = (await registry.getSingleMetric('rest_client_requests_total')?.get())?.values ?? [];
     expect(values).toEqual([
       expect.objectContaining({

@@ -11,7 +11,7 @@
 import type { KubeObject, ObjectMeta } from '../api/kube.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import { counter, perRegistry, sharedRegistry, type Registry } from '../observability/metrics.js';
-import type { ResourceClient, ResourceRef } from './client.js';
+import type { ResourceClient } from './resource.js';
 import { systemClock, toMicroTime, type Clock, type TimerHandle } from '../util/clock.js';
 import { isNotFound } from './errors.js';
 
@@ -45,14 +45,6 @@ export interface KubeEvent extends KubeObject {
   note?: string;
   type: EventType;
 }
-
-export const EVENT_RESOURCE: ResourceRef = {
-  group: 'events.k8s.io',
-  version: 'v1',
-  plural: 'events',
-  namespaced: true,
-  kind: 'Event',
-};
 
 export type EventStore = Pick<ResourceClient<KubeEvent>, 'create' | 'patch'>;
 

@@ -1,6 +1,6 @@
 import type { KubeObject } from '../api/kube.js';
 import { Registry } from '../observability/metrics.js';
-import type { KubeList, WatchEvent } from './client.js';
+import type { KubeList, WatchEvent } from './resource.js';
 import { AbortedError } from '../util/clock.js';
 import { ManualClock, settle } from '../../test/support/manual-clock.js';
 import { ApiError } from './errors.js';
@@ -282,6 +282,25 @@ describe('ListWatchInformer', () => {
     expect(informer.byIndex('namespace', 'ns')).toEqual([b]);
     expect(informer.lastResourceVersion).toBe('999');
     expect(a.metadata.resourceVersion).not.toBe(a2.metadata.resourceVersion);
+    await informer.stop();
+  });
+
+  it('indexes by the indexers added before start, and refuses them after', async () => {
+    const { api, informer } = setup();
+    api.set('a', '1');
+    api.set('b', '2');
+    informer.addIndexers({ data: (o) => (o.data ? [o.data] : []) });
+    expect(() => informer.addIndexers({ data: () => [] })).toThrow('index "data" already exists');
+    informer.start();
+    await informer.waitForSync();
+    expect(informer.byIndex('data', '2').map(objectKey)).toEqual(['ns/b']);
+    await settle();
+    const a2 = api.set('a', '2');
+    api.current.push({ type: 'MODIFIED', object: a2 });
+    await settle();
+    expect(informer.byIndex('data', '2').map(objectKey).sort()).toEqual(['ns/a', 'ns/b']);
+    expect(informer.byIndex('data', '1')).toEqual([]);
+    expect(() => informer.addIndexers({ late: () => [] })).toThrow('must be added before it starts');
     await informer.stop();
   });
 

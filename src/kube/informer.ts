@@ -11,7 +11,7 @@
 import type { KubeObject } from '../api/kube.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import { counter, gauge, perRegistry, sharedRegistry, type Registry } from '../observability/metrics.js';
-import type { KubeList, ResourceClient, WatchEvent } from './client.js';
+import type { KubeList, ResourceClient, WatchEvent } from './resource.js';
 import {
   backoffDelay,
   isAbortError,
@@ -244,6 +244,19 @@ export class ListWatchInformer<T extends KubeObject> implements Informer<T> {
     };
     for (const index of Object.keys(this.indexers)) this.indices.set(index, new Map());
     this.metrics.synced.set({ informer: this.name }, 0);
+  }
+
+  /**
+   * Adds indexes before the informer starts (client-go's AddIndexers), so each controller sharing this informer
+   * declares the indexes it reads.
+   */
+  addIndexers(indexers: Record<string, IndexFunction<T>>): void {
+    if (this.started) throw new Error(`informer ${this.name}: indexers must be added before it starts`);
+    for (const [index, fn] of Object.entries(indexers)) {
+      if (index in this.indexers) throw new Error(`informer ${this.name}: index "${index}" already exists`);
+      this.indexers[index] = fn;
+      this.indices.set(index, new Map());
+    }
   }
 
   start(): void {

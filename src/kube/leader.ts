@@ -13,7 +13,7 @@ import { hostname } from 'node:os';
 import type { KubeObject, ObjectMeta } from '../api/kube.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import { gauge, perRegistry, sharedRegistry, type Registry } from '../observability/metrics.js';
-import type { ResourceClient, ResourceRef } from './client.js';
+import type { ResourceClient } from './resource.js';
 import { sleep, systemClock, toMicroTime, type Clock } from '../util/clock.js';
 import { isAlreadyExists, isConflict, isNotFound } from './errors.js';
 
@@ -29,14 +29,6 @@ export interface Lease extends KubeObject {
   metadata: ObjectMeta & { name: string; namespace?: string };
   spec?: LeaseSpec;
 }
-
-export const LEASE_RESOURCE: ResourceRef = {
-  group: 'coordination.k8s.io',
-  version: 'v1',
-  plural: 'leases',
-  namespaced: true,
-  kind: 'Lease',
-};
 
 /** The three Lease calls the elector makes; a ResourceClient<Lease> is one. */
 export type LeaseStore = Pick<ResourceClient<Lease>, 'get' | 'create' | 'update'>;

@@ -40,6 +40,32 @@ export function explainConnectivity(report: ConnectivityReport): string {
   return sections.join('\n');
 }
 
+/**
+ * One pair in full, even when no policy touches it (for `--explain --from --to`): which policies select each side,
+ * then the ports grouped by their reason, as explainConnectivity words them.
+ */
+export function explainOnePair(report: ConnectivityReport, pair: PairConnectivity): string {
+  const [header, ...reasons] = explainPair(pair, reasonGroups(report, pair)).split('\n');
+  const verdict = pair.segments?.[0]?.verdict;
+  const selection = verdict
+    ? [selectionLine(report, verdict.egress, pair.src), selectionLine(report, verdict.ingress, pair.dst)]
+    : [];
+  return [header, ...selection.map((line) => `  ${line}`), ...reasons].join('\n');
+}
+
+/** Which policies select the side for the direction (the same for every port of a pair). */
+function selectionLine(
+  report: ConnectivityReport,
+  verdict: DirectionVerdict,
+  endpoint: ConnectivityPeer,
+): string {
+  const head = `${verdict.direction.toLowerCase()} ${verdict.direction === 'Egress' ? 'from' : 'to'} ${endpoint.id}`;
+  if (endpoint.kind === 'external') return `${head}: outside the cluster, so no policy selects it`;
+  if (verdict.selectedBy.length === 0)
+    return `${head}: selected by no ${report.mode === 'k8s' ? 'NetworkPolicy' : 'GlobalNetworkPolicy'}`;
+  return `${head}: selected by ${describePolicies(report, verdict.selectedBy)}`;
+}
+
 interface ReasonGroup {
   readonly allowed: boolean;
   readonly lines: readonly string[];

@@ -32,7 +32,7 @@ async function strictCreate(object: Manifest, { persist = false } = {}): Promise
   const [group, version] = object.apiVersion.includes('/')
     ? object.apiVersion.split('/')
     : ['', object.apiVersion];
-  const resources = await client.serverResources(group as string, version as string);
+  const resources = await client.discovery.serverResources(group as string, version as string);
   const info = resources?.find((r) => r.kind === object.kind && !r.name.includes('/'));
   if (!info) throw new Error(`the server does not serve ${object.apiVersion} ${object.kind}`);
   const resource = client.resource({

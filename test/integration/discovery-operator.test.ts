@@ -13,14 +13,17 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { KubeObject } from '../../src/api/kube.js';
 import type { VpcEgressProfile } from '../../src/api/v1alpha1.js';
-import { DISCOVERY_REQUEST_ANNOTATION, SECRET_RESOURCE } from '../../src/controller/discovery.js';
+import { SECRETS } from '../../src/kube/resources.js';
+import { DISCOVERY_REQUEST_ANNOTATION } from '../../src/controller/discovery.js';
 import type { LocalControlPlane } from '../../src/controlplane/local.js';
 import type { FetchFunction } from '../../src/ibm/http.js';
 import { KubeClient } from '../../src/kube/client.js';
-import { EVENT_RESOURCE, type KubeEvent } from '../../src/kube/events.js';
+import { EVENTS } from '../../src/kube/resources.js';
+import { type KubeEvent } from '../../src/kube/events.js';
 import { FakeIbmCloud, FIXTURE_VPC_ID } from '../fixtures/ibm/fake-ibm-cloud.js';
 import { createTestNamespace, eventually, startDedicatedControlPlane, uniqueName } from './harness.js';
 import { gnpClient, startOperator, type RunningOperator } from './operator.js';
+import { VPC_EGRESS_PROFILES } from '../../src/kube/resources.js';
 
 const describeOrSkip = process.env.USE_EXISTING_CLUSTER === 'true' ? describe.skip : describe;
 // Skipped against an existing cluster: the operator under test must be the only one reconciling the profiles.
@@ -66,14 +69,8 @@ describeOrSkip('VPC address-prefix discovery', () => {
     if (!started) throw new Error('unreachable: skipped above');
     ({ cp, kc } = started);
     client = new KubeClient(kc);
-    profiles = client.resource({
-      group: 'calico-vpc.io',
-      version: 'v1alpha1',
-      plural: 'vpcegressprofiles',
-      namespaced: false,
-      kind: 'VpcEgressProfile',
-    });
-    secrets = client.resource(SECRET_RESOURCE);
+    profiles = client.resource(VPC_EGRESS_PROFILES);
+    secrets = client.resource(SECRETS);
     gnps = gnpClient(kc, 'v3');
     namespace = await createTestNamespace(kc, 'ibm');
     op = await startOperator(kc, {
@@ -199,7 +196,7 @@ describeOrSkip('VPC address-prefix discovery', () => {
   const netsOf = async (policy: string) => (await gnps.get(policy))?.spec.egress?.[0]?.destination?.nets;
 
   async function allEvents(): Promise<KubeEvent[]> {
-    return (await client.resource<KubeEvent>(EVENT_RESOURCE).listAll()).items;
+    return (await client.resource<KubeEvent>(EVENTS).listAll()).items;
   }
 
   async function deleteProfile(name: string): Promise<void> {

@@ -17,9 +17,11 @@ import https from 'node:https';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Namespace, NetworkPolicy } from '../../src/api/kube.js';
 import type { LocalControlPlane } from '../../src/controlplane/local.js';
-import { KubeClient, type ResourceClient } from '../../src/kube/client.js';
+import { KubeClient } from '../../src/kube/client.js';
+import type { ResourceClient } from '../../src/kube/resource.js';
 import { isGone } from '../../src/kube/errors.js';
-import { LEASE_RESOURCE, type Lease } from '../../src/kube/leader.js';
+import { LEASES } from '../../src/kube/resources.js';
+import { type Lease } from '../../src/kube/leader.js';
 import { Registry } from '../../src/observability/metrics.js';
 import { gnpNameForNetworkPolicy } from '../../src/translate/names.js';
 import { eventually, startDedicatedControlPlane, uniqueName } from './harness.js';
@@ -570,9 +572,7 @@ describeLocal('operator fault tests (dedicated control plane)', () => {
 
       await a.stop();
       await eventually('replica-b to take over', () => leads(b), 90_000);
-      const lease = await client
-        .resource<Lease>(LEASE_RESOURCE)
-        .get('calico-vpc-operator-leader', { namespace: ns });
+      const lease = await client.resource<Lease>(LEASES).get('calico-vpc-operator-leader', { namespace: ns });
       expect(lease.spec?.holderIdentity).toBe('replica-b');
       await eventually('replica-b ready as leader', () => b.operator.ready() === true);
       expect(await b.writes()).toBe(0);

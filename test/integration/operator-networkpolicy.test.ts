@@ -16,13 +16,16 @@ import type { GlobalNetworkPolicy } from '../../src/calico/types.js';
 import { readManifests } from '../../src/controlplane/install.js';
 import { REPO_ROOT, type LocalControlPlane } from '../../src/controlplane/local.js';
 import { TRANSLATE_NAMESPACE_LABEL } from '../../src/controller/networkpolicy-reconciler.js';
-import { KubeClient, type ResourceClient } from '../../src/kube/client.js';
-import { EVENT_RESOURCE, type KubeEvent } from '../../src/kube/events.js';
+import { KubeClient } from '../../src/kube/client.js';
+import type { ResourceClient } from '../../src/kube/resource.js';
+import { EVENTS } from '../../src/kube/resources.js';
+import { type KubeEvent } from '../../src/kube/events.js';
 import { Registry } from '../../src/observability/metrics.js';
 import { gnpNameForNetworkPolicy } from '../../src/translate/names.js';
 import { applyManifests } from '../../e2e/support/apply.js';
 import { eventually, startDedicatedControlPlane, uniqueName } from './harness.js';
 import { expectedGnp, gnpClient, networkPolicy, startOperator, type RunningOperator } from './operator.js';
+import { NAMESPACES, NETWORK_POLICIES } from '../../src/kube/resources.js';
 
 // The integration project's testTimeout does not reach tests (jest ignores it inside `projects`).
 const TIMEOUT_MS = 120_000;
@@ -67,20 +70,8 @@ describeOrSkip('NetworkPolicies reconciled into GlobalNetworkPolicies', () => {
     if (!started) throw new Error('unreachable: skipped above');
     ({ cp, kc } = started);
     client = new KubeClient(kc, { registry: new Registry() });
-    policies = client.resource<NetworkPolicy>({
-      group: 'networking.k8s.io',
-      version: 'v1',
-      plural: 'networkpolicies',
-      namespaced: true,
-      kind: 'NetworkPolicy',
-    });
-    namespaces = client.resource<Namespace>({
-      group: '',
-      version: 'v1',
-      plural: 'namespaces',
-      namespaced: false,
-      kind: 'Namespace',
-    });
+    policies = client.resource<NetworkPolicy>(NETWORK_POLICIES);
+    namespaces = client.resource<Namespace>(NAMESPACES);
     gnps = gnpClient(kc, 'v3');
     op = await startOperator(kc, { calicoApi: 'v3' });
   }, 180_000);
@@ -101,7 +92,7 @@ describeOrSkip('NetworkPolicies reconciled into GlobalNetworkPolicies', () => {
   const gnpOf = (namespace: string, name: string) => gnps.get(storedName(namespace, name, 'v3'));
 
   async function translationFailures(namespace: string, name: string): Promise<KubeEvent[]> {
-    const { items } = await client.resource<KubeEvent>(EVENT_RESOURCE).listAll({ namespace });
+    const { items } = await client.resource<KubeEvent>(EVENTS).listAll({ namespace });
     return items.filter(
       (e) => e.regarding.name === name && e.type === 'Warning' && e.reason === 'TranslationFailed',
     );

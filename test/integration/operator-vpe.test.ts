@@ -11,6 +11,7 @@ import { isConflict, isInvalid } from '../../src/kube/errors.js';
 import type { LocalControlPlane } from '../../src/controlplane/local.js';
 import { eventually, startDedicatedControlPlane, uniqueName } from './harness.js';
 import { gnpClient, startOperator, type RunningOperator } from './operator.js';
+import { VPC_EGRESS_PROFILES } from '../../src/kube/resources.js';
 
 const describeOrSkip = process.env.USE_EXISTING_CLUSTER === 'true' ? describe.skip : describe;
 // Skipped against an existing cluster: these tests start their own control plane so that the operator under test
@@ -45,13 +46,7 @@ describeOrSkip.each(['v3', 'crd'] as CalicoApi[])('VPE gateway rules written as 
     const started = await startDedicatedControlPlane();
     if (!started) throw new Error('unreachable: skipped above');
     ({ cp, kc } = started);
-    profiles = new KubeClient(kc).resource({
-      group: 'calico-vpc.io',
-      version: 'v1alpha1',
-      plural: 'vpcegressprofiles',
-      namespaced: false,
-      kind: 'VpcEgressProfile',
-    });
+    profiles = new KubeClient(kc).resource(VPC_EGRESS_PROFILES);
     gnps = gnpClient(kc, api);
     op = await startOperator(kc, { calicoApi: api });
   });

@@ -6,13 +6,14 @@
 import { Registry } from 'prom-client';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { KubeObject, NetworkPolicy } from '../../src/api/kube.js';
-import { GLOBAL_NETWORK_POLICY_RESOURCES, toWire, type CalicoApi } from '../../src/calico/flavour.js';
+import { toWire, type CalicoApi } from '../../src/calico/flavour.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, type GlobalNetworkPolicy } from '../../src/calico/types.js';
 import { Operator, type OperatorOptions } from '../../src/controller/operator.js';
 import { KubeClient } from '../../src/kube/client.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { translateNetworkPolicy } from '../../src/translate/networkpolicy.js';
 import { eventually } from './harness.js';
+import { globalNetworkPolicies } from '../../src/kube/resources.js';
 
 export interface RunningOperator {
   operator: Operator;
@@ -51,15 +52,8 @@ export async function startOperator(
 
 /** Raw access to GNPs of one Calico API, as stored. */
 export function gnpClient(kc: KubeConfig, api: CalicoApi) {
-  const ref = GLOBAL_NETWORK_POLICY_RESOURCES[api];
   const client = new KubeClient(kc);
-  const resource = client.resource<GlobalNetworkPolicy & KubeObject>({
-    group: ref.group,
-    version: ref.version,
-    plural: ref.plural,
-    namespaced: false,
-    kind: 'GlobalNetworkPolicy',
-  });
+  const resource = client.resource<GlobalNetworkPolicy & KubeObject>(globalNetworkPolicies(api));
   return {
     resource,
     client,

@@ -12,11 +12,14 @@ import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Namespace, NetworkPolicy } from '../../src/api/kube.js';
 import { REPO_ROOT, type LocalControlPlane } from '../../src/controlplane/local.js';
-import { KubeClient, type ResourceClient } from '../../src/kube/client.js';
-import { LEASE_RESOURCE, type Lease } from '../../src/kube/leader.js';
+import { KubeClient } from '../../src/kube/client.js';
+import type { ResourceClient } from '../../src/kube/resource.js';
+import { LEASES } from '../../src/kube/resources.js';
+import { type Lease } from '../../src/kube/leader.js';
 import { Registry } from '../../src/observability/metrics.js';
 import { eventually, startDedicatedControlPlane, uniqueName } from './harness.js';
 import { gnpClient, portPolicy, startOperator, type RunningOperator } from './operator.js';
+import { NAMESPACES, NETWORK_POLICIES } from '../../src/kube/resources.js';
 
 // The integration project's testTimeout does not reach tests (jest ignores it inside `projects`).
 const TIMEOUT_MS = 180_000;
@@ -122,13 +125,7 @@ describeLocal('calico-vpc run as a process (dedicated control plane)', () => {
     if (!started) throw new Error('unreachable: skipped above');
     ({ cp, kc } = started);
     client = new KubeClient(kc, { registry: new Registry() });
-    policies = client.resource<NetworkPolicy>({
-      group: 'networking.k8s.io',
-      version: 'v1',
-      plural: 'networkpolicies',
-      namespaced: true,
-      kind: 'NetworkPolicy',
-    });
+    policies = client.resource<NetworkPolicy>(NETWORK_POLICIES);
     gnps = gnpClient(kc, 'v3');
   }, 180_000);
 
@@ -149,13 +146,7 @@ describeLocal('calico-vpc run as a process (dedicated control plane)', () => {
   async function createNamespace(prefix: string): Promise<string> {
     const name = uniqueName(prefix);
     await client
-      .resource<Namespace>({
-        group: '',
-        version: 'v1',
-        plural: 'namespaces',
-        namespaced: false,
-        kind: 'Namespace',
-      })
+      .resource<Namespace>(NAMESPACES)
       .create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
     return name;
   }
@@ -239,7 +230,7 @@ describeLocal('calico-vpc run as a process (dedicated control plane)', () => {
       const ns = await createNamespace('sigkill');
       for (let i = 0; i < 3; i++) await policies.create(portPolicy(ns, `before-${i}`, 100 + i));
       const leaseName = 'calico-vpc-operator-leader';
-      const leases = client.resource<Lease>(LEASE_RESOURCE);
+      const leases = client.resource<Lease>(LEASES);
       const holder = async () =>
         (await leases.get(leaseName, { namespace: ns }).catch(() => undefined))?.spec?.holderIdentity;
 

@@ -4,7 +4,8 @@
 import type { KubeObject } from '../../src/api/kube.js';
 import { KubeClient } from '../../src/kube/client.js';
 import { isAlreadyExists, isConflict, isInvalid, isNotFound } from '../../src/kube/errors.js';
-import { EVENT_RESOURCE, KubeEventRecorder, type KubeEvent } from '../../src/kube/events.js';
+import { EVENTS } from '../../src/kube/resources.js';
+import { KubeEventRecorder, type KubeEvent } from '../../src/kube/events.js';
 import type { Agent } from 'node:https';
 import type { ApiError } from '../../src/kube/errors.js';
 import { Registry } from '../../src/observability/metrics.js';
@@ -52,9 +53,9 @@ describe('KubeClient against a real API server', () => {
   it(
     'reports the server version and the served API groups',
     async () => {
-      const version = await client.serverVersion();
+      const version = await client.discovery.serverVersion();
       expect(version.gitVersion).toBe(integrationState().serverVersion);
-      const groups = await client.apiGroups();
+      const groups = await client.discovery.apiGroups();
       expect(groups[0]).toMatchObject({ name: '', versions: ['v1'] });
       expect(groups.map((g) => g.name)).toEqual(
         expect.arrayContaining(['coordination.k8s.io', 'events.k8s.io']),
@@ -66,11 +67,15 @@ describe('KubeClient against a real API server', () => {
   it(
     'discovers both Calico API groups and our CRD, and says no for what is not served',
     async () => {
-      expect(await client.hasResource('projectcalico.org', 'v3', 'globalnetworkpolicies')).toBe(true);
-      expect(await client.hasResource('crd.projectcalico.org', 'v1', 'globalnetworkpolicies')).toBe(true);
-      expect(await client.hasResource('calico-vpc.io', 'v1alpha1', 'vpcegressprofiles')).toBe(true);
-      expect(await client.hasResource('crd.projectcalico.org', 'v1', 'nosuchthings')).toBe(false);
-      expect(await client.hasResource('nosuch.example.com', 'v1', 'things')).toBe(false);
+      expect(await client.discovery.hasResource('projectcalico.org', 'v3', 'globalnetworkpolicies')).toBe(
+        true,
+      );
+      expect(await client.discovery.hasResource('crd.projectcalico.org', 'v1', 'globalnetworkpolicies')).toBe(
+        true,
+      );
+      expect(await client.discovery.hasResource('calico-vpc.io', 'v1alpha1', 'vpcegressprofiles')).toBe(true);
+      expect(await client.discovery.hasResource('crd.projectcalico.org', 'v1', 'nosuchthings')).toBe(false);
+      expect(await client.discovery.hasResource('nosuch.example.com', 'v1', 'things')).toBe(false);
     },
     TIMEOUT_MS,
   );
@@ -140,7 +145,7 @@ describe('KubeClient against a real API server', () => {
     'reuses kept-alive connections: far fewer connections than requests',
     async () => {
       const local = new KubeClient(kc, { registry: new Registry() });
-      for (let i = 0; i < 20; i++) await local.serverVersion();
+      for (let i = 0; i < 20; i++) await local.discovery.serverVersion();
       // Reach into the agent for the evidence: one socket pooled, not twenty created.
       const agent = (local as unknown as { agent: Agent }).agent;
       const pooled =
@@ -156,7 +161,7 @@ describe('KubeClient against a real API server', () => {
     async () => {
       const cm = await cms.create({ metadata: { name: uniqueName('evt'), namespace: ns } });
       const recorder = new KubeEventRecorder({
-        events: client.resource<KubeEvent>(EVENT_RESOURCE),
+        events: client.resource<KubeEvent>(EVENTS),
         reportingController: 'calico-vpc.io/operator',
         reportingInstance: 'runtime-test',
         seriesFlushMs: 10,
@@ -185,7 +190,7 @@ describe('KubeClient against a real API server', () => {
       await new Promise((resolve) => setTimeout(resolve, 20));
       await recorder.flush();
 
-      const events = client.resource<KubeEvent>(EVENT_RESOURCE);
+      const events = client.resource<KubeEvent>(EVENTS);
       const ours = await eventually('the event with its series', async () => {
         const list = await events.list({ namespace: ns });
         const found = list.items.filter((e) => e.regarding?.uid === cm.metadata.uid);

@@ -12,7 +12,8 @@
 import type { KubeObject } from '../../src/api/kube.js';
 import { Controller } from '../../src/controller/controller.js';
 import { defaultControllerRateLimiter } from '../../src/controller/workqueue.js';
-import { KubeClient, type ResourceClient } from '../../src/kube/client.js';
+import { KubeClient } from '../../src/kube/client.js';
+import type { ResourceClient } from '../../src/kube/resource.js';
 import { isAlreadyExists, isGone, isNotFound } from '../../src/kube/errors.js';
 import {
   ListWatchInformer,
@@ -21,11 +22,13 @@ import {
   splitKey,
   type ListerWatcher,
 } from '../../src/kube/informer.js';
-import { LEASE_RESOURCE, LeaderElector, type Lease } from '../../src/kube/leader.js';
+import { LEASES } from '../../src/kube/resources.js';
+import { LeaderElector, type Lease } from '../../src/kube/leader.js';
 import type { LocalControlPlane } from '../../src/controlplane/local.js';
 import { Registry } from '../../src/observability/metrics.js';
 import { eventually, startDedicatedControlPlane, uniqueName } from './harness.js';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { NAMESPACES } from '../../src/kube/resources.js';
 
 // The integration project's testTimeout does not reach tests (jest ignores it inside `projects`).
 const TIMEOUT_MS = 120_000;
@@ -185,11 +188,9 @@ afterAll(async () => {
 
 async function namespace(prefix: string): Promise<string> {
   const name = uniqueName(prefix);
-  await client
-    .resource({ group: '', version: 'v1', plural: 'namespaces', namespaced: false, kind: 'Namespace' })
-    .create({
-      metadata: { name },
-    });
+  await client.resource(NAMESPACES).create({
+    metadata: { name },
+  });
   return name;
 }
 
@@ -355,7 +356,7 @@ describeLocal('runtime fault tests (dedicated control plane)', () => {
     async () => {
       const ns = await namespace('rt-ha');
       for (let i = 0; i < 5; i++) await createSource(cms, ns, `s${i}`, 'v1');
-      const leases = client.resource<Lease>(LEASE_RESOURCE);
+      const leases = client.resource<Lease>(LEASES);
       const replicas = ['replica-a', 'replica-b'].map((identity) => {
         const registry = new Registry();
         const mirror = mirrorController(cms, ns, { identity, registry });

@@ -4,7 +4,8 @@
  * same as with the 15 s defaults.
  */
 import { KubeClient } from '../../src/kube/client.js';
-import { LEASE_RESOURCE, LeaderElector, type Lease, type LeaseStore } from '../../src/kube/leader.js';
+import { LEASES } from '../../src/kube/resources.js';
+import { LeaderElector, type Lease, type LeaseStore } from '../../src/kube/leader.js';
 import { Registry } from '../../src/observability/metrics.js';
 import {
   createTestNamespace,
@@ -30,7 +31,7 @@ interface Candidate {
 describe('LeaderElector against a real API server', () => {
   const kc = testKubeConfig();
   const client = new KubeClient(kc, { registry: new Registry() });
-  const leases = client.resource<Lease>(LEASE_RESOURCE);
+  const leases = client.resource<Lease>(LEASES);
   let ns: string;
   const candidates: Candidate[] = [];
 

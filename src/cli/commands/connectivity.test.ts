@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import type { KubeObject } from '../../api/kube.js';
-import type { ResourceRef } from '../../kube/client.js';
+import type { ResourceRef } from '../../kube/resource.js';
 import { captureIO } from '../io.js';
 import { readCluster, type ClusterLister } from '../live.js';
 import { runCli } from '../program.js';

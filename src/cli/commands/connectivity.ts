@@ -28,6 +28,14 @@ import {
   type ConnectivityReport,
 } from '../../policy/connectivity.js';
 import { explainConnectivity } from '../../policy/explain.js';
+import {
+  explainSinglePair,
+  pairSpecFocus,
+  parsePeerSpec,
+  parsePortSpec,
+  type PeerSpec,
+  type PortSpec,
+} from '../../policy/explain-pair.js';
 import { connectivityGraph } from '../../policy/graph.js';
 import { drawGraph, isPictureFormat, PICTURE_FORMATS, type PictureFormat } from '../graphviz.js';
 import { formatFieldError } from '../../api/errors.js';
@@ -42,6 +50,9 @@ interface ConnectivityFlags {
   output: ConnlistFormat | PictureFormat;
   focusWorkload?: string;
   explain?: boolean;
+  from?: string;
+  to?: string;
+  port?: string;
   mode?: ConnectivityMode;
 }
 
@@ -80,6 +91,12 @@ export function connectivityRegistrar(makeLister?: ListerFactory): CommandRegist
         'only the connections from or to this workload (NAME or NAMESPACE/NAME)',
       )
       .option('--explain', 'say for every pair which policies and rules allow or deny which ports (txt only)')
+      .option(
+        '--from <peer>',
+        'with --explain and --to: explain only this source (NAMESPACE/NAME, NAME, or an outside IPv4 address)',
+      )
+      .option('--to <peer>', 'with --explain and --from: explain only this destination')
+      .option('--port <port>', 'with --from and --to: only this port (8080, udp/53, or a named port of --to)')
       .addOption(
         new Option(
           '--mode <mode>',
@@ -109,6 +126,9 @@ async function runConnectivity(
     throw new CliExit(1, `error: --explain prints text; use it with -o txt, not -o ${flags.output}`);
   }
 
+  const pairQuery = singlePairQuery(flags);
+  const focusWorkload = pairQuery?.focus ?? flags.focusWorkload;
+
   const source: AnalysisSource =
     flags.kubeconfig !== undefined
       ? { kubeconfig: flags.kubeconfig, ...(flags.context !== undefined ? { context: flags.context } : {}) }
@@ -120,10 +140,16 @@ async function runConnectivity(
     {
       mode: flags.mode ?? defaultMode([input]),
       explain: flags.explain === true,
-      ...(flags.focusWorkload !== undefined ? { focusWorkload: flags.focusWorkload } : {}),
+      ...(focusWorkload !== undefined ? { focusWorkload } : {}),
     },
     io,
   );
+  if (pairQuery !== undefined) {
+    const explained = explainSinglePair(report, pairQuery.from, pairQuery.to, pairQuery.port);
+    if (!explained.ok) throw new CliExit(1, `error: ${explained.message}`);
+    io.stdout(explained.value);
+    return;
+  }
   io.stdout(
     flags.explain
       ? explainConnectivity(report)
@@ -131,6 +157,40 @@ async function runConnectivity(
         ? drawGraph(connectivityGraph(report), flags.output, 1)
         : formatConnlist(report.connections, flags.output),
   );
+}
+
+/** `--from X --to Y [--port P]`, checked and parsed; undefined without them. */
+function singlePairQuery(
+  flags: ConnectivityFlags,
+): { from: PeerSpec; to: PeerSpec; port?: PortSpec; focus: string } | undefined {
+  if (flags.from === undefined && flags.to === undefined) {
+    if (flags.port !== undefined)
+      throw new CliExit(1, 'error: --port selects a port of --from and --to; give them too');
+    return undefined;
+  }
+  if (flags.from === undefined || flags.to === undefined || !flags.explain) {
+    throw new CliExit(1, 'error: --from and --to explain one pair: give both, with --explain');
+  }
+  if (flags.focusWorkload !== undefined) {
+    throw new CliExit(
+      1,
+      'error: --focus-workload and --from/--to cannot be combined: --from/--to already name the pair',
+    );
+  }
+  const from = parsePeerSpec(flags.from);
+  const to = parsePeerSpec(flags.to);
+  const port = flags.port === undefined ? undefined : parsePortSpec(flags.port);
+  for (const [flag, parsed] of [
+    ['--from', from],
+    ['--to', to],
+    ['--port', port],
+  ] as const) {
+    if (parsed !== undefined && !parsed.ok) throw new CliExit(1, `error: ${flag} ${parsed.message}`);
+  }
+  if (!from.ok || !to.ok || (port !== undefined && !port.ok)) throw new Error('unreachable');
+  const focus = pairSpecFocus(from.value, to.value);
+  if (!focus.ok) throw new CliExit(1, `error: ${focus.message}`);
+  return { from: from.value, to: to.value, ...(port ? { port: port.value } : {}), focus: focus.value };
 }
 
 /** Where the analysed objects come from: manifests (files, directories, - for standard input) or a live cluster. */

@@ -98,20 +98,21 @@ export function runSettings(flags: RunFlags) {
  * @kubernetes/client-node (about 0.7 s and 75 MB to load), which render, lint and offline connectivity never use.
  */
 async function loadRuntime() {
-  const [operator, client, local, install] = await Promise.all([
+  const [operator, client, config, local, install] = await Promise.all([
     import('../../controller/operator.js'),
     import('../../kube/client.js'),
+    import('../../kube/config.js'),
     import('../../controlplane/local.js'),
     import('../../controlplane/install.js'),
   ]);
-  return { ...operator, ...client, ...local, ...install };
+  return { ...operator, ...client, ...config, ...local, ...install };
 }
 type Runtime = Awaited<ReturnType<typeof loadRuntime>>;
 
 async function reachable(rt: Runtime, kc: KubeConfig): Promise<string | undefined> {
   const client = new rt.KubeClient(kc, { requestTimeoutMs: 5000 });
   try {
-    return (await client.serverVersion()).gitVersion;
+    return (await client.discovery.serverVersion()).gitVersion;
   } catch {
     return undefined;
   } finally {
@@ -237,10 +238,7 @@ export const registerRun: CommandRegistrar = (program: Command, io: CliIO) => {
       }
 
       const leNamespace =
-        flags.leaderElectionNamespace ??
-        process.env.POD_NAMESPACE ??
-        kc.getContextObject(kc.getCurrentContext())?.namespace ??
-        'default';
+        flags.leaderElectionNamespace ?? process.env.POD_NAMESPACE ?? rt.currentNamespace(kc);
       const operator = new Operator({
         kubeConfig: kc,
         logger: log,

@@ -1,0 +1,297 @@
+/**
+ * The HTTP transport to the API server, on node:https with ONE keep-alive agent for the whole process, and the
+ * credentials from the kubeconfig reused for a short while.
+ *
+ * Why not client-node's generated APIs: they return model classes (the core works on wire JSON), and they open a
+ * new https.Agent, so a new TCP+TLS connection, for every request (kubernetes-client/javascript#2893).
+ * client-node still does what it is good at: reading kubeconfigs and producing the auth headers and TLS material
+ * (`applyToHTTPSOptions`), including exec plugins and the rotating in-cluster token.
+ */
+import { createHash } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { counter, histogram, perRegistry, sharedRegistry, type Registry } from '../observability/metrics.js';
+import { ApiError } from './errors.js';
+
+export type Query = Record<string, string | number | boolean | undefined>;
+
+export interface RequestOptions {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  /** Absolute API path, e.g. /apis/coordination.k8s.io/v1/namespaces/x/leases/y */
+  path: string;
+  query?: Query;
+  body?: unknown;
+  contentType?: string;
+  signal?: AbortSignal;
+  /** Overrides the client's request timeout; 0 disables it (watches). */
+  timeoutMs?: number;
+}
+
+export interface TransportOptions {
+  /** Default fieldManager for writes and server-side apply. */
+  fieldManager?: string;
+  userAgent?: string;
+  /** Bound on every non-watch request, including reading the body (default 30s). */
+  requestTimeoutMs?: number;
+  /** How long credentials read from the kubeconfig are reused (default 10 s; also re-read after any 401). */
+  credentialsTtlMs?: number;
+  registry?: Registry;
+}
+
+const restMetrics = perRegistry((registry) => ({
+  requests: counter(registry, {
+    name: 'rest_client_requests_total',
+    help: 'Number of HTTP requests, partitioned by status code, method, and host.',
+    labelNames: ['code', 'method', 'host'] as const,
+  }),
+  duration: histogram(registry, {
+    name: 'rest_client_request_duration_seconds',
+    help: 'Request latency in seconds. Broken down by verb and host.',
+    labelNames: ['verb', 'host'] as const,
+    buckets: [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60],
+  }),
+}));
+
+interface Connection {
+  server: URL;
+  agent: http.Agent;
+  headers: Record<string, string>;
+}
+
+export class Transport {
+  readonly kubeConfig: KubeConfig;
+  readonly fieldManager: string;
+  private readonly userAgent: string;
+  private readonly requestTimeoutMs: number;
+  private readonly credentialsTtlMs: number;
+  private readonly metrics: ReturnType<typeof restMetrics>;
+  private agent: http.Agent | undefined;
+  private agentFingerprint = '';
+  /** The last connection and when it must be rebuilt; see connection(). */
+  private cachedConnection: { value: Promise<Connection>; expiresAt: number } | undefined;
+  private readonly retiredAgents: http.Agent[] = [];
+
+  constructor(kubeConfig: KubeConfig, options: TransportOptions = {}) {
+    this.kubeConfig = kubeConfig;
+    this.fieldManager = options.fieldManager ?? 'calico-vpc-operator';
+    this.userAgent = options.userAgent ?? 'calico-vpc-operator';
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+    this.credentialsTtlMs = options.credentialsTtlMs ?? 10_000;
+    this.metrics = restMetrics(options.registry ?? sharedRegistry());
+  }
+
+  /** Sends a request and returns the parsed JSON body (undefined for an empty body); non-2xx throws ApiError. */
+  async request<R>(options: RequestOptions): Promise<R> {
+    const timeoutMs = options.timeoutMs ?? this.requestTimeoutMs;
+    const timeout = timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : undefined;
+    const signal = combineSignals(options.signal, timeout);
+    const started = performance.now();
+    const host = this.host();
+    try {
+      const response = await this.send(options, signal);
+      const text = await readBody(response);
+      if (response.statusCode === undefined || response.statusCode < 200 || response.statusCode >= 300) {
+        throw ApiError.fromResponse(response.statusCode ?? 0, text, `${options.method} ${options.path}`);
+      }
+      return (text ? JSON.parse(text) : undefined) as R;
+    } catch (err) {
+      if (timeout?.aborted && !options.signal?.aborted) {
+        const timedOut = new Error(
+          `${options.method} ${options.path}: no complete response within ${timeoutMs}ms`,
+        );
+        timedOut.name = 'TimeoutError';
+        throw timedOut;
+      }
+      throw err;
+    } finally {
+      this.metrics.duration.observe({ verb: options.method, host }, (performance.now() - started) / 1000);
+    }
+  }
+
+  /**
+   * Opens a streaming GET (a watch) and returns the response once its status is known; non-200 throws ApiError.
+   * The caller reads the body and must destroy it (or abort `signal`) when done.
+   */
+  async openStream(path: string, query: Query, signal?: AbortSignal): Promise<http.IncomingMessage> {
+    const response = await this.send({ method: 'GET', path, query }, signal);
+    if (response.statusCode !== 200) {
+      const text = await readBody(response);
+      throw ApiError.fromResponse(response.statusCode ?? 0, text, `WATCH ${path}`);
+    }
+    return response;
+  }
+
+  /** Closes the pooled connections (in-flight requests fail). */
+  close(): void {
+    this.agent?.destroy();
+    for (const agent of this.retiredAgents.splice(0)) agent.destroy();
+    this.agent = undefined;
+    this.agentFingerprint = '';
+    this.cachedConnection = undefined;
+  }
+
+  private host(): string {
+    try {
+      return new URL(this.kubeConfig.getCurrentCluster()?.server ?? '').host;
+    } catch {
+      return '';
+    }
+  }
+
+  private async send(
+    options: RequestOptions,
+    signal: AbortSignal | undefined,
+  ): Promise<http.IncomingMessage> {
+    const connection = await this.connection();
+    const url = new URL(connection.server.href.replace(/\/+$/, '') + options.path);
+    for (const [name, value] of Object.entries(options.query ?? {})) {
+      if (value !== undefined) url.searchParams.set(name, String(value));
+    }
+    const body = options.body === undefined ? undefined : JSON.stringify(options.body);
+    const headers: Record<string, string> = {
+      ...connection.headers,
+      Accept: 'application/json',
+      'User-Agent': this.userAgent,
+    };
+    if (body !== undefined) {
+      headers['Content-Type'] = options.contentType ?? 'application/json';
+      headers['Content-Length'] = String(Buffer.byteLength(body));
+    }
+    const attempt = () =>
+      new Promise<{ response: http.IncomingMessage } | { error: Error; reusedSocket: boolean }>((resolve) => {
+        const transport = url.protocol === 'http:' ? http : https;
+        const req = transport.request(url, {
+          method: options.method,
+          agent: connection.agent,
+          headers,
+          signal,
+        });
+        req.once('response', (response) => resolve({ response }));
+        req.once('error', (error) => resolve({ error, reusedSocket: req.reusedSocket }));
+        req.end(body);
+      });
+    let outcome = await attempt();
+    // A kept-alive socket the server closed while idle fails on first use without the request being processed:
+    // node's documented remedy is one retry on a fresh socket.
+    if (
+      'error' in outcome &&
+      outcome.reusedSocket &&
+      (outcome.error as NodeJS.ErrnoException).code === 'ECONNRESET'
+    ) {
+      outcome = await attempt();
+    }
+    const host = url.host;
+    if ('error' in outcome) {
+      this.metrics.requests.inc({ code: '<error>', method: options.method, host });
+      throw outcome.error;
+    }
+    // Rejected credentials: the next request reads them afresh instead of reusing the cached ones.
+    if (outcome.response.statusCode === 401) this.cachedConnection = undefined;
+    this.metrics.requests.inc({
+      code: String(outcome.response.statusCode ?? 0),
+      method: options.method,
+      host,
+    });
+    return outcome.response;
+  }
+
+  /**
+   * The server, agent and auth headers for the next request, rebuilt at most every credentialsTtlMs and after a
+   * 401. client-node's applyToHTTPSOptions re-reads token and certificate files and builds a throw-away
+   * https.Agent on every call, which showed in the controller's profile at a few hundred writes per second; a
+   * short cache still follows rotated tokens and certificates promptly (client-go caches a service account token
+   * file for a minute).
+   */
+  private connection(): Promise<Connection> {
+    const now = performance.now();
+    if (this.cachedConnection && now < this.cachedConnection.expiresAt) return this.cachedConnection.value;
+    const value = this.buildConnection();
+    const entry = { value, expiresAt: now + this.credentialsTtlMs };
+    this.cachedConnection = entry;
+    // A failure (e.g. an exec plugin error) is not cached: the next request tries again.
+    value.catch(() => {
+      if (this.cachedConnection === entry) this.cachedConnection = undefined;
+    });
+    return value;
+  }
+
+  /**
+   * Auth headers from the kubeconfig (tokens rotate); the agent is reused as long as the TLS material it was built
+   * with is unchanged, and replaced when a rotated client certificate or CA shows up.
+   */
+  private async buildConnection(): Promise<Connection> {
+    const cluster = this.kubeConfig.getCurrentCluster();
+    if (!cluster)
+      throw new Error(
+        `kubeconfig: current-context "${this.kubeConfig.getCurrentContext()}" names no cluster`,
+      );
+    const options: https.RequestOptions = {};
+    await this.kubeConfig.applyToHTTPSOptions(options);
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(options.headers ?? {})) {
+      if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : String(value);
+    }
+    if (options.auth) headers.Authorization = `Basic ${Buffer.from(options.auth).toString('base64')}`;
+
+    const tls: https.AgentOptions = {
+      ca: options.ca,
+      cert: options.cert,
+      key: options.key,
+      pfx: options.pfx,
+      passphrase: options.passphrase,
+      servername: options.servername,
+      ...(options.rejectUnauthorized === undefined ? {} : { rejectUnauthorized: options.rejectUnauthorized }),
+    };
+    const fingerprint = fingerprintOf(cluster.server, cluster.proxyUrl, tls);
+    if (!this.agent || fingerprint !== this.agentFingerprint) {
+      if (this.agent) this.retireAgent(this.agent);
+      if (cluster.proxyUrl) {
+        // client-node already built the right proxy agent; keep that one instance instead of one per request.
+        this.agent = options.agent as http.Agent;
+      } else if (cluster.server.startsWith('http:')) {
+        this.agent = new http.Agent({ keepAlive: true, keepAliveMsecs: 30_000 });
+      } else {
+        this.agent = new https.Agent({ ...tls, keepAlive: true, keepAliveMsecs: 30_000 });
+      }
+      this.agentFingerprint = fingerprint;
+    }
+    return { server: new URL(cluster.server), agent: this.agent, headers };
+  }
+
+  private retireAgent(agent: http.Agent): void {
+    // Watches on the old agent keep running until their next restart; idle sockets go now.
+    for (const sockets of Object.values(agent.freeSockets))
+      for (const socket of sockets ?? []) socket.destroy();
+    this.retiredAgents.push(agent);
+    if (this.retiredAgents.length > 4) this.retiredAgents.shift()?.destroy();
+  }
+}
+
+function fingerprintOf(server: string, proxyUrl: string | undefined, tls: https.AgentOptions): string {
+  const hash = createHash('sha256');
+  hash.update(`${server}\0${proxyUrl ?? ''}\0${tls.servername ?? ''}\0${String(tls.rejectUnauthorized)}\0`);
+  for (const part of [tls.ca, tls.cert, tls.key, tls.pfx, tls.passphrase]) {
+    const values = Array.isArray(part) ? part : [part];
+    for (const value of values) {
+      if (value === undefined) hash.update('\0-');
+      else if (typeof value === 'string' || Buffer.isBuffer(value)) hash.update(value);
+      else hash.update(JSON.stringify(value));
+      hash.update('\0');
+    }
+  }
+  return hash.digest('hex');
+}
+
+function combineSignals(...signals: (AbortSignal | undefined)[]): AbortSignal | undefined {
+  const present = signals.filter((s): s is AbortSignal => s !== undefined);
+  if (present.length <= 1) return present[0];
+  return AbortSignal.any(present);
+}
+
+async function readBody(response: http.IncomingMessage): Promise<string> {
+  response.setEncoding('utf8');
+  let text = '';
+  for await (const chunk of response) text += chunk as string;
+  return text;
+}

@@ -1,5 +1,6 @@
-// Two projects: `unit` (pure logic, milliseconds, no cluster) and `integration` (a real kube-apiserver + etcd,
-// started once per run by the global setup). `npm test` runs both.
+// Three projects: `unit` (pure logic, milliseconds, no cluster), `integration` (a real kube-apiserver + etcd,
+// started once per run by the global setup) and `felix` (real Calico Felix and real packets in network namespaces,
+// test/felix/; each file starts its own environments and skips loudly where it cannot run). `npm test` runs all.
 const tsJest = ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json', diagnostics: false }];
 const common = {
   extensionsToTreatAsEsm: ['.ts'],
@@ -26,6 +27,12 @@ export default {
       testMatch: ['<rootDir>/test/integration/**/*.test.ts'],
       globalSetup: '<rootDir>/test/integration/global-setup.js',
       globalTeardown: '<rootDir>/test/integration/global-teardown.js',
+      setupFilesAfterEnv: ['<rootDir>/test/integration/jest-setup.ts'],
+    },
+    {
+      ...common,
+      displayName: 'felix',
+      testMatch: ['<rootDir>/test/felix/**/*.test.ts'],
       setupFilesAfterEnv: ['<rootDir>/test/integration/jest-setup.ts'],
     },
   ],

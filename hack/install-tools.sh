@@ -6,6 +6,9 @@
 #   - ShellCheck lints hack/*.sh (test/unit/scripts.test.ts), and Graphviz's dot renders the connectivity and diff
 #     pictures (src/cli/commands/pictures.test.ts, and `-o svg` for users); each installed with apt-get when
 #     running as root on a Debian/Ubuntu machine, otherwise reported (those tests then skip and say why).
+#   - The Felix tier (test/felix/) runs Calico Felix in network namespaces: iproute2 (ip), nftables (nft),
+#     iptables, ipset, conntrack, socat (the API relay, SCTP), xz-utils (unpacks ../shared/felix/*.xz), procps
+#     (sysctl); installed the same way (without them the tier skips and says why, or fails under REQUIRE_FELIX=1).
 #
 # Honoured: CVO_CACHE_DIR (cache root, default $XDG_CACHE_HOME/calico-vpc-operator or ~/.cache/calico-vpc-operator).
 # The last line on stdout is the kustomize command the tests will use.
@@ -54,6 +57,7 @@ ensure_kustomize() {
 }
 
 # ensure_apt_tool COMMAND PACKAGE WHAT: COMMAND on PATH, installing PACKAGE with apt-get when missing and possible.
+apt_lists_updated=false
 ensure_apt_tool() {
   local command_name="$1" package="$2" what="$3"
   if command -v "$command_name" >/dev/null 2>&1; then
@@ -62,7 +66,10 @@ ensure_apt_tool() {
   fi
   if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
     log "installing $package with apt-get"
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    if [[ "$apt_lists_updated" == false ]]; then
+      DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+      apt_lists_updated=true
+    fi
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$package" >&2
     command -v "$command_name" >/dev/null 2>&1 ||
       die "apt-get reported success but $command_name is still not on PATH"
@@ -76,4 +83,8 @@ ensure_apt_tool() {
 ensure_kustomize
 ensure_apt_tool shellcheck shellcheck "the script lint test"
 ensure_apt_tool dot graphviz "the Graphviz rendering test"
+for felix_tool in ip:iproute2 nft:nftables iptables:iptables ipset:ipset conntrack:conntrack socat:socat xz:xz-utils \
+  sysctl:procps; do
+  ensure_apt_tool "${felix_tool%%:*}" "${felix_tool#*:}" "the Felix tier"
+done
 echo "$kustomize_command"

@@ -44,7 +44,8 @@ export async function findCalicoCrds(): Promise<CalicoCrdDirs> {
   return downloadCalicoCrds();
 }
 
-const CACHE_ROOT =
+/** The cache root: $CVO_CACHE_DIR, else $XDG_CACHE_HOME/calico-vpc-operator or ~/.cache/calico-vpc-operator. */
+export const CACHE_ROOT =
   process.env.CVO_CACHE_DIR ??
   join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'calico-vpc-operator');
 const CRD_KINDS = [

@@ -107,7 +107,8 @@ function spawnLogged(bin: string, args: string[], logFile: string): ChildProcess
   return child;
 }
 
-function isAlive(pid: number): boolean {
+/** Whether a process exists (signal 0). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -116,7 +117,8 @@ function isAlive(pid: number): boolean {
   }
 }
 
-async function killAndWait(pid: number, timeoutMs = 15_000): Promise<void> {
+/** SIGTERM, then SIGKILL after timeoutMs; resolves when the process is gone. */
+export async function killAndWait(pid: number, timeoutMs = 15_000): Promise<void> {
   if (!isAlive(pid)) return;
   try {
     process.kill(pid, 'SIGTERM');
@@ -137,7 +139,8 @@ async function killAndWait(pid: number, timeoutMs = 15_000): Promise<void> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function tail(file: string, lines = 40): string {
+/** The last lines of a log file, for error messages. */
+export function logTail(file: string, lines = 40): string {
   try {
     return readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
   } catch {
@@ -181,12 +184,14 @@ async function waitFor(
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (!isAlive(proc.pid)) {
-      throw new Error(`${what}: the process exited; last lines of ${proc.logFile}:\n${tail(proc.logFile)}`);
+      throw new Error(
+        `${what}: the process exited; last lines of ${proc.logFile}:\n${logTail(proc.logFile)}`,
+      );
     }
     if (await check().catch(() => false)) return;
     if (Date.now() > deadline) {
       throw new Error(
-        `${what}: not ready after ${timeoutMs} ms; last lines of ${proc.logFile}:\n${tail(proc.logFile)}`,
+        `${what}: not ready after ${timeoutMs} ms; last lines of ${proc.logFile}:\n${logTail(proc.logFile)}`,
       );
     }
     await sleep(200);

@@ -276,6 +276,8 @@ interface RuleBoundaries {
   readonly namedPorts: ReadonlySet<Protocol>;
   /** The address sets of the rules' peers on the far side (IPv4 and IPv6), each as merged intervals. */
   readonly addressSets: readonly (readonly IpInterval[])[];
+  /** Address sets the rules match against the selected endpoint's own address (Calico only). */
+  readonly ownAddressSets: readonly (readonly IpInterval[])[];
 }
 
 interface AnalysedPolicy {
@@ -287,6 +289,12 @@ interface AnalysedPolicy {
 interface PolicyEngine {
   readonly policies: readonly AnalysedPolicy[];
   verdict(connection: ResolvedConnection): Verdict;
+  /**
+   * The verdict under only the policies at `indices` (ascending). Both evaluators consider, per direction, only
+   * the policies that select that direction's endpoint, so passing the ones that select the side in question
+   * gives that side's answer exactly, without testing every other policy of the input again.
+   */
+  verdictUnder(indices: readonly number[], connection: ResolvedConnection): Verdict;
 }
 
 function kubeEngine(policies: readonly CompiledNetworkPolicy[]): PolicyEngine {
@@ -303,6 +311,11 @@ function kubeEngine(policies: readonly CompiledNetworkPolicy[]): PolicyEngine {
       },
     })),
     verdict: (connection) => kubeVerdict(policies, connection),
+    verdictUnder: (indices, connection) =>
+      kubeVerdict(
+        indices.map((index) => policies[index] as CompiledNetworkPolicy),
+        connection,
+      ),
   };
 }
 
@@ -326,11 +339,24 @@ function kubeBoundaries(policy: CompiledNetworkPolicy, direction: Direction): Ru
       if (peer.kind === 'ipBlock') addressSets.push(addressSet([peer.cidr], peer.except));
     }
   }
-  return { portCuts, namedPorts, addressSets };
+  return { portCuts, namedPorts, addressSets, ownAddressSets: [] };
 }
 
 function calicoEngine(policies: readonly CompiledCalicoPolicy[], tiers: readonly CalicoTier[]): PolicyEngine {
   const policySet = calicoPolicySet(policies, tiers);
+  const subsets = new Map<string, ReturnType<typeof calicoPolicySet>>();
+  const subset = (indices: readonly number[]) => {
+    const key = indices.join(',');
+    let set = subsets.get(key);
+    if (set === undefined) {
+      set = calicoPolicySet(
+        indices.map((index) => policies[index] as CompiledCalicoPolicy),
+        tiers,
+      );
+      subsets.set(key, set);
+    }
+    return set;
+  };
   return {
     policies: policies.map((policy) => ({
       selects: (pod, namespace, direction) =>
@@ -344,12 +370,14 @@ function calicoEngine(policies: readonly CompiledCalicoPolicy[], tiers: readonly
       },
     })),
     verdict: (connection) => calicoVerdict(policySet, connection),
+    verdictUnder: (indices, connection) => calicoVerdict(subset(indices), connection),
   };
 }
 
 function calicoBoundaries(policy: CompiledCalicoPolicy, direction: PolicyDirection): RuleBoundaries {
   const portCuts: Record<Protocol, number[]> = { SCTP: [], TCP: [], UDP: [] };
   const addressSets: IpInterval[][] = [];
+  const ownAddressSets: IpInterval[][] = [];
   const namedPorts = new Set<Protocol>();
   const rules = policy.types.includes(direction)
     ? direction === 'Ingress'
@@ -373,8 +401,12 @@ function calicoBoundaries(policy: CompiledCalicoPolicy, direction: PolicyDirecti
     if (far.nets !== undefined || far.notNets !== undefined) {
       addressSets.push(addressSet(far.nets ?? [ALL_IPV4, ALL_IPV6], far.notNets ?? []));
     }
+    const own = direction === 'Ingress' ? rule.destination : rule.source;
+    if (own.nets !== undefined || own.notNets !== undefined) {
+      ownAddressSets.push(addressSet(own.nets ?? [ALL_IPV4, ALL_IPV6], own.notNets ?? []));
+    }
   }
-  return { portCuts, namedPorts, addressSets };
+  return { portCuts, namedPorts, addressSets, ownAddressSets };
 }
 
 /** IANA protocol numbers, which compiled Calico rules carry. */
@@ -415,9 +447,11 @@ export function analyzeConnectivity(
     options.focusWorkload === undefined ? undefined : focusPeers(peers, options.focusWorkload, problems);
   if (problems.length > 0 || engine === undefined) return { ok: false, problems };
 
-  const externalSources = externalPeers(cluster, peers, engine, 'Ingress');
-  const externalDestinations = externalPeers(cluster, peers, engine, 'Egress');
   const sides = peerSides(cluster, peers, engine);
+  const externalSources = externalPeers(engine, sides, 'Ingress');
+  const externalDestinations = externalPeers(engine, sides, 'Egress');
+  const analyse =
+    options.explain === true ? explainedPair(cluster, engine, sides) : pairAnalyser(cluster, engine, sides);
 
   const sources = sortById<ConnectivityPeer>([...peers, ...externalSources]);
   const destinations = sortById<ConnectivityPeer>([...peers, ...externalDestinations]);
@@ -426,7 +460,7 @@ export function analyzeConnectivity(
     for (const dst of destinations) {
       if (src === dst || (src.kind === 'external' && dst.kind === 'external')) continue;
       if (focused && !focused.has(src.id) && !focused.has(dst.id)) continue;
-      pairs.push(analysePair(cluster, engine, sides, src, dst, options.explain === true));
+      pairs.push(analyse(src, dst));
     }
   }
   const connections = pairs
@@ -633,27 +667,12 @@ function focusPeers(
  * The IPv4 ranges the address rules of the policies that apply to some workload cut the outside into, for sources
  * (Ingress rules) or destinations (Egress rules).
  */
-function externalPeers(
-  cluster: ClusterModel,
-  peers: readonly WorkloadPeer[],
-  engine: PolicyEngine,
-  direction: Direction,
-): ExternalPeer[] {
-  const full = cidrToRange(ALL_IPV4);
-  const intervals = [full];
+function externalPeers(engine: PolicyEngine, sides: PeerSides, direction: Direction): ExternalPeer[] {
+  const intervals = [cidrToRange(ALL_IPV4)];
   // A policy that applies to no workload of the input decides nothing here (IBM's host-endpoint policies, say):
   // its address rules would only cut the outside into ranges that all get the same answers.
-  const applying = engine.policies.filter((policy) =>
-    peers.some((peer) =>
-      policy.selects(
-        peer.pod,
-        cluster.namespaces.get(peer.namespace) ?? namespaceModel(peer.namespace),
-        direction,
-      ),
-    ),
-  );
-  for (const policy of applying) {
-    for (const set of policy.boundaries[direction].addressSets)
+  for (const index of sides.applying[direction]) {
+    for (const set of (engine.policies[index] as AnalysedPolicy).boundaries[direction].addressSets)
       intervals.push(...set.filter((i) => i.family === 4));
   }
   return partitionAtBoundaries(intervals).map((range) => ({
@@ -664,64 +683,221 @@ function externalPeers(
   }));
 }
 
-/** For each workload, what the policies that apply to it contribute to port boundaries, per direction. */
-interface PeerSide {
-  /** Whether any policy selects the workload for the direction. */
-  readonly selected: boolean;
-  readonly portCuts: Readonly<Record<Protocol, ReadonlySet<number>>>;
-  readonly namedPorts: ReadonlySet<Protocol>;
+/**
+ * Addresses cut into classes at the edges of address sets: two addresses in the same class are in exactly the same
+ * sets, so every rule built from those sets treats them alike.
+ */
+class AddressClasses {
+  private readonly cuts: Record<4 | 6, bigint[]> = { 4: [], 6: [] };
+
+  constructor(sets: Iterable<readonly IpInterval[]>) {
+    const cuts = { 4: new Set<bigint>(), 6: new Set<bigint>() };
+    for (const set of sets) {
+      for (const interval of set) cuts[interval.family].add(interval.first).add(interval.last + 1n);
+    }
+    for (const family of [4, 6] as const)
+      this.cuts[family] = [...cuts[family]].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  /** `family:index`: the same text for two addresses exactly when they are in the same class. */
+  classOf(ip: IpAddress): string {
+    const cuts = this.cuts[ip.family];
+    let low = 0;
+    let high = cuts.length;
+    while (low < high) {
+      const mid = (low + high) >> 1;
+      if ((cuts[mid] as bigint) <= ip.value) low = mid + 1;
+      else high = mid;
+    }
+    return `${ip.family}:${low}`;
+  }
 }
 
-function peerSides(
-  cluster: ClusterModel,
-  peers: readonly WorkloadPeer[],
-  engine: PolicyEngine,
-): Map<string, Record<Direction, PeerSide>> {
-  const sides = new Map<string, Record<Direction, PeerSide>>();
+/** What the policies that select a workload for one direction contribute to its verdicts. */
+interface PeerSide {
+  /** Indices of the policies that select the workload for the direction, ascending. */
+  readonly selecting: readonly number[];
+  readonly portCuts: Readonly<Record<Protocol, readonly number[]>>;
+  readonly namedPorts: ReadonlySet<Protocol>;
+  /** The far side's addresses as these policies tell them apart. */
+  readonly farAddresses: AddressClasses;
+  /** A key equal for workloads these policies treat alike (same selection, labels, namespace, ports, addresses). */
+  readonly key: string;
+}
+
+interface PeerSides {
+  readonly byPeer: ReadonlyMap<string, Readonly<Record<Direction, PeerSide>>>;
+  /** Policies that select some workload, per direction. */
+  readonly applying: Readonly<Record<Direction, ReadonlySet<number>>>;
+  /** Every address set of every policy: what any rule can tell apart about a workload's own address. */
+  readonly addresses: AddressClasses;
+}
+
+/**
+ * Each policy's selection is computed once per distinct (namespace, labels, service account) of the workloads,
+ * not once per pair: workloads with identical labels in one namespace form one class.
+ */
+function peerSides(cluster: ClusterModel, peers: readonly WorkloadPeer[], engine: PolicyEngine): PeerSides {
+  const addresses = new AddressClasses(
+    engine.policies.flatMap((policy) => [
+      ...policy.boundaries.Ingress.addressSets,
+      ...policy.boundaries.Egress.addressSets,
+      ...policy.boundaries.Ingress.ownAddressSets,
+      ...policy.boundaries.Egress.ownAddressSets,
+    ]),
+  );
+  const applying = { Ingress: new Set<number>(), Egress: new Set<number>() };
+  const byClass = new Map<string, Record<Direction, PeerSide>>();
+  const byPeer = new Map<string, Record<Direction, PeerSide>>();
   for (const peer of peers) {
-    const namespace = cluster.namespaces.get(peer.namespace) ?? namespaceModel(peer.namespace);
-    const side = (direction: Direction): PeerSide => {
-      const portCuts: Record<Protocol, Set<number>> = { SCTP: new Set(), TCP: new Set(), UDP: new Set() };
-      let selected = false;
-      const namedPorts = new Set<Protocol>();
-      for (const policy of engine.policies) {
-        if (!policy.selects(peer.pod, namespace, direction)) continue;
-        selected = true;
-        const boundaries = policy.boundaries[direction];
-        for (const protocol of PORT_PROTOCOLS) {
-          for (const cut of boundaries.portCuts[protocol]) portCuts[protocol].add(cut);
-        }
-        for (const protocol of boundaries.namedPorts) namedPorts.add(protocol);
-      }
-      return { selected, portCuts, namedPorts };
-    };
-    sides.set(peer.id, { Ingress: side('Ingress'), Egress: side('Egress') });
+    const { pod } = peer;
+    const selectionKey = JSON.stringify([
+      pod.namespace,
+      pod.hostNetwork,
+      pod.serviceAccountName ?? '',
+      Object.entries(pod.labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+    ]);
+    const identityKey = JSON.stringify([
+      selectionKey,
+      pod.namedPorts,
+      pod.ips.map((ip) => addresses.classOf(ip)),
+    ]);
+    let sides = byClass.get(identityKey);
+    if (sides === undefined) {
+      const namespace = cluster.namespaces.get(pod.namespace) ?? namespaceModel(pod.namespace);
+      const side = (direction: Direction): PeerSide => {
+        const selecting: number[] = [];
+        const portCuts: Record<Protocol, Set<number>> = { SCTP: new Set(), TCP: new Set(), UDP: new Set() };
+        const namedPorts = new Set<Protocol>();
+        const addressSets: (readonly IpInterval[])[] = [];
+        engine.policies.forEach((policy, index) => {
+          if (!policy.selects(pod, namespace, direction)) return;
+          selecting.push(index);
+          applying[direction].add(index);
+          const boundaries = policy.boundaries[direction];
+          for (const protocol of PORT_PROTOCOLS) {
+            for (const cut of boundaries.portCuts[protocol]) portCuts[protocol].add(cut);
+          }
+          for (const protocol of boundaries.namedPorts) namedPorts.add(protocol);
+          addressSets.push(...boundaries.addressSets);
+        });
+        return {
+          selecting,
+          portCuts: {
+            SCTP: [...portCuts.SCTP].sort((a, b) => a - b),
+            TCP: [...portCuts.TCP].sort((a, b) => a - b),
+            UDP: [...portCuts.UDP].sort((a, b) => a - b),
+          },
+          namedPorts,
+          farAddresses: new AddressClasses(addressSets),
+          key: `${direction}${identityKey}`,
+        };
+      };
+      sides = { Ingress: side('Ingress'), Egress: side('Egress') };
+      byClass.set(identityKey, sides);
+    }
+    byPeer.set(peer.id, sides);
   }
-  return sides;
+  return { byPeer, applying, addresses };
 }
 
 const NO_SIDE: PeerSide = {
-  selected: false,
-  portCuts: { SCTP: new Set(), TCP: new Set(), UDP: new Set() },
+  selecting: [],
+  portCuts: { SCTP: [], TCP: [], UDP: [] },
   namedPorts: new Set(),
+  farAddresses: new AddressClasses([]),
+  key: '',
 };
 
 const ALL_PORTS: PortSet = { SCTP: [FULL_RANGE], TCP: [FULL_RANGE], UDP: [FULL_RANGE] };
 
-function analysePair(
+type PairAnalyser = (src: ConnectivityPeer, dst: ConnectivityPeer) => PairConnectivity;
+
+/**
+ * Pairs without explanations. The two directions are decided apart: the source's egress by the policies that
+ * select the source, the destination's ingress by those that select the destination; the pair gets the ports both
+ * allow. Each side's answer is computed once per class of equivalent pairs: the deciding workload's class and
+ * the far side as those policies can tell it apart (an outside range by the address classes of their rules, a
+ * workload by its class), so a thousand outside ranges that one workload's policies do not tell apart cost one
+ * evaluation for that workload, not a thousand.
+ */
+function pairAnalyser(cluster: ClusterModel, engine: PolicyEngine, sides: PeerSides): PairAnalyser {
+  const answers = new Map<string, PortSet>();
+  const farKey = (side: PeerSide, far: ConnectivityPeer): string => {
+    if (far.kind === 'external')
+      return `e${side.farAddresses.classOf({ family: 4, value: far.range.first })}`;
+    const farSides = sides.byPeer.get(far.id);
+    return `w${farSides?.Ingress.key ?? far.id}`;
+  };
+  const directionAnswer = (
+    direction: Direction,
+    side: PeerSide,
+    src: ConnectivityPeer,
+    dst: ConnectivityPeer,
+  ): PortSet => {
+    if (side.selecting.length === 0) return ALL_PORTS;
+    const key = `${side.key}|${farKey(side, direction === 'Egress' ? dst : src)}`;
+    let answer = answers.get(key);
+    if (answer === undefined) {
+      answer = allowedPorts(
+        cluster,
+        src,
+        dst,
+        side.portCuts,
+        side.namedPorts,
+        (connection) => engine.verdictUnder(side.selecting, connection),
+        // The subset may select the other endpoint too; only this direction's answer is this side's.
+        (verdict) => (direction === 'Egress' ? verdict.egress.allowed : verdict.ingress.allowed),
+      ).allowed;
+      answers.set(key, answer);
+    }
+    return answer;
+  };
+  return (src, dst) => {
+    const egress = directionAnswer('Egress', sides.byPeer.get(src.id)?.Egress ?? NO_SIDE, src, dst);
+    const ingress = directionAnswer('Ingress', sides.byPeer.get(dst.id)?.Ingress ?? NO_SIDE, src, dst);
+    const allowed = intersectPortSets(egress, ingress);
+    return { src, dst, allowed, conn: formatPortSet(allowed) };
+  };
+}
+
+/** Pairs with the evaluator's full verdict for every port segment, both directions at once (for explain.ts). */
+function explainedPair(cluster: ClusterModel, engine: PolicyEngine, sides: PeerSides): PairAnalyser {
+  return (src, dst) => {
+    const egress = sides.byPeer.get(src.id)?.Egress ?? NO_SIDE;
+    const ingress = sides.byPeer.get(dst.id)?.Ingress ?? NO_SIDE;
+    const cuts = {
+      SCTP: [...egress.portCuts.SCTP, ...ingress.portCuts.SCTP],
+      TCP: [...egress.portCuts.TCP, ...ingress.portCuts.TCP],
+      UDP: [...egress.portCuts.UDP, ...ingress.portCuts.UDP],
+    };
+    const named = new Set([...egress.namedPorts, ...ingress.namedPorts]);
+    const { allowed, segments } = allowedPorts(
+      cluster,
+      src,
+      dst,
+      cuts,
+      named,
+      (connection) => engine.verdict(connection),
+      (verdict) => verdict.allowed,
+    );
+    return { src, dst, allowed, conn: formatPortSet(allowed), segments };
+  };
+}
+
+/**
+ * The ports a verdict function allows from `src` to `dst`, asking it once per port segment: between two cuts (and
+ * the destination's named ports, when a rule names ports) every port gets the same verdict.
+ */
+function allowedPorts(
   cluster: ClusterModel,
-  engine: PolicyEngine,
-  sides: ReadonlyMap<string, Record<Direction, PeerSide>>,
   src: ConnectivityPeer,
   dst: ConnectivityPeer,
-  explain: boolean,
-): PairConnectivity {
-  const egress = sides.get(src.id)?.Egress ?? NO_SIDE;
-  const ingress = sides.get(dst.id)?.Ingress ?? NO_SIDE;
-  // Nothing restricts the pair (the evaluator would say no-policy-selects or not-applicable on both sides for
-  // every port): most pairs of a real cluster, answered without asking the evaluator 3 times.
-  if (!explain && !egress.selected && !ingress.selected)
-    return { src, dst, allowed: ALL_PORTS, conn: ALL_CONNECTIONS };
+  portCuts: Readonly<Record<Protocol, readonly number[]>>,
+  namedPorts: ReadonlySet<Protocol>,
+  verdictOf: (connection: ResolvedConnection) => Verdict,
+  allows: (verdict: Verdict) => boolean,
+): { allowed: PortSet; segments: PortSegment[] } {
   const resolved = resolveConnection(cluster, {
     src: src.ref,
     dst: dst.ref,
@@ -737,8 +913,8 @@ function analysePair(
   const allowed: Record<Protocol, PortRange[]> = { SCTP: [], TCP: [], UDP: [] };
   const segments: PortSegment[] = [];
   for (const protocol of PORT_PROTOCOLS) {
-    const starts = new Set<number>([MIN_PORT, ...egress.portCuts[protocol], ...ingress.portCuts[protocol]]);
-    if ((egress.namedPorts.has(protocol) || ingress.namedPorts.has(protocol)) && dst.kind === 'workload') {
+    const starts = new Set<number>([MIN_PORT, ...portCuts[protocol]]);
+    if (namedPorts.has(protocol) && dst.kind === 'workload') {
       for (const port of dst.pod.namedPorts)
         if (port.protocol === protocol) starts.add(port.port).add(port.port + 1);
     }
@@ -747,12 +923,36 @@ function analysePair(
       .sort((a, b) => a - b);
     segmentStarts.forEach((first, index) => {
       const last = (segmentStarts[index + 1] ?? MAX_PORT + 1) - 1;
-      const verdict = engine.verdict({ ...resolved.value, protocol, port: first });
-      if (verdict.allowed) appendPortRange(allowed[protocol], first, last);
-      if (explain) segments.push({ protocol, first, last, allowed: verdict.allowed, verdict });
+      const verdict = verdictOf({ ...resolved.value, protocol, port: first });
+      const allowedHere = allows(verdict);
+      if (allowedHere) appendPortRange(allowed[protocol], first, last);
+      segments.push({ protocol, first, last, allowed: allowedHere, verdict });
     });
   }
-  return { src, dst, allowed, conn: formatPortSet(allowed), ...(explain ? { segments } : {}) };
+  return { allowed, segments };
+}
+
+/** The ports in both sets. */
+function intersectPortSets(a: PortSet, b: PortSet): PortSet {
+  if (a === ALL_PORTS) return b;
+  if (b === ALL_PORTS) return a;
+  const result: Record<Protocol, PortRange[]> = { SCTP: [], TCP: [], UDP: [] };
+  for (const protocol of PORT_PROTOCOLS) {
+    const left = a[protocol];
+    const right = b[protocol];
+    let i = 0;
+    let j = 0;
+    while (i < left.length && j < right.length) {
+      const l = left[i] as PortRange;
+      const r = right[j] as PortRange;
+      const first = Math.max(l.first, r.first);
+      const last = Math.min(l.last, r.last);
+      if (first <= last) appendPortRange(result[protocol], first, last);
+      if (l.last < r.last) i++;
+      else j++;
+    }
+  }
+  return result;
 }
 
 function sortById<T extends { id: string }>(peers: T[]): T[] {

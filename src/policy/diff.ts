@@ -166,10 +166,28 @@ function add(lines: Map<string, RefinedLine>, line: RefinedLine): void {
   lines.set(`${line.src}\n${line.dst}`, line);
 }
 
+/**
+ * The refined pieces inside `range`. Pieces are sorted (IPv4 before IPv6, then by address) and every side's range is
+ * a union of consecutive pieces, so a binary search finds the first and the rest follow: a diff of thousands of
+ * workloads and ranges stays linear in its lines.
+ */
 function within(pieces: readonly IpInterval[], range: IpInterval): IpInterval[] {
-  return pieces.filter(
-    (piece) => piece.family === range.family && piece.first >= range.first && piece.last <= range.last,
-  );
+  const before = (piece: IpInterval) =>
+    piece.family < range.family || (piece.family === range.family && piece.first < range.first);
+  let low = 0;
+  let high = pieces.length;
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if (before(pieces[middle] as IpInterval)) low = middle + 1;
+    else high = middle;
+  }
+  const found: IpInterval[] = [];
+  for (let index = low; index < pieces.length; index++) {
+    const piece = pieces[index] as IpInterval;
+    if (piece.family !== range.family || piece.last > range.last) break;
+    found.push(piece);
+  }
+  return found;
 }
 
 /** The id connectivity gives an outside range: `FIRST-LAST[External]`. */

@@ -238,10 +238,26 @@ function toMermaid(graph: Graph): string {
   lines.push(
     ...edges.map((edge) => `  ${idOf(edge.src)} -->|${mermaidLabel(edge.label)}| ${idOf(edge.dst)}`),
   );
+  // Mermaid draws no free-standing edge, so the legend's edge colours are words in their colour.
+  const legend = graph.legend
+    ? [
+        ...graph.legend.edges.map((entry) => ({ ...entry, label: `→ ${entry.label}` })),
+        ...graph.legend.nodes,
+      ].map((entry, index) => ({ ...entry, id: `legend${index}` }))
+    : [];
+  if (legend.length > 0) {
+    lines.push('  subgraph legend["Legend"]');
+    lines.push(...legend.map((entry) => `    ${entry.id}[${mermaidLabel(entry.label)}]`));
+    lines.push('  end');
+  }
   // `style` takes one node; a class takes a list.
-  [...groupBy(sortedNodes, (peer) => peer.color)].forEach(([color, peers], index) => {
+  const coloured = [
+    ...sortedNodes.map((peer) => ({ id: idOf(peer.id), color: peer.color })),
+    ...legend.map(({ id, color }) => ({ id, color })),
+  ];
+  [...groupBy(coloured, (entry) => entry.color)].forEach(([color, entries], index) => {
     lines.push(`  classDef color${index} stroke:${css(color)},color:${css(color)}`);
-    lines.push(`  class ${peers.map((peer) => idOf(peer.id)).join(',')} color${index}`);
+    lines.push(`  class ${entries.map((entry) => entry.id).join(',')} color${index}`);
   });
   if (graph.legend) {
     // Edge colours only with a legend (the diff's): a plain connectivity picture keeps the theme's edges.

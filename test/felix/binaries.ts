@@ -26,6 +26,8 @@ export interface FelixRelease {
   environment: Record<string, string>;
   /** The API group and version Felix reads, as shown in the output. */
   apiGroup: string;
+  /** The oldest Felix (major, minor) that reads this API (a FELIX_BINARY may be any release). */
+  minimum: [number, number];
 }
 
 export const FELIX_RELEASES: Readonly<Record<CalicoApi, FelixRelease>> = Object.freeze({
@@ -34,12 +36,14 @@ export const FELIX_RELEASES: Readonly<Record<CalicoApi, FelixRelease>> = Object.
     binaryVariable: 'FELIX_BINARY_V3_31',
     environment: {},
     apiGroup: 'crd.projectcalico.org/v1',
+    minimum: [3, 0],
   },
   v3: {
     tag: 'v3.32.1',
     binaryVariable: 'FELIX_BINARY_V3_32',
     environment: { CALICO_API_GROUP: 'projectcalico.org/v3' },
     apiGroup: 'projectcalico.org/v3',
+    minimum: [3, 32],
   },
 });
 
@@ -128,5 +132,18 @@ export async function resolveFelix(api: CalicoApi): Promise<FelixResolution> {
     };
   }
   const version = await felixVersion(binary);
+  const [major, minor] = (/^v?(\d+)\.(\d+)/.exec(version) ?? []).slice(1).map(Number);
+  const [wantMajor, wantMinor] = release.minimum;
+  if (
+    major === undefined ||
+    minor === undefined ||
+    major < wantMajor ||
+    (major === wantMajor && minor < wantMinor)
+  ) {
+    return {
+      ok: false,
+      reason: `${binary} (${source}) reports version "${version}"; ${release.apiGroup} needs Felix v${wantMajor}.${wantMinor} or later`,
+    };
+  }
   return { ok: true, felix: { release, binary, crdsDir, version, source } };
 }

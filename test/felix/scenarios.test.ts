@@ -268,24 +268,28 @@ async function vpeRule(env: FelixEnvironment, api: CalicoApi): Promise<void> {
   const operator = await startOperator(env.kubeConfig, { calicoApi: api });
   const allGateways = GATEWAYS.map((g) => g.name);
 
-  /** Waits until the operator's VPE GNPs carry exactly the profile's zones and prefixes (or none). */
+  /**
+   * Waits until the operator's VPE GNPs are what the translator makes of `profile` (none without one): the wait
+   * says the operator has written; whether what it wrote is right, only the packets decide.
+   */
   const operatorWrote = async (profile: VpcEgressProfile | undefined) => {
     const translation = profile ? translateProfile(profile) : undefined;
     if (translation && !translation.ok)
       throw new Error(`the test's profile is invalid: ${JSON.stringify(translation)}`);
-    const want = new Map(
-      (translation?.ok ? translation.value.zones : []).map((z) => [z.name, z.addressPrefixes]),
-    );
+    const netsByZone = (policies: readonly GlobalNetworkPolicy[]) =>
+      new Map(
+        policies.map((p) => [
+          p.metadata.labels?.[ZONE_LABEL] ?? '',
+          String(p.spec.egress?.[0]?.destination?.nets ?? []),
+        ]),
+      );
+    const want = netsByZone(translation?.ok ? translation.value.policies : []);
     await eventually(`the operator's VPE GNPs for ${JSON.stringify([...want])}`, async () => {
       const live = [...(await gnps.managed()).values()].filter(
         (p) => p.metadata.labels?.[SOURCE_LABEL] === SOURCE_VPE,
       );
-      const got = new Map(
-        live.map((p) => [p.metadata.labels?.[ZONE_LABEL] ?? '', p.spec.egress?.[0]?.destination?.nets ?? []]),
-      );
-      return (
-        got.size === want.size && [...want].every(([zone, nets]) => String(got.get(zone)) === String(nets))
-      );
+      const got = netsByZone(live);
+      return got.size === want.size && [...want].every(([zone, nets]) => got.get(zone) === nets);
     });
   };
 

@@ -176,6 +176,8 @@ export class GnpTracker {
   private waiters: Waiter[] = [];
   private readonly abort = new AbortController();
   private watching: Promise<void> | undefined;
+  /** Times the server ended the watch and it was resumed. */
+  watchRestarts = 0;
   private failure: Error | undefined;
   private scheduled = false;
   /** Watch events (not counting bookmarks) since the tracker started. */
@@ -193,18 +195,31 @@ export class GnpTracker {
     const now = performance.now();
     for (const object of items) this.record(object, now);
     this.evaluate();
-    this.watching = this.api
-      .watch(
+    this.watching = this.watchFrom(resourceVersion).catch((err: unknown) =>
+      this.fail(err instanceof Error ? err : new Error(String(err))),
+    );
+  }
+
+  /**
+   * Watches from `resourceVersion`, and again from the last version seen whenever the server ends the stream: an
+   * API server on a loaded machine closes watchers that fall behind, and that is no failure of the controller. An
+   * expired version (410) or any other error fails the tracker.
+   */
+  private async watchFrom(resourceVersion: string): Promise<void> {
+    let from = resourceVersion;
+    while (!this.abort.signal.aborted) {
+      await this.api.watch(
         GNP_PATH,
-        { resourceVersion, labelSelector: MANAGED_SELECTOR, signal: this.abort.signal },
-        (type, object, at) => this.onEvent(type, object, at),
-      )
-      .then(
-        () => {
-          if (!this.abort.signal.aborted) this.fail(new Error('the GNP watch ended unexpectedly'));
+        { resourceVersion: from, labelSelector: MANAGED_SELECTOR, signal: this.abort.signal },
+        (type, object, at) => {
+          from = object.metadata.resourceVersion ?? from;
+          this.onEvent(type, object, at);
         },
-        (err: unknown) => this.fail(err instanceof Error ? err : new Error(String(err))),
       );
+      if (this.abort.signal.aborted) break;
+      this.watchRestarts++;
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 
   async stop(): Promise<void> {

@@ -106,6 +106,22 @@ export function procStatusMb(pid: number, field: 'VmHWM' | 'VmRSS'): number | un
   }
 }
 
+/** Clock ticks per second of /proc/<pid>/stat's times (USER_HZ: 100 on every Linux this runs on). */
+const USER_HZ = 100;
+
+/** utime + stime of /proc/<pid>/stat, in seconds. */
+export function procCpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: count fields after its closing one.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields 14 and 15 (utime, stime) are the 12th and 13th after the name.
+    return (Number(fields[11]) + Number(fields[12])) / USER_HZ;
+  } catch {
+    return undefined;
+  }
+}
+
 export interface ControllerOptions {
   kubeconfig: string;
   logDir: string;
@@ -263,6 +279,11 @@ export class ControllerProcess {
 
   peakRssMb(): number | undefined {
     return procStatusMb(this.pid, 'VmHWM');
+  }
+
+  /** User + system CPU seconds the process has used so far. */
+  cpuSeconds(): number | undefined {
+    return procCpuSeconds(this.pid);
   }
 
   rssMb(): number | undefined {

@@ -20,6 +20,7 @@ import {
   benchSize,
   type BenchContext,
   type ConvergeResult,
+  type ConvergeTrial,
   type LatencyResult,
   type MemoryResult,
   type ResyncResult,
@@ -255,6 +256,14 @@ function formatResults(results: Results): string {
       '>= 50,000',
       `${results.translate.policies} policies, ${results.translate.mean_rules_per_gnp.toFixed(1)} rules each`,
     ]);
+    if (results.translate.min_per_second !== undefined) {
+      rows.push([
+        'translate.min_per_second',
+        Math.round(results.translate.min_per_second).toLocaleString('en-US'),
+        '>= 50,000',
+        `the slowest of ${results.translate.processes_per_second?.length ?? 0} processes`,
+      ]);
+    }
   }
   if (results.resync) {
     rows.push([
@@ -281,6 +290,12 @@ function formatResults(results: Results): string {
       '< 150',
       `peak; ${results.memory.policies} policies, ${results.memory.namespaces} namespaces, converged in ${fmt(results.memory.converge_seconds, 1)} s`,
     ]);
+    rows.push([
+      'memory.kb_per_object',
+      fmt(results.memory.kb_per_object, 2),
+      '< 1.5',
+      `peak RSS growth per cached object (slope over all converge/memory runs); heap ${fmt(results.memory.heap_kb_per_object, 2)} KB`,
+    ]);
   }
   if (rows.length) sections.push(formatTable(['figure', 'value', 'target', 'notes'], rows));
   if (results.converge?.length) {
@@ -298,6 +313,8 @@ function formatResults(results: Results): string {
           'ready s',
           'writes',
           'peak RSS MB',
+          'CPU ms/NP',
+          'load',
         ],
         results.converge.map((c) => [
           String(c.n),
@@ -311,12 +328,15 @@ function formatResults(results: Results): string {
           fmt(c.ready_seconds),
           c.writes === null ? '-' : String(c.writes),
           fmt(c.peak_rss_mb, 0),
+          fmt(c.cpu_ms_per_policy),
+          c.load_averages.length ? `${Math.min(...c.load_averages)}-${Math.max(...c.load_averages)}` : '-',
         ]),
       ) +
         (results.converge_growth
           ? `\ngrowth (least squares): ${fmt(results.converge_growth.seconds_per_1000)} s per 1000 policies ` +
             `(floor ${fmt(results.converge_growth.floor_seconds_per_1000)}), ` +
-            `intercept ${fmt(results.converge_growth.intercept_seconds)} s; target ratio <= 1.2, linear growth`
+            `intercept ${fmt(results.converge_growth.intercept_seconds)} s; targets: ratio <= 1.3 (goal 1.2), ` +
+            'linear growth, CPU <= 1 ms per NetworkPolicy'
           : ''),
     );
   }
@@ -338,6 +358,27 @@ function growth(converge: ConvergeResult[]): Results['converge_growth'] {
     floor_seconds_per_1000: floorFit?.slope ?? null,
     intercept_seconds: convergeFit?.intercept ?? null,
   };
+}
+
+/**
+ * Peak RSS and heap growth per cached object: least-squares slopes over every converge and memory trial, each
+ * caching N NetworkPolicies, their N GNPs and its namespaces.
+ */
+function perObject(results: Results): { rss: number | null; heap: number | null } {
+  const memory = results.memory;
+  const trials = [
+    ...(results.converge ?? []).flatMap((c) =>
+      c.runs.map((run) => ({ objects: 2 * c.n + c.namespaces, run })),
+    ),
+    ...(memory?.runs ?? []).map((run) => ({ objects: 2 * memory!.policies + memory!.namespaces, run })),
+  ];
+  const slope = (pick: (run: ConvergeTrial) => number | undefined) => {
+    const points = trials
+      .filter((t) => pick(t.run) !== undefined)
+      .map((t) => ({ x: t.objects, y: (pick(t.run) as number) * 1024 }));
+    return new Set(points.map((p) => p.x)).size >= 2 ? linearFit(points).slope : null;
+  };
+  return { rss: slope((run) => run.peak_rss_mb), heap: slope((run) => run.heap_used_mb) };
 }
 
 async function main(): Promise<number> {
@@ -452,6 +493,9 @@ async function main(): Promise<number> {
       namespaces: config.memoryNamespaces,
       runs: config.runs,
     });
+    const growthPerObject = perObject(results);
+    results.memory.kb_per_object = growthPerObject.rss;
+    results.memory.heap_kb_per_object = growthPerObject.heap;
   }
   if (ctx.apiServerVersion) results.machine.api_server = ctx.apiServerVersion;
   results.machine.load_average_at_end = loadavg().map((l) => round(l, 3));

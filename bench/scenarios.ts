@@ -11,6 +11,7 @@
  * - memory: peak RSS of the controller converging, then holding, the largest cluster.
  */
 import { existsSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { NetworkPolicy } from '../src/api/kube.js';
 import type { GlobalNetworkPolicy } from '../src/calico/types.js';
@@ -34,7 +35,7 @@ import {
   revisedNetworkPolicy,
   revisionPatch,
 } from './generate.js';
-import { mapConcurrent, median, percentile } from './stats.js';
+import { mapConcurrent, median, percentile, round } from './stats.js';
 
 export interface BenchContext {
   log: Log;
@@ -124,7 +125,7 @@ export interface FloorResult {
   concurrency: number;
   /** The concurrency sweep: `objects` GNPs at each concurrency (the first FLOOR_SWEEP_SIZE of them). */
   sweep: { concurrency: number; objects: number; seconds: number }[];
-  /** The timed runs of all N GNPs at the best concurrency; the floor is their median. */
+  /** The timed runs of all N GNPs at the best concurrency, each just before a converge run; the floor is their median. */
   runs: number[];
 }
 
@@ -145,35 +146,32 @@ async function floorTrial(
 }
 
 /**
- * The floor: the concurrencies are tried on the first FLOOR_SWEEP_SIZE GNPs, the fastest wins, and all N GNPs
- * are written `runs` times at it (when N is no larger than the sweep, the sweep's winning trial is the first run).
+ * The floor's concurrency: tried on the first FLOOR_SWEEP_SIZE GNPs, the fastest wins. The timed floor runs of all
+ * N GNPs at it are interleaved with the converge runs (benchSize), so a noisy neighbour hits both alike.
  */
-export async function measureFloor(
+export async function floorSweep(
   ctx: BenchContext,
   cluster: BenchCluster,
-  expected: Map<string, GlobalNetworkPolicy>,
-  options: { concurrencies: readonly number[]; runs: number },
-): Promise<FloorResult> {
-  // Serialized before the clock starts: the floor measures the server, not JSON.stringify.
-  const bodies = [...expected.values()].map((gnp) => JSON.stringify(gnp));
+  bodies: readonly string[],
+  concurrencies: readonly number[],
+): Promise<{ concurrency: number; sweep: FloorResult['sweep'] }> {
   const sweepBodies = bodies.slice(0, FLOOR_SWEEP_SIZE);
   // A first burst warms the server (connections, caches, admission) so the sweep's first trial is not penalised.
-  await floorTrial(cluster, bodies.slice(0, 200), Math.max(...options.concurrencies));
+  await floorTrial(cluster, bodies.slice(0, 200), Math.max(...concurrencies));
   const sweep: FloorResult['sweep'] = [];
-  for (const concurrency of options.concurrencies) {
+  for (const concurrency of concurrencies) {
     const took = await floorTrial(cluster, sweepBodies, concurrency);
     sweep.push({ concurrency, objects: sweepBodies.length, seconds: took });
     ctx.log(`  floor sweep: ${sweepBodies.length} GNPs at concurrency ${concurrency}: ${took.toFixed(2)} s`);
   }
   const best = sweep.reduce((a, b) => (b.seconds < a.seconds ? b : a));
-  const runs = sweepBodies.length === bodies.length ? [best.seconds] : [];
-  while (runs.length < options.runs) {
-    const took = await floorTrial(cluster, bodies, best.concurrency);
-    runs.push(took);
-    ctx.log(`  floor n=${bodies.length} at concurrency ${best.concurrency}: ${took.toFixed(2)} s`);
-  }
   await deleteManagedGnps(cluster.api);
-  return { floor_seconds: median(runs), concurrency: best.concurrency, sweep, runs };
+  return { concurrency: best.concurrency, sweep };
+}
+
+/** Serialized before the clock starts: the floor measures the server, not JSON.stringify. */
+function floorBodies(expected: Map<string, GlobalNetworkPolicy>): string[] {
+  return [...expected.values()].map((gnp) => JSON.stringify(gnp));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -194,6 +192,12 @@ export interface ConvergeTrial {
   peak_rss_mb: number | undefined;
   /** V8 heap in use when converged (nodejs_heap_size_used_bytes). */
   heap_used_mb: number | undefined;
+  /** User + system CPU of the controller process from its start until converged. */
+  cpu_seconds: number | undefined;
+  /** cpu_seconds per converged NetworkPolicy, in ms. */
+  cpu_ms_per_policy: number | undefined;
+  /** The 1-minute load average when the trial ended (the machine is shared). */
+  load_average: number;
 }
 
 /** Deletes every GNP, starts the controller, and measures until every expected GNP is observed correct. */
@@ -213,6 +217,7 @@ export async function convergeTrial(
     const ready = controller.waitReady(timeout, 250);
     ready.catch(() => undefined);
     const convergedAt = await tracker.waitAllCorrect(timeout, () => controller.exitReason());
+    const cpuSeconds = controller.cpuSeconds();
     const readyAt = await ready;
     return {
       seconds: seconds(controller.startedAt, convergedAt),
@@ -223,6 +228,9 @@ export async function convergeTrial(
       ready_seconds: seconds(controller.startedAt, readyAt),
       ...(await controller.counters()),
       peak_rss_mb: controller.peakRssMb(),
+      cpu_seconds: cpuSeconds,
+      cpu_ms_per_policy: cpuSeconds === undefined ? undefined : (cpuSeconds * 1000) / expected.size,
+      load_average: loadavg()[0] as number,
     };
   } finally {
     await stopController(ctx, controller);
@@ -242,10 +250,20 @@ export interface ConvergeResult {
   ready_seconds: number | null;
   writes: number | null;
   peak_rss_mb: number | null;
+  /** Median of the runs' controller CPU (user + system) per converged NetworkPolicy, ms. */
+  cpu_ms_per_policy: number | null;
+  /** converge / floor of each interleaved pair (floor run i, then converge run i). */
+  pair_ratios: number[];
+  /** 1-minute load average at the end of each trial, floor and converge alike. */
+  load_averages: number[];
   runs: ConvergeTrial[];
   floor: Omit<FloorResult, 'floor_seconds' | 'concurrency'> | null;
 }
 
+/**
+ * One size: the floor's concurrency sweep, then `runs` pairs of a floor run of all N GNPs and a converge run
+ * (A/B/A/B), so load from neighbours on the shared machine falls on both figures alike.
+ */
 export async function benchSize(
   ctx: BenchContext,
   n: number,
@@ -255,26 +273,35 @@ export async function benchSize(
   ctx.log(`== n=${n} (${namespaces} namespaces)`);
   return withCluster(ctx, { namespaces, policies: n }, async (cluster, policies) => {
     const expected = expectedGnps(policies);
-    const floor = options.floor
-      ? await measureFloor(ctx, cluster, expected, {
-          concurrencies: options.floorConcurrencies,
-          runs: options.runs,
-        })
+    const bodies = floorBodies(expected);
+    const sweep = options.floor
+      ? await floorSweep(ctx, cluster, bodies, options.floorConcurrencies)
       : undefined;
+    const floorRuns: number[] = [];
     const runs: ConvergeTrial[] = [];
-    if (options.converge) {
-      for (let run = 0; run < options.runs; run++) {
-        const trial = await convergeTrial(ctx, cluster, expected, `converge-n${n}-r${run}`);
-        runs.push(trial);
-        ctx.log(
-          `  converge n=${n} run ${run + 1}/${options.runs}: ${trial.seconds.toFixed(2)} s ` +
-            `(first GNP ${trial.first_gnp_seconds?.toFixed(2)} s, ready ${trial.ready_seconds.toFixed(2)} s, ${trial.writes} writes, ${trial.reconciles} reconciles, ` +
-            `peak RSS ${trial.peak_rss_mb?.toFixed(0)} MB)`,
-        );
+    const loadAverages: number[] = [];
+    const pairRatios: number[] = [];
+    for (let run = 0; run < options.runs; run++) {
+      let floorSeconds: number | undefined;
+      if (sweep) {
+        floorSeconds = await floorTrial(cluster, bodies, sweep.concurrency);
+        floorRuns.push(floorSeconds);
+        loadAverages.push(round(loadavg()[0] as number, 2));
+        ctx.log(`  floor n=${n} at concurrency ${sweep.concurrency}: ${floorSeconds.toFixed(2)} s`);
       }
+      if (!options.converge) continue;
+      const trial = await convergeTrial(ctx, cluster, expected, `converge-n${n}-r${run}`);
+      runs.push(trial);
+      loadAverages.push(round(trial.load_average, 2));
+      if (floorSeconds !== undefined) pairRatios.push(trial.seconds / floorSeconds);
+      ctx.log(
+        `  converge n=${n} run ${run + 1}/${options.runs}: ${trial.seconds.toFixed(2)} s ` +
+          `(first GNP ${trial.first_gnp_seconds?.toFixed(2)} s, ready ${trial.ready_seconds.toFixed(2)} s, ${trial.writes} writes, ${trial.reconciles} reconciles, ` +
+          `peak RSS ${trial.peak_rss_mb?.toFixed(0)} MB, CPU ${trial.cpu_ms_per_policy?.toFixed(2)} ms/policy, load ${trial.load_average.toFixed(2)})`,
+      );
     }
     const convergeSeconds = runs.length ? median(runs.map((r) => r.seconds)) : null;
-    const floorSeconds = floor?.floor_seconds ?? null;
+    const floorSeconds = floorRuns.length ? median(floorRuns) : null;
     return {
       n,
       namespaces,
@@ -282,13 +309,16 @@ export async function benchSize(
       floor_seconds: floorSeconds,
       ratio: convergeSeconds !== null && floorSeconds !== null ? convergeSeconds / floorSeconds : null,
       seconds_per_1000: convergeSeconds !== null ? (convergeSeconds / n) * 1000 : null,
-      floor_concurrency: floor?.concurrency ?? null,
+      floor_concurrency: sweep?.concurrency ?? null,
       first_gnp_seconds: medianOrNull(runs.map((r) => r.first_gnp_seconds)),
       ready_seconds: runs.length ? median(runs.map((r) => r.ready_seconds)) : null,
       writes: runs.length ? median(runs.map((r) => r.writes)) : null,
       peak_rss_mb: medianOrNull(runs.map((r) => r.peak_rss_mb)),
+      cpu_ms_per_policy: medianOrNull(runs.map((r) => r.cpu_ms_per_policy)),
+      pair_ratios: pairRatios,
+      load_averages: loadAverages,
       runs,
-      floor: floor ? { sweep: floor.sweep, runs: floor.runs } : null,
+      floor: sweep ? { sweep: sweep.sweep, runs: floorRuns } : null,
     };
   });
 }
@@ -448,6 +478,13 @@ async function measureLatency(
 
 export interface MemoryResult {
   rss_mb: number;
+  /**
+   * Growth of peak RSS per cached object (NetworkPolicies + their GNPs + Namespaces), KB: the least-squares slope
+   * over every converge and memory run of this benchmark (run.ts fills it in; null with fewer than two sizes).
+   */
+  kb_per_object?: number | null;
+  /** The same slope of the V8 heap in use once converged. */
+  heap_kb_per_object?: number | null;
   /** V8 heap in use once converged (median): what the caches and in-flight work actually hold. */
   heap_used_mb: number | undefined;
   policies: number;

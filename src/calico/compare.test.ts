@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { isManaged, needsUpdate, policyDifferences } from './compare.js';
+import { cachedGnp, isManaged, needsUpdate, policyDifferences } from './compare.js';
 import { CALICO_METADATA_ANNOTATION, toWire, type CalicoApi } from './flavour.js';
 import type { GlobalNetworkPolicy } from './types.js';
 
@@ -232,5 +232,82 @@ describe('needsUpdate: drift is repaired', () => {
 
   it('when the live object is of the other API', () => {
     expect(policyDifferences(toWire(DESIRED, 'crd'), DESIRED)).toEqual(['apiVersion']);
+  });
+});
+
+describe('cachedGnp: the cache keeps metadata and a digest of the spec, and compares as the full object does', () => {
+  const cases: [string, CalicoApi, (live: GlobalNetworkPolicy) => void][] = [
+    ['nothing changed', 'v3', () => undefined],
+    ['nothing changed', 'crd', () => undefined],
+    [
+      "only what Go's omitempty drops and numeric port strings",
+      'v3',
+      (live) => {
+        live.spec.doNotTrack = false;
+        live.spec.ingress = [];
+        live.spec.egress![0]!.destination!.ports = ['443', 4443];
+      },
+    ],
+    ['a prefix removed', 'v3', (live) => live.spec.egress?.[0]?.destination?.nets?.pop()],
+    ['the order changed', 'crd', (live) => (live.spec.order = 100)],
+    ['the selector widened', 'v3', (live) => (live.spec.selector = 'all()')],
+    ['the source of a rule removed', 'v3', (live) => delete live.spec.egress![0]!.source],
+    ['types removed', 'crd', (live) => delete live.spec.types],
+    ['the tier changed', 'v3', (live) => (live.spec.tier = 'security')],
+    ['a label of ours removed', 'v3', (live) => delete live.metadata.labels?.['calico-vpc.io/zone']],
+    [
+      "another tool's label added",
+      'v3',
+      (live) => Object.assign(live.metadata.labels ?? {}, { 'team.example.com/x': 'y' }),
+    ],
+    [
+      'the v3 name in Calico’s annotation changed',
+      'crd',
+      (live) =>
+        Object.assign(live.metadata.annotations ?? {}, {
+          [CALICO_METADATA_ANNOTATION]: JSON.stringify({ name: 'other' }),
+        }),
+    ],
+  ];
+
+  it.each(cases)('%s (%s)', (_what, api, edit) => {
+    const desired = toWire(DESIRED, api);
+    const live = asServerReturnsIt(desired);
+    edit(live);
+    const drifted = policyDifferences(desired, live).length > 0;
+    expect(needsUpdate(desired, cachedGnp(live, api))).toBe(drifted);
+  });
+
+  it('holds no rule, managedFields or timestamps; is idempotent', () => {
+    const live = asServerReturnsIt(toWire(DESIRED, 'v3'));
+    const cached = cachedGnp(live, 'v3');
+    expect(cached.spec).toEqual({ tier: 'default' });
+    expect(Object.keys(cached.metadata).sort()).toEqual([
+      'annotations',
+      'labels',
+      'name',
+      'resourceVersion',
+      'uid',
+    ]);
+    expect(cachedGnp(cached, 'v3')).toBe(cached);
+  });
+
+  it('sees any change to the spec', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom<CalicoApi>('v3', 'crd'),
+        fc.integer({ min: 0, max: 499 }),
+        fc.array(fc.integer({ min: 1, max: 65535 }), { minLength: 1, maxLength: 3 }),
+        (api, order, ports) => {
+          const desired = toWire(DESIRED, api);
+          const live = asServerReturnsIt(desired);
+          live.spec.order = order;
+          live.spec.egress![0]!.destination!.ports = ports;
+          const drifted = policyDifferences(desired, live).length > 0;
+          expect(needsUpdate(desired, cachedGnp(live, api))).toBe(drifted);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });

@@ -10,9 +10,11 @@
  * annotations, the `projectcalico.org/tier` label the v3 API adds). A writer that keeps the live object's other
  * labels and annotations and overwrites ours therefore reaches a state this function calls equal in one write.
  */
-import type { ObjectMeta } from '../api/kube.js';
+import { hash } from 'node:crypto';
+import type { KubeObject, ObjectMeta } from '../api/kube.js';
 import {
   CALICO_METADATA_ANNOTATION,
+  GLOBAL_NETWORK_POLICY_RESOURCES,
   calicoApiOf,
   defaultPolicyTypes,
   effectiveLabels,
@@ -108,23 +110,16 @@ function stableJson(value: unknown): string {
   );
 }
 
-/**
- * The owned parts of the live object that differ from the desired one, as field paths (for logs and Events);
- * empty when nothing needs writing. Both objects are in stored (wire) form for the same API.
- */
-export function policyDifferences(desired: GlobalNetworkPolicy, live: GlobalNetworkPolicy): string[] {
-  const api = calicoApiOf(desired);
-  if (api === undefined)
-    throw new Error(`not a Calico GlobalNetworkPolicy apiVersion: ${desired.apiVersion}`);
-  if (calicoApiOf(live) !== api) return ['apiVersion'];
+/** The owned labels and annotations of `live` that differ from `desired`, as field paths. */
+function metadataDifferences(desired: GlobalNetworkPolicy, live: { metadata?: ObjectMeta }): string[] {
   const differences: string[] = [];
-
-  for (const entry of ownedEntries(desired.metadata.labels, live.metadata.labels)) {
+  const liveMeta = live.metadata ?? {};
+  for (const entry of ownedEntries(desired.metadata.labels, liveMeta.labels)) {
     if (entry.desired !== entry.live) differences.push(`metadata.labels[${entry.key}]`);
   }
   const annotations = ownedEntries(
     desired.metadata.annotations,
-    live.metadata.annotations,
+    liveMeta.annotations,
     CALICO_METADATA_ANNOTATION,
   );
   for (const entry of annotations) {
@@ -136,7 +131,24 @@ export function policyDifferences(desired: GlobalNetworkPolicy, live: GlobalNetw
       differences.push(`metadata.annotations[${CALICO_METADATA_ANNOTATION}]`);
     }
   }
+  return differences;
+}
 
+function requireApi(desired: GlobalNetworkPolicy): CalicoApi {
+  const api = calicoApiOf(desired);
+  if (api === undefined)
+    throw new Error(`not a Calico GlobalNetworkPolicy apiVersion: ${desired.apiVersion}`);
+  return api;
+}
+
+/**
+ * The owned parts of the live object that differ from the desired one, as field paths (for logs and Events);
+ * empty when nothing needs writing. Both objects are in stored (wire) form for the same API.
+ */
+export function policyDifferences(desired: GlobalNetworkPolicy, live: GlobalNetworkPolicy): string[] {
+  const api = requireApi(desired);
+  if (calicoApiOf(live) !== api) return ['apiVersion'];
+  const differences = metadataDifferences(desired, live);
   const desiredSpec = canonicalSpec(desired.spec, api) as Record<string, unknown>;
   const liveSpec = canonicalSpec(live.spec, api) as Record<string, unknown>;
   for (const key of [...new Set([...Object.keys(desiredSpec), ...Object.keys(liveSpec)])].sort()) {
@@ -145,7 +157,63 @@ export function policyDifferences(desired: GlobalNetworkPolicy, live: GlobalNetw
   return differences.sort();
 }
 
-/** True when writing `desired` would change something the operator owns in `live`. */
-export function needsUpdate(desired: GlobalNetworkPolicy, live: GlobalNetworkPolicy): boolean {
-  return policyDifferences(desired, live).length > 0;
+/**
+ * A digest of the spec as Calico means it (canonicalSpec): two specs have the same digest exactly when
+ * policyDifferences finds no `spec.*` difference between them (up to a SHA-256 collision).
+ */
+export function specDigest(spec: GlobalNetworkPolicySpec | undefined, api: CalicoApi): string {
+  return hash('sha256', stableJson(canonicalSpec(spec, api)), 'base64');
+}
+
+/**
+ * What the operator's cache keeps of a stored GNP: the metadata the reconcilers and the compare read, the tier
+ * (it decides the logical name on crd.projectcalico.org/v1) and a digest of the spec instead of the spec. A GNP
+ * with many rules is several KB as a JavaScript object; this is a few hundred bytes, and the compare stays exact:
+ * any edit of the spec by anyone changes the digest of the object the watch delivers.
+ */
+export interface CachedGnp extends KubeObject {
+  apiVersion: string;
+  metadata: Pick<
+    ObjectMeta,
+    'name' | 'uid' | 'resourceVersion' | 'labels' | 'annotations' | 'deletionTimestamp'
+  >;
+  spec: Pick<GlobalNetworkPolicySpec, 'tier'>;
+  specDigest: string;
+}
+
+export function isCachedGnp(object: object): object is CachedGnp {
+  return typeof (object as Partial<CachedGnp>).specDigest === 'string';
+}
+
+/** The compact cache entry of a stored GNP of `api` (the informer's transform); idempotent. */
+export function cachedGnp(object: KubeObject, api: CalicoApi): CachedGnp {
+  if (isCachedGnp(object)) return object;
+  const { name, uid, resourceVersion, labels, annotations, deletionTimestamp } = object.metadata ?? {};
+  const spec = (object as Partial<GlobalNetworkPolicy>).spec;
+  return {
+    apiVersion: object.apiVersion ?? GLOBAL_NETWORK_POLICY_RESOURCES[api].apiVersion,
+    kind: object.kind ?? 'GlobalNetworkPolicy',
+    metadata: {
+      name,
+      uid,
+      resourceVersion,
+      ...(labels && { labels }),
+      ...(annotations && { annotations }),
+      ...(deletionTimestamp && { deletionTimestamp }),
+    },
+    spec: spec?.tier === undefined ? {} : { tier: spec.tier },
+    specDigest: specDigest(spec, api),
+  };
+}
+
+/**
+ * True when writing `desired` would change something the operator owns in `live`, a stored object in full or as
+ * the cache keeps it (cachedGnp).
+ */
+export function needsUpdate(desired: GlobalNetworkPolicy, live: GlobalNetworkPolicy | CachedGnp): boolean {
+  const api = requireApi(desired);
+  if (calicoApiOf(live) !== api) return true;
+  if (metadataDifferences(desired, live).length > 0) return true;
+  const liveDigest = isCachedGnp(live) ? live.specDigest : specDigest(live.spec, api);
+  return specDigest(desired.spec, api) !== liveDigest;
 }

@@ -178,7 +178,7 @@ describe('Controller', () => {
     expect(runs).toBe(2);
   });
 
-  it('logs each outcome with controller, reconcileID and key; the context carries the same id', async () => {
+  it('logs each outcome with controller, reconcileID and key (success at debug, errors at error); the context carries the same id', async () => {
     const ids: string[] = [];
     const { controller, lines } = setup(async (key, ctx) => {
       ids.push(ctx.reconcileId);
@@ -195,7 +195,7 @@ describe('Controller', () => {
     await settle(10);
     const outcomes = lines.filter((l) => l.result !== undefined);
     expect(outcomes.map((l) => [l.key, l.result, l.level])).toEqual([
-      ['good', 'success', 30],
+      ['good', 'success', 20], // every reconcile at debug; errors above it
       ['bad', 'error', 50],
       ['racy', 'error', 30],
     ]);

@@ -213,15 +213,16 @@ export class Controller {
         outcome = 'requeue_after';
         this.queue.forget(key);
         this.queue.addAfter(key, result.requeueAfterMs);
-        log.info({ result: outcome, durationMs, requeueAfterMs: result.requeueAfterMs }, 'reconciled');
+        log.debug({ result: outcome, durationMs, requeueAfterMs: result.requeueAfterMs }, 'reconciled');
       } else if (result?.requeue) {
         outcome = 'requeue';
         this.queue.addRateLimited(key);
-        log.info({ result: outcome, durationMs }, 'reconciled; requeued');
+        log.debug({ result: outcome, durationMs }, 'reconciled; requeued');
       } else {
         outcome = 'success';
         this.queue.forget(key);
-        log.info({ result: outcome, durationMs }, 'reconciled');
+        // Every reconcile at debug, as controller-runtime logs them; writes and errors are logged at info and above.
+        log.debug({ result: outcome, durationMs }, 'reconciled');
       }
     } catch (err) {
       outcome = 'error';

@@ -12,7 +12,7 @@
  */
 import type { KubeObject } from '../api/kube.js';
 import { fromWire, storedPolicyName, toWire, type CalicoApi, type WireOptions } from '../calico/flavour.js';
-import { isManaged, needsUpdate } from '../calico/compare.js';
+import { cachedGnp, isManaged, needsUpdate, type CachedGnp } from '../calico/compare.js';
 import { DEFAULT_TIER, type GlobalNetworkPolicy } from '../calico/types.js';
 import type { ResourceClient } from '../kube/resource.js';
 import { isAlreadyExists, isNotFound } from '../kube/errors.js';
@@ -27,6 +27,11 @@ export class NotOwnedError extends Error {
         'it was left untouched: rename or delete it, or change the source',
     );
   }
+}
+
+/** The GNP informer's transform: each stored GNP of `api` cached as metadata and a digest of its spec. */
+export function gnpCacheTransform(api: CalicoApi): (object: KubeObject) => KubeObject {
+  return (object) => cachedGnp(object, api);
 }
 
 export type WriteOutcome = 'created' | 'updated' | 'unchanged';
@@ -44,7 +49,10 @@ export class GnpStore {
   constructor(
     readonly api: CalicoApi,
     private readonly resource: ResourceClient<KubeObject>,
-    /** An informer over the managed GNPs of `api` (label selector MANAGED_BY_LABEL=MANAGED_BY_VALUE). */
+    /**
+     * An informer over the managed GNPs of `api` (label selector MANAGED_BY_LABEL=MANAGED_BY_VALUE), caching them
+     * as `cachedGnp` makes them (gnpCacheTransform): metadata and a digest of the spec.
+     */
     readonly informer: Informer<KubeObject>,
     registry: Registry = sharedRegistry(),
     private readonly wireOptions: WireOptions = {},
@@ -80,17 +88,6 @@ export class GnpStore {
     if (name !== undefined && resourceVersion !== undefined) this.ownWrites.set(name, resourceVersion);
   }
 
-  /** The managed policy stored under this logical name, as a logical policy. */
-  get(name: string, tier?: string): GlobalNetworkPolicy | undefined {
-    const live = this.informer.get(this.wireName(name, tier));
-    return live ? fromWire(live as GlobalNetworkPolicy, this.api) : undefined;
-  }
-
-  /** Every managed policy in the cache, as logical policies. */
-  list(): GlobalNetworkPolicy[] {
-    return this.informer.list().map((o) => fromWire(o as GlobalNetworkPolicy, this.api));
-  }
-
   /** The logical name of a stored object (without Calico's tier prefix). */
   logicalName(stored: KubeObject): string {
     return fromWire(stored as GlobalNetworkPolicy, this.api).metadata.name;
@@ -122,7 +119,7 @@ export class GnpStore {
       }
     }
     if (!isManaged(live)) throw new NotOwnedError(desired.metadata.name);
-    if (!needsUpdate(wire, live as GlobalNetworkPolicy)) return 'unchanged';
+    if (!needsUpdate(wire, live as GlobalNetworkPolicy | CachedGnp)) return 'unchanged';
     const metadata = {
       ...wire.metadata,
       // Labels and annotations others added stay; ours win.

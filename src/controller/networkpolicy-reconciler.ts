@@ -19,7 +19,7 @@ import {
 } from '../calico/types.js';
 import type { EventRecorder } from '../kube/events.js';
 import type { Informer, InformerEvent } from '../kube/informer.js';
-import { splitKey, stripForReadOnlyCache } from '../kube/informer.js';
+import { splitKey } from '../kube/informer.js';
 import { NAMESPACES, NETWORK_POLICIES } from '../kube/resources.js';
 import { counter, perRegistry, sharedRegistry, type Registry } from '../observability/metrics.js';
 import { formatFieldError } from '../api/errors.js';
@@ -63,6 +63,37 @@ export interface NetworkPolicyReconcilerDeps {
   enabled: boolean;
   translation?: NetworkPolicyTranslationOptions;
   registry?: Registry;
+}
+
+/**
+ * What the NetworkPolicy cache keeps: what translation reads (name, namespace, spec) and what an Event about the
+ * policy names (uid, resourceVersion); labels, annotations (kubectl's last-applied copy among them), managedFields
+ * and timestamps are dropped. The policies are only read, so nothing is lost on the server.
+ */
+export function compactNetworkPolicy(np: NetworkPolicy): NetworkPolicy {
+  const { name, namespace, uid, resourceVersion } = np.metadata;
+  return {
+    ...(np.apiVersion && { apiVersion: np.apiVersion }),
+    ...(np.kind && { kind: np.kind }),
+    metadata: { name, namespace, uid, resourceVersion },
+    spec: np.spec,
+  };
+}
+
+/** What the Namespace cache keeps: what namespaceTranslationEnabled and the keys read. */
+export function compactNamespace(namespace: Namespace): Namespace {
+  const { name, uid, resourceVersion, labels, deletionTimestamp } = namespace.metadata;
+  return {
+    ...(namespace.apiVersion && { apiVersion: namespace.apiVersion }),
+    ...(namespace.kind && { kind: namespace.kind }),
+    metadata: {
+      name,
+      uid,
+      resourceVersion,
+      ...(labels && { labels }),
+      ...(deletionTimestamp && { deletionTimestamp }),
+    },
+  };
 }
 
 export function namespaceTranslationEnabled(namespace: Namespace | undefined): boolean {
@@ -128,7 +159,7 @@ export function networkPolicyReconciler(deps: NetworkPolicyReconcilerDeps): Reco
     }
     const desired = translation.policy;
     const outcome = await deps.gnps.ensure(desired, ctx.signal);
-    if (outcome !== 'unchanged') ctx.log.debug({ gnp: desired.metadata.name, outcome }, 'GNP written');
+    if (outcome !== 'unchanged') ctx.log.info({ gnp: desired.metadata.name, outcome }, 'GNP written');
     const wireName = deps.gnps.wireNameOf(desired.metadata.name, desired.spec.tier);
     for (const stale of existing) {
       if (stale.metadata?.name !== wireName) await deps.gnps.remove(stale, ctx.signal);
@@ -139,14 +170,13 @@ export function networkPolicyReconciler(deps: NetworkPolicyReconcilerDeps): Reco
 /** The NetworkPolicy controller: NetworkPolicies and Namespaces in, one GNP per translatable policy out. */
 export const setupNetworkPolicyController: ControllerSetup = (context) => {
   const { options } = context;
-  // NetworkPolicies and Namespaces are only read, so their caches also drop kubectl's last-applied copy (a
-  // second copy of every object applied with kubectl apply). GNPs keep it: they are written back.
+  // NetworkPolicies and Namespaces are only read: their caches keep only what this controller reads.
   const networkPolicies = context.informer<NetworkPolicy>(NETWORK_POLICIES, {
-    transform: stripForReadOnlyCache,
+    transform: compactNetworkPolicy,
   });
   const namespaces = context.informer<Namespace>(NAMESPACES, {
     resyncPeriodMs: 0,
-    transform: stripForReadOnlyCache,
+    transform: compactNamespace,
   });
   context.gnpInformer.addIndexers({
     [SOURCE_KEY_INDEX]: (gnp) => {

@@ -31,7 +31,7 @@ import { detectCalicoApi, type CalicoApiChoice } from './calico-api.js';
 import type { ControllerContext, ControllerSetup } from './context.js';
 import type { Controller } from './controller.js';
 import type { DiscoveryOptions } from '../vpe/discovery.js';
-import { GnpStore } from './gnp-store.js';
+import { GnpStore, gnpCacheTransform } from './gnp-store.js';
 import { setupNetworkPolicyController } from './networkpolicy-reconciler.js';
 import { setupVpcEgressProfileController, type VpeReconcilerDeps } from './vpe-reconciler.js';
 
@@ -134,6 +134,7 @@ export class Operator {
     const gnpRef = globalNetworkPolicies(api);
     const gnpInformer = informer<KubeObject>(gnpRef, {
       labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`,
+      transform: gnpCacheTransform(api),
     });
     const gnps = new GnpStore(api, this.client.resource(gnpRef), gnpInformer, this.registry, wireOptions);
     const identity = o.leaderElection?.identity ?? `${hostname()}_${randomBytes(4).toString('hex')}`;

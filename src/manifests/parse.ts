@@ -172,7 +172,19 @@ function collectObjects(
       );
       return;
     }
-    items.forEach((item, i) => collectObjects(item, [...base, 'items', i], where, locator, objects, errors));
+    // A typed list's items carry no kind as the API server returns them (`kubectl get --raw`, many exports): the
+    // list's kind and apiVersion say what they are, as Kubernetes' own decoders read them.
+    const itemKind = kind === 'List' ? undefined : kind.slice(0, -'List'.length);
+    items.forEach((item, i) =>
+      collectObjects(
+        itemKind !== undefined && isPlainObject(item) ? { apiVersion, kind: itemKind, ...item } : item,
+        [...base, 'items', i],
+        where,
+        locator,
+        objects,
+        errors,
+      ),
+    );
     return;
   }
   objects.push({ raw: value, apiVersion, kind, source: makeSource(where, base, locator) });

@@ -131,7 +131,6 @@ export const NETWORK_POLICY_SCHEMA: ObjectSchema = {
         ingress: { type: 'array', items: policyRule('NetworkPolicyIngressRule', 'from') },
         egress: { type: 'array', items: policyRule('NetworkPolicyEgressRule', 'to') },
       },
-      required: ['podSelector'],
     },
     // Present on objects read back from clusters of Kubernetes 1.24-1.26; never written by users.
     status: { type: 'any' },

@@ -34,8 +34,11 @@ export interface LoadedManifests {
 }
 
 export interface ManifestWarning {
-  /** `not-read`: a path skipped (a symlink out of the directory); `duplicate-object`: a definition replaced. */
-  readonly code: 'not-read' | 'duplicate-object';
+  /**
+   * `not-read`: a path skipped (a symlink out of the directory); `not-kubernetes`: a document that is no Kubernetes
+   * object (a CI config in the directory); `duplicate-object`: a definition replaced.
+   */
+  readonly code: 'not-read' | 'not-kubernetes' | 'duplicate-object';
   /** The whole sentence, starting with the file. */
   readonly message: string;
 }
@@ -68,6 +71,7 @@ export function manifestsFromSources(
     errors: [...parsed.errors, ...inventory.errors],
     warnings: [
       ...readWarnings,
+      ...parsed.skipped.map((error) => ({ code: 'not-kubernetes' as const, message: error.message })),
       ...latest.warnings.map((message) => ({ code: 'duplicate-object' as const, message })),
     ],
   };

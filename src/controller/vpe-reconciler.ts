@@ -182,7 +182,7 @@ export function vpeReconciler(deps: VpeReconcilerDeps): ReconcileFunction {
     };
     await writeStatus(deps, profile, now(), {
       conditions: [...profileConditions(outcome, generation), ...(source?.conditions ?? [])],
-      fields: { policies: written.sort(), zones, ...source?.status },
+      fields: { policies: written.sort(), zones, zoneCount: zones.length, ...source?.status },
       discovering: source !== undefined,
     });
     return source?.requeueAfterMs ? { requeueAfterMs: source.requeueAfterMs } : undefined;

@@ -859,6 +859,7 @@ describe('the CRD agrees with translateProfile', () => {
       conditions: true,
       policies: true,
       zones: true,
+      zoneCount: true,
       discoveredZones: true,
       lastDiscoveryTime: true,
     };

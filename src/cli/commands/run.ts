@@ -13,7 +13,7 @@ import type { CalicoApiChoice } from '../../controller/calico-api.js';
 import { leaderElectionTimingError } from '../../kube/leader.js';
 import { parseBindAddress } from '../../observability/health.js';
 import { createLogger, parseLogLevel, type Logger } from '../../observability/logger.js';
-import { DurationError, parseDuration } from '../../util/duration.js';
+import { parseDuration } from '../../util/duration.js';
 import { CliExit, type CliIO } from '../io.js';
 import type { CommandRegistrar } from '../program.js';
 
@@ -48,22 +48,17 @@ function positiveInt(flag: string, value: string): number {
   return n;
 }
 
-function durationMs(flag: string, value: string): number {
+/** A parser's error (it names the flag) as a usage error: exit code 2. */
+function asUsageError<T>(parse: () => T): T {
   try {
-    return parseDuration(value, flag);
-  } catch (err) {
-    if (err instanceof DurationError) throw new CliExit(2, err.message);
-    throw err;
-  }
-}
-
-function bindAddress(flag: string, value: string) {
-  try {
-    return parseBindAddress(value, flag);
+    return parse();
   } catch (err) {
     throw new CliExit(2, err instanceof Error ? err.message : String(err));
   }
 }
+
+const durationMs = (flag: string, value: string) => asUsageError(() => parseDuration(value, flag));
+const bindAddress = (flag: string, value: string) => asUsageError(() => parseBindAddress(value, flag));
 
 function finiteNumber(flag: string, value: string): number {
   const n = Number(value);

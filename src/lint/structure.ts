@@ -4,7 +4,9 @@
  */
 import {
   apiGroupOf,
-  classify,
+  definedAt,
+  describeObject,
+  objectIdentity,
   closestName,
   isPlainObject,
   WORKLOAD_TEMPLATE_PATHS,
@@ -132,28 +134,20 @@ export function duplicateObjectFindings(objects: readonly ManifestObject[]): Lin
   const seen = new Map<string, ManifestObject>();
   const findings: LintFinding[] = [];
   for (const object of objects) {
-    const meta = isPlainObject(object.raw.metadata) ? object.raw.metadata : undefined;
-    if (object.kind === undefined || typeof meta?.name !== 'string') continue;
-    const namespaced = classify(object) !== 'Namespace' && typeof meta.namespace === 'string';
-    const key = [
-      apiGroupOf(object.apiVersion),
-      object.kind,
-      namespaced ? meta.namespace : '',
-      meta.name,
-    ].join('/');
-    const earlier = seen.get(key);
+    const identity = objectIdentity(object);
+    if (identity === undefined) continue;
+    const earlier = seen.get(identity);
     if (earlier) {
-      const where = `${earlier.source.file}:${earlier.source.locate('metadata.name').line}`;
       findings.push(
         findingAt(
           RULES.duplicateObject,
           object.source,
           'metadata.name',
-          `${object.kind} ${namespaced ? `${String(meta.namespace)}/` : ''}${meta.name} is also defined at ${where}; this one replaces it`,
+          `${describeObject(object)} is also defined at ${definedAt(earlier)}; this one replaces it`,
         ),
       );
     }
-    seen.set(key, object);
+    seen.set(identity, object);
   }
   return findings;
 }

@@ -56,7 +56,14 @@ import {
   type GlobalNetworkPolicy,
   type GlobalNetworkPolicySpec,
 } from '../calico/types.js';
-import { compareCidrs, cidrContains, formatCidr, parseCidr, type Cidr } from '../util/cidr.js';
+import {
+  compareCidrs,
+  cidrContains,
+  formatCidr,
+  ipv4MappedMessage,
+  parseCidr,
+  type Cidr,
+} from '../util/cidr.js';
 import { fieldPath, type FieldError, type Finding } from '../api/errors.js';
 import { gnpNameForNetworkPolicy } from './names.js';
 import { andTerms, equalityTerm, labelSelectorTerms } from './selector.js';
@@ -382,12 +389,17 @@ function parseIpBlockCidr(
   // Kubernetes parses ipBlock CIDRs with Go's net.ParseCIDR, which masks host bits; so do we, with a warning.
   // The strict parse first: it is the common case, and then the only parse.
   const strict = parseCidr(text);
-  if (strict.ok) return strict.value;
-  const parsed = parseCidr(text, { hostBits: 'mask' });
+  const parsed = strict.ok ? strict : parseCidr(text, { hostBits: 'mask' });
   if (!parsed.ok) {
     errors.push({ path, message: parsed.message });
     return undefined;
   }
+  const mapped = ipv4MappedMessage(text, parsed.value);
+  if (mapped !== undefined) {
+    errors.push({ path, message: mapped });
+    return undefined;
+  }
+  if (strict.ok) return strict.value;
   warnings.push({
     path,
     message: `${text} has host bits set; Kubernetes uses the network ${formatCidr(parsed.value)}, and so does the GNP`,

@@ -1,6 +1,6 @@
 /**
  * Address-prefix discovery from the IBM Cloud VPC API (`spec.discovery.ibmCloud`), as the VPE reconciler's
- * `zonesFor` hook. The pure rules live in src/ibm/discovery.ts; this is the impure shell around them: it reads the
+ * `zonesFor` hook. The pure rules live in src/vpe/discovery-state.ts; this is the impure shell around them: it reads the
  * API key's Secret, keeps IAM tokens, schedules refreshes and turns outcomes into status, Events and metrics.
  *
  * - Attempts run beside the reconcile, not inside it: a reconcile waits for a due attempt at most `waitMs`, then
@@ -18,7 +18,7 @@
  *   (like Flux's reconcile.fluxcd.io/requestedAt), e.g. right after adding an address prefix to the VPC.
  */
 import type { KubeObject } from '../api/kube.js';
-import type { VpcEgressProfile, VpcEgressProfileStatus, ZoneStatus } from '../api/v1alpha1.js';
+import type { VpcEgressProfile, VpcEgressProfileStatus, VpcZone, ZoneStatus } from '../api/v1alpha1.js';
 import {
   DEGRADED_CONDITION,
   DISCOVERED_CONDITION,
@@ -34,7 +34,7 @@ import {
   type DiscoveryResult,
   type DiscoverySettings,
   type SecretLike,
-} from '../ibm/discovery.js';
+} from './discovery-state.js';
 import { formatDuration } from '../util/duration.js';
 import { IbmCloudError, redact } from '../ibm/errors.js';
 import type { FetchFunction, RetryPolicy } from '../ibm/http.js';
@@ -47,9 +47,7 @@ import { noopEventRecorder, type EventRecorder } from '../kube/events.js';
 import type { Logger } from '../observability/logger.js';
 import { counter, histogram, perRegistry, sharedRegistry, type Registry } from '../observability/metrics.js';
 import { formatFieldError } from '../api/errors.js';
-import type { ConditionInput } from './conditions.js';
-import type { ReconcileContext } from './controller.js';
-import type { ZoneSource } from './vpe-reconciler.js';
+import type { ConditionInput } from '../api/conditions.js';
 import { SECRETS } from '../kube/resources.js';
 
 /** Change its value (e.g. to the current time) to make the operator discover the profile's prefixes now. */
@@ -83,6 +81,21 @@ export interface DiscoveryOptions {
   retry?: Partial<RetryPolicy>;
   /** Aborting it (operator shutdown) cancels attempts in flight without recording them as failures. */
   signal?: AbortSignal;
+}
+
+/** What a reconcile lends discovery: its logger and its cancellation (the controller's ReconcileContext is one). */
+export interface ReconcileContext {
+  log: Logger;
+  signal: AbortSignal;
+}
+
+/** The zones a discovering profile translates, with the status and conditions discovery owns. */
+export interface ZoneSource {
+  zones: VpcZone[];
+  /** Status fields the source owns (discoveredZones, lastDiscoveryTime). */
+  status?: Partial<VpcEgressProfileStatus>;
+  conditions?: ConditionInput[];
+  requeueAfterMs?: number;
 }
 
 export interface Discovery {

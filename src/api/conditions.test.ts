@@ -1,5 +1,5 @@
 import { jsonEqual, setCondition, setConditions } from './conditions.js';
-import { chooseCalicoApi } from './calico-api.js';
+import { chooseCalicoApi } from '../controller/calico-api.js';
 
 const ready = (status: 'True' | 'False', reason = 'R') => ({
   type: 'Ready',

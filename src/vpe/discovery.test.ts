@@ -8,7 +8,7 @@ import { ManualClock, settle } from '../../test/support/manual-clock.js';
 import { ApiError } from '../kube/errors.js';
 import type { EventInput, EventRecorder } from '../kube/events.js';
 import { createLogger } from '../observability/logger.js';
-import type { ReconcileContext } from './controller.js';
+import type { ReconcileContext } from '../controller/controller.js';
 import { SECRETS } from '../kube/resources.js';
 import {
   createDiscovery,
@@ -16,8 +16,8 @@ import {
   DISCOVERY_REQUEST_ANNOTATION,
   type Discovery,
   type DiscoveryOptions,
+  type ZoneSource,
 } from './discovery.js';
-import type { ZoneSource } from './vpe-reconciler.js';
 
 const SECRET_REF = { namespace: 'calico-vpc-system', name: 'ibm-cloud-api-key', key: 'apikey' };
 const TEN_MINUTES = 600_000;

@@ -39,7 +39,7 @@ import {
   type ReconcileFunction,
   type ReconcileResult,
 } from './controller.js';
-import { createDiscovery, type ZoneSource } from '../vpe/discovery.js';
+import { VpcDiscovery, type ZoneSource } from '../vpe/discovery.js';
 import { NotOwnedError, type GnpStore } from './gnp-store.js';
 
 export interface VpeReconcilerDeps {
@@ -221,7 +221,7 @@ export const setupVpcEgressProfileController: ControllerSetup = (context) => {
   const profiles = context.informer<VpcEgressProfile>(VPC_EGRESS_PROFILES);
   const discovery = options.zonesFor
     ? undefined
-    : createDiscovery({
+    : new VpcDiscovery({
         client: context.client,
         logger: context.logger,
         registry: context.registry,

@@ -11,7 +11,7 @@ import { createLogger } from '../observability/logger.js';
 import type { ReconcileContext } from '../controller/controller.js';
 import { SECRETS } from '../kube/resources.js';
 import {
-  createDiscovery,
+  VpcDiscovery,
   describeZoneChanges,
   DISCOVERY_REQUEST_ANNOTATION,
   type Discovery,
@@ -101,7 +101,7 @@ function gatedVpcFetch(): { fetch: FetchFunction; release: () => void; started: 
   return { fetch, release, started: () => started };
 }
 
-describe('createDiscovery', () => {
+describe('VpcDiscovery', () => {
   let cloud: FakeIbmCloud;
   let clock: ManualClock;
   let secrets: FakeSecrets;
@@ -126,7 +126,7 @@ describe('createDiscovery', () => {
   });
 
   function discovery(overrides: Partial<DiscoveryOptions> = {}): Discovery {
-    const created = createDiscovery({
+    const created = new VpcDiscovery({
       client: secrets.client(),
       logger: logs.logger,
       registry,

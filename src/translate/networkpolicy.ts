@@ -418,7 +418,7 @@ function uniqueSorted(cidrs: Cidr[]): Cidr[] {
 // Selectors with Calico-reserved keys
 
 function podSelectorTerms(selector: LabelSelector | undefined, path: string, errors: FieldError[]): string[] {
-  rejectReservedKeys(selector, path, errors, (key) =>
+  return termsWithoutReservedKeys(selector, path, errors, (key) =>
     key === CALICO_NAMESPACE_LABEL ||
     key === CALICO_ORCHESTRATOR_LABEL ||
     key === CALICO_SERVICEACCOUNT_LABEL ||
@@ -427,20 +427,24 @@ function podSelectorTerms(selector: LabelSelector | undefined, path: string, err
       ? `Calico sets or inherits the label ${JSON.stringify(key)} on every workload endpoint, so a pod selector on it would not mean in Calico what it means in Kubernetes`
       : undefined,
   );
-  const terms = labelSelectorTerms(selector, path);
-  if (!terms.ok) {
-    errors.push(...terms.errors);
-    return [];
-  }
-  return terms.value;
 }
 
 function namespaceSelectorTerms(selector: LabelSelector, path: string, errors: FieldError[]): string[] {
-  rejectReservedKeys(selector, path, errors, (key) =>
+  return termsWithoutReservedKeys(selector, path, errors, (key) =>
     key === CALICO_NAME_LABEL
       ? `Calico sets the namespace label ${JSON.stringify(key)} to the namespace's name, so a namespace selector on it would not mean in Calico what it means in Kubernetes; select on kubernetes.io/metadata.name instead`
       : undefined,
   );
+}
+
+/** The selector's Calico terms; a key `reason` refuses, or an invalid selector, is an error and gives no terms. */
+function termsWithoutReservedKeys(
+  selector: LabelSelector | undefined,
+  path: string,
+  errors: FieldError[],
+  reason: (key: string) => string | undefined,
+): string[] {
+  rejectReservedKeys(selector, path, errors, reason);
   const terms = labelSelectorTerms(selector, path);
   if (!terms.ok) {
     errors.push(...terms.errors);

@@ -8,7 +8,8 @@ import type { VpcEgressProfile } from '../api/v1alpha1.js';
 import type { GlobalNetworkPolicy } from '../calico/types.js';
 import type { FieldError, Finding } from '../api/errors.js';
 import { translateNetworkPolicy, type NetworkPolicyTranslationOptions } from './networkpolicy.js';
-import { conflictsBetweenProfiles, translateProfile } from './vpe.js';
+import { conflictsBetweenProfiles } from '../vpe/claims.js';
+import { translateProfile } from '../vpe/rules.js';
 
 export interface RenderInput<S> {
   profiles: readonly { object: VpcEgressProfile; source: S }[];

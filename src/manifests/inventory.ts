@@ -224,6 +224,22 @@ export function describeObject(object: ManifestObject): string {
   return `${object.kind ?? 'object'} ${namespace}${String(meta.name)}`;
 }
 
+/** Each definition of an object that a later one replaces, with the one just before it. */
+export function redefinitions(
+  objects: readonly ManifestObject[],
+): { readonly later: ManifestObject; readonly earlier: ManifestObject }[] {
+  const last = new Map<string, ManifestObject>();
+  const pairs: { later: ManifestObject; earlier: ManifestObject }[] = [];
+  for (const object of objects) {
+    const identity = objectIdentity(object);
+    if (identity === undefined) continue;
+    const earlier = last.get(identity);
+    if (earlier !== undefined) pairs.push({ later: object, earlier });
+    last.set(identity, object);
+  }
+  return pairs;
+}
+
 /**
  * What `kubectl apply -f` leaves in a cluster: of two definitions of one object (files in lexical order, documents
  * in order), the later one. A warning for each replaced definition names both places.
@@ -232,27 +248,18 @@ export function latestDefinitions(objects: readonly ManifestObject[]): {
   objects: ManifestObject[];
   warnings: string[];
 } {
-  const last = new Map<string, ManifestObject>();
-  const warnings: string[] = [];
-  for (const object of objects) {
-    const identity = objectIdentity(object);
-    if (identity === undefined) continue;
-    const earlier = last.get(identity);
-    if (earlier !== undefined) {
-      warnings.push(
-        object.source.error(
-          'metadata.name',
-          `${describeObject(object)} is also defined at ${definedAt(earlier)}; the later definition wins, as with kubectl apply -f`,
-        ).message,
-      );
-    }
-    last.set(identity, object);
-  }
-  if (warnings.length === 0) return { objects: [...objects], warnings };
-  const kept = new Set(last.values());
+  const pairs = redefinitions(objects);
+  if (pairs.length === 0) return { objects: [...objects], warnings: [] };
+  const replaced = new Set(pairs.map(({ earlier }) => earlier));
   return {
-    objects: objects.filter((object) => objectIdentity(object) === undefined || kept.has(object)),
-    warnings,
+    objects: objects.filter((object) => !replaced.has(object)),
+    warnings: pairs.map(
+      ({ later, earlier }) =>
+        later.source.error(
+          'metadata.name',
+          `${describeObject(later)} is also defined at ${definedAt(earlier)}; the later definition wins, as with kubectl apply -f`,
+        ).message,
+    ),
   };
 }
 

@@ -27,9 +27,17 @@ import {
 } from './scenarios.js';
 import { formatTable, linearFit, round } from './stats.js';
 import { benchTranslateInProcesses, type TranslateResult } from './translate.js';
+import { benchEnforcement, type EnforcementResult } from './enforcement.js';
 
+/** What a plain `npm run bench` runs. */
 const SCENARIOS = ['translate', 'floor', 'converge', 'resync', 'latency', 'memory'] as const;
-type Scenario = (typeof SCENARIOS)[number];
+/**
+ * Run only when named with --only: `enforcement` needs root and Felix (the Felix tier's environment) and is
+ * published on its own (bench/results/enforcement-latest.json).
+ */
+const OPT_IN_SCENARIOS = ['enforcement'] as const;
+const KNOWN_SCENARIOS = [...SCENARIOS, ...OPT_IN_SCENARIOS];
+type Scenario = (typeof KNOWN_SCENARIOS)[number];
 
 const RESULTS_DIR = join(REPO_ROOT, 'bench', 'results');
 
@@ -44,6 +52,7 @@ interface Config {
   latencyChanges: number;
   memoryPolicies: number;
   memoryNamespaces: number;
+  enforcementChanges: number;
   seed: number;
   cpuProf: boolean;
   /** Extra arguments for `calico-vpc run` (tuning experiments; such runs are not published). */
@@ -64,6 +73,7 @@ const DEFAULTS = {
   latencyChanges: 200,
   memoryPolicies: 10_000,
   memoryNamespaces: 1000,
+  enforcementChanges: 40,
   seed: 1,
 };
 
@@ -77,14 +87,16 @@ const QUICK = {
   latencyChanges: 30,
   memoryPolicies: 1000,
   memoryNamespaces: 100,
+  enforcementChanges: 6,
   seed: 1,
 };
 
 const HELP = `usage: npm run bench -- [options]
 
   --quick                 smoke run: small sizes, one run each (a few minutes)
-  --only LIST             comma-separated subset of: ${SCENARIOS.join(', ')}
-                          (translate and floor need no controller; converge includes the floor)
+  --only LIST             comma-separated subset of: ${KNOWN_SCENARIOS.join(', ')}
+                          (translate and floor need no controller; converge includes the floor;
+                          enforcement runs only when named: real Calico Felix, as root)
   --runs N                runs per figure, the median is reported (default ${DEFAULTS.runs})
   --translate-runs N      timed passes over the translator's policies (default ${DEFAULTS.translateRuns})
   --translate-policies N  policies translated per pass (default ${DEFAULTS.translatePolicies})
@@ -95,6 +107,7 @@ const HELP = `usage: npm run bench -- [options]
   --latency-changes N     policy changes per latency run (default ${DEFAULTS.latencyChanges})
   --memory-policies N     policies for the memory figure (default ${DEFAULTS.memoryPolicies})
   --memory-namespaces N   namespaces for the memory figure (default ${DEFAULTS.memoryNamespaces})
+  --enforcement-changes N changes timed per enforcement figure (default ${DEFAULTS.enforcementChanges})
   --seed N                generator seed (default ${DEFAULTS.seed})
   --cpu-prof              run the controller under node --cpu-prof; profiles in bench/results/profiles/
   --controller-arg ARG    pass ARG to \`calico-vpc run\` (repeatable), e.g. --controller-arg=--concurrency=8
@@ -102,8 +115,9 @@ const HELP = `usage: npm run bench -- [options]
   --out FILE              write the JSON here instead of the default
   -h, --help
 
-Writes bench/results/latest.json and bench/results/YYYY-MM-DD.json for a complete default run, else
-bench/results/partial.json.tmp.
+Writes bench/results/latest.json and bench/results/YYYY-MM-DD.json for a complete default run,
+bench/results/enforcement-latest.json and enforcement-YYYY-MM-DD.json for a default \`--only enforcement\` run,
+else bench/results/partial.json.tmp.
 `;
 
 function positiveInteger(flag: string, text: string): number {
@@ -134,6 +148,7 @@ function parseConfig(argv: readonly string[]): Config | 'help' {
       'latency-changes': { type: 'string' },
       'memory-policies': { type: 'string' },
       'memory-namespaces': { type: 'string' },
+      'enforcement-changes': { type: 'string' },
       seed: { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
       'controller-arg': { type: 'string', multiple: true },
@@ -148,8 +163,8 @@ function parseConfig(argv: readonly string[]): Config | 'help' {
   const scenarios = values.only
     ? values.only.split(',').map((name) => {
         const trimmed = name.trim();
-        if (!(SCENARIOS as readonly string[]).includes(trimmed)) {
-          throw new Error(`--only: unknown scenario "${trimmed}" (known: ${SCENARIOS.join(', ')})`);
+        if (!(KNOWN_SCENARIOS as readonly string[]).includes(trimmed)) {
+          throw new Error(`--only: unknown scenario "${trimmed}" (known: ${KNOWN_SCENARIOS.join(', ')})`);
         }
         return trimmed as Scenario;
       })
@@ -171,6 +186,7 @@ function parseConfig(argv: readonly string[]): Config | 'help' {
     latencyChanges: number('latency-changes', base.latencyChanges),
     memoryPolicies: number('memory-policies', base.memoryPolicies),
     memoryNamespaces: number('memory-namespaces', base.memoryNamespaces),
+    enforcementChanges: number('enforcement-changes', base.enforcementChanges),
     seed: values.seed === undefined ? base.seed : Number(values.seed),
     cpuProf: values['cpu-prof'] ?? false,
     controllerArgs: values['controller-arg'] ?? [],
@@ -188,6 +204,7 @@ function isPublishable(config: Config): boolean {
     config.controllerArgs.length === 0 &&
     config.controllerNodeArgs.length === 0 &&
     config.scenarios.length === SCENARIOS.length &&
+    SCENARIOS.every((s) => config.scenarios.includes(s)) &&
     config.runs >= DEFAULTS.runs &&
     config.translatePolicies === DEFAULTS.translatePolicies &&
     config.sizes.join() === DEFAULTS.sizes.join() &&
@@ -195,6 +212,17 @@ function isPublishable(config: Config): boolean {
     config.latencyChanges === DEFAULTS.latencyChanges &&
     config.memoryPolicies === DEFAULTS.memoryPolicies &&
     config.memoryNamespaces === DEFAULTS.memoryNamespaces
+  );
+}
+
+/** Publishable on its own: the enforcement figure alone, with the default number of changes. */
+function isPublishableEnforcement(config: Config): boolean {
+  return (
+    !config.quick &&
+    config.controllerArgs.length === 0 &&
+    config.controllerNodeArgs.length === 0 &&
+    config.scenarios.join() === 'enforcement' &&
+    config.enforcementChanges === DEFAULTS.enforcementChanges
   );
 }
 
@@ -213,6 +241,7 @@ interface Results {
   resync?: ResyncResult;
   latency?: LatencyResult;
   memory?: MemoryResult;
+  enforcement?: EnforcementResult;
   profiles?: string[];
 }
 
@@ -296,6 +325,21 @@ function formatResults(results: Results): string {
       '< 1.5',
       `peak RSS growth per cached object (slope over all converge/memory runs); heap ${fmt(results.memory.heap_kb_per_object, 2)} KB`,
     ]);
+  }
+  if (results.enforcement) {
+    const e = results.enforcement;
+    for (const [name, f] of [
+      ['networkpolicy', e.networkpolicy],
+      ['profile', e.profile],
+    ] as const) {
+      rows.push([
+        `enforcement.${name}.p50_ms`,
+        fmt(f.p50_ms, 0),
+        '',
+        `${f.changes} changes through the operator and Felix ${e.felix}; to drop ${fmt(f.to_drop.p50_ms, 0)}, to answer ${fmt(f.to_answer.p50_ms, 0)}`,
+      ]);
+      rows.push([`enforcement.${name}.p99_ms`, fmt(f.p99_ms, 0), '', `max ${fmt(f.max_ms, 0)}`]);
+    }
   }
   if (rows.length) sections.push(formatTable(['figure', 'value', 'target', 'notes'], rows));
   if (results.converge?.length) {
@@ -399,7 +443,9 @@ async function main(): Promise<number> {
       `[bench ${((performance.now() - started) / 1000).toFixed(0).padStart(4)}s] ${line}\n`,
     );
   const wants = (scenario: Scenario) => config.scenarios.includes(scenario);
-  const needsController = ['converge', 'resync', 'latency', 'memory'].some((s) => wants(s as Scenario));
+  const needsController = ['converge', 'resync', 'latency', 'memory', 'enforcement'].some((s) =>
+    wants(s as Scenario),
+  );
   if (needsController) {
     const reason = await controllerUnavailable();
     if (reason) {
@@ -497,6 +543,15 @@ async function main(): Promise<number> {
     results.memory.kb_per_object = growthPerObject.rss;
     results.memory.heap_kb_per_object = growthPerObject.heap;
   }
+  if (wants('enforcement')) {
+    results.enforcement = await benchEnforcement({
+      log,
+      logDir: join(ctx.logDir, 'enforcement'),
+      changes: config.enforcementChanges,
+      running: ctx.running,
+    });
+    checkpoint();
+  }
   if (ctx.apiServerVersion) results.machine.api_server = ctx.apiServerVersion;
   results.machine.load_average_at_end = loadavg().map((l) => round(l, 3));
   results.duration_seconds = Math.round((performance.now() - started) / 1000);
@@ -507,8 +562,9 @@ async function main(): Promise<number> {
   if (config.out) {
     writeFileSync(config.out, json);
     written.push(config.out);
-  } else if (isPublishable(config)) {
-    for (const file of ['latest.json', `${results.date.slice(0, 10)}.json`]) {
+  } else if (isPublishable(config) || isPublishableEnforcement(config)) {
+    const prefix = isPublishable(config) ? '' : 'enforcement-';
+    for (const file of [`${prefix}latest.json`, `${prefix}${results.date.slice(0, 10)}.json`]) {
       writeFileSync(join(RESULTS_DIR, file), json);
       written.push(join(RESULTS_DIR, file));
     }

@@ -11,7 +11,7 @@ import { readManifests } from '../src/controlplane/install.js';
 import { REPO_ROOT } from '../src/controlplane/local.js';
 import type { ResourceClient } from '../src/kube/resource.js';
 import { translateNetworkPolicy } from '../src/translate/networkpolicy.js';
-import { translateProfile } from '../src/translate/vpe.js';
+import { translateProfile } from '../src/vpe/rules.js';
 import { applyManifests, resourceFor } from './support/apply.js';
 import {
   CONVERGE_MS,

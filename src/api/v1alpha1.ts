@@ -57,6 +57,8 @@ export interface VpcEgressProfileStatus {
   /** Names of the GlobalNetworkPolicies this profile owns (the name as written, without Calico's tier prefix). */
   policies?: string[];
   zones?: ZoneStatus[];
+  /** How many zones `zones` has: kubectl's ZONES column (a printer column shows only the first item of a list). */
+  zoneCount?: number;
   discoveredZones?: ZoneStatus[];
   lastDiscoveryTime?: string;
 }

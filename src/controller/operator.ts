@@ -30,7 +30,7 @@ import type { NetworkPolicyTranslationOptions } from '../translate/networkpolicy
 import { detectCalicoApi, type CalicoApiChoice } from './calico-api.js';
 import type { ControllerContext, ControllerSetup } from './context.js';
 import type { Controller } from './controller.js';
-import type { DiscoveryOptions } from './discovery.js';
+import type { DiscoveryOptions } from '../vpe/discovery.js';
 import { GnpStore, gnpCacheTransform } from './gnp-store.js';
 import { setupNetworkPolicyController } from './networkpolicy-reconciler.js';
 import { setupVpcEgressProfileController, type VpeReconcilerDeps } from './vpe-reconciler.js';
@@ -67,7 +67,7 @@ export interface OperatorOptions {
   /** Informer resync (re-reconcile everything) period; default 10 min. */
   resyncPeriodMs?: number;
   registry?: Registry;
-  /** Replaces the built-in VPC address-prefix discovery (spec.discovery, src/controller/discovery.ts). */
+  /** Replaces the built-in VPC address-prefix discovery (spec.discovery, src/vpe/discovery.ts). */
   zonesFor?: VpeReconcilerDeps['zonesFor'];
   /** Tuning of the built-in discovery (timeouts, retries; tests route its HTTP with `fetch`). */
   discovery?: Partial<
@@ -218,7 +218,7 @@ export class Operator {
       this.listening.push({ host: a.address, port: a.port });
     }
     if (healthAddress) {
-      const probes = new HealthServer({ address: healthAddress, logger: this.log });
+      const probes = new HealthServer({ address: healthAddress, probes: true, logger: this.log });
       probes.addReadinessCheck('operator', () => this.ready());
       this.servers.push(probes);
       const a = await probes.listen();

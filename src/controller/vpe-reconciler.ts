@@ -12,12 +12,10 @@
  * - Two profiles claiming the same (gateway, zone): the older keeps it (see resolveClaims); the newer reports
  *   Conflict. The decision depends only on the profiles, never on event order, so it cannot flap.
  */
-import type { Condition } from '../api/kube.js';
 import {
   VPC_EGRESS_PROFILE_KIND,
   API_VERSION,
   type VpcEgressProfile,
-  type VpcEgressProfileStatus,
   type VpcZone,
 } from '../api/v1alpha1.js';
 import { PROFILE_LABEL, SOURCE_LABEL, SOURCE_VPE } from '../calico/types.js';
@@ -27,11 +25,13 @@ import { isNotFound } from '../kube/errors.js';
 import { VPC_EGRESS_PROFILES } from '../kube/resources.js';
 import type { Informer, InformerEvent } from '../kube/informer.js';
 import { formatFieldError } from '../api/errors.js';
-import { claimedPolicyNames, resolveClaims, translateProfile } from '../translate/vpe.js';
-import { DISCOVERY_CONDITIONS, DISCOVERY_STATUS_FIELDS, effectiveZones } from '../ibm/discovery.js';
+import { claimedPolicyNames, resolveClaims } from '../vpe/claims.js';
+import { translateProfile } from '../vpe/rules.js';
+import { effectiveZones } from '../vpe/discovery-state.js';
+import { nextProfileStatus, profileConditions, type StatusUpdate } from '../vpe/status.js';
 import { sharedRegistry, type Registry } from '../observability/metrics.js';
 import { writeMetrics } from './write-metrics.js';
-import { jsonEqual, setConditions, type ConditionInput } from './conditions.js';
+import { jsonEqual } from '../api/conditions.js';
 import type { ControllerSetup } from './context.js';
 import {
   Controller,
@@ -39,7 +39,7 @@ import {
   type ReconcileFunction,
   type ReconcileResult,
 } from './controller.js';
-import { createDiscovery } from './discovery.js';
+import { VpcDiscovery, type ZoneSource } from '../vpe/discovery.js';
 import { NotOwnedError, type GnpStore } from './gnp-store.js';
 
 export interface VpeReconcilerDeps {
@@ -54,14 +54,6 @@ export interface VpeReconcilerDeps {
    * undefined: use spec.zones. May also report a status fragment and a requeue delay.
    */
   zonesFor?: (profile: VpcEgressProfile, ctx: ReconcileContext) => Promise<ZoneSource | undefined>;
-}
-
-export interface ZoneSource {
-  zones: VpcZone[];
-  /** Status fields the source owns (discoveredZones, lastDiscoveryTime). */
-  status?: Partial<VpcEgressProfileStatus>;
-  conditions?: ConditionInput[];
-  requeueAfterMs?: number;
 }
 
 /** Keys for the VPE controller from a profile event: the profile, and — when claims may have moved — every profile. */
@@ -123,17 +115,7 @@ export function vpeReconciler(deps: VpeReconcilerDeps): ReconcileFunction {
         note: message,
       });
       await writeStatus(deps, profile, now(), {
-        conditions: [
-          {
-            type: 'Ready',
-            status: 'False',
-            reason: 'InvalidSpec',
-            message: `spec rejected; the last good policies are kept: ${message}`,
-            observedGeneration: generation,
-          },
-          { type: 'Invalid', status: 'True', reason: 'InvalidSpec', message, observedGeneration: generation },
-          ...(source?.conditions ?? []),
-        ],
+        conditions: [...profileConditions({ invalid: message }, generation), ...(source?.conditions ?? [])],
         fields: { policies: ownedNames, ...source?.status },
         discovering: source !== undefined,
       });
@@ -192,102 +174,34 @@ export function vpeReconciler(deps: VpeReconcilerDeps): ReconcileFunction {
       });
     }
 
-    const overlap = warnings.map(formatFieldError).join('; ');
+    const outcome = {
+      written: written.length,
+      total: policies.length,
+      conflicts,
+      overlap: warnings.map(formatFieldError).join('; '),
+    };
     await writeStatus(deps, profile, now(), {
-      conditions: [
-        conflicts.length
-          ? {
-              type: 'Ready',
-              status: 'False',
-              reason: 'Conflict',
-              message: `${written.length} of ${policies.length} policies in place; ${conflicts.join('; ')}`,
-              observedGeneration: generation,
-            }
-          : {
-              type: 'Ready',
-              status: 'True',
-              reason: 'PoliciesInPlace',
-              message: `${written.length} GlobalNetworkPolicies in place`,
-              observedGeneration: generation,
-            },
-        {
-          type: 'Invalid',
-          status: 'False',
-          reason: 'SpecValid',
-          message: 'the spec is valid',
-          observedGeneration: generation,
-        },
-        conflicts.length
-          ? {
-              type: 'Conflict',
-              status: 'True',
-              reason: 'PolicyClaimedElsewhere',
-              message: conflicts.join('; '),
-              observedGeneration: generation,
-            }
-          : {
-              type: 'Conflict',
-              status: 'False',
-              reason: 'NoConflict',
-              message: 'no other owner claims these policies',
-              observedGeneration: generation,
-            },
-        overlap
-          ? {
-              type: 'PrefixOverlap',
-              status: 'True',
-              reason: 'PrefixInMultipleZones',
-              message: overlap,
-              observedGeneration: generation,
-            }
-          : {
-              type: 'PrefixOverlap',
-              status: 'False',
-              reason: 'NoOverlap',
-              message: 'no prefix is in two zones',
-              observedGeneration: generation,
-            },
-        ...(source?.conditions ?? []),
-      ],
-      fields: { policies: written.sort(), zones, ...source?.status },
+      conditions: [...profileConditions(outcome, generation), ...(source?.conditions ?? [])],
+      fields: { policies: written.sort(), zones, zoneCount: zones.length, ...source?.status },
       discovering: source !== undefined,
     });
     return source?.requeueAfterMs ? { requeueAfterMs: source.requeueAfterMs } : undefined;
   };
 }
 
-/**
- * Merge-patches the status when it changes. `discovering: false` (spec.zones only) removes what discovery left
- * there (discovered zones, its time and conditions), so the status never describes a discovery that is off.
- */
+/** Merge-patches the status when it changes (nextProfileStatus decides what and whether). */
 async function writeStatus(
   deps: VpeReconcilerDeps,
   profile: VpcEgressProfile,
   now: Date,
-  next: { conditions: ConditionInput[]; fields: Partial<VpcEgressProfileStatus>; discovering: boolean },
+  update: StatusUpdate,
 ): Promise<void> {
-  const previous = profile.status ?? {};
-  const status: VpcEgressProfileStatus = {
-    ...previous,
-    ...next.fields,
-    observedGeneration: profile.metadata.generation,
-    conditions: setConditions(previous.conditions, next.conditions, now.toISOString()) as Condition[],
-  };
-  // A merge patch removes a field only when it is sent as null.
-  const removed: Record<string, null> = {};
-  if (!next.discovering) {
-    for (const field of DISCOVERY_STATUS_FIELDS) {
-      if (status[field] === undefined) continue;
-      delete status[field];
-      removed[field] = null;
-    }
-    status.conditions = status.conditions?.filter((c) => !DISCOVERY_CONDITIONS.includes(c.type));
-  }
-  if (jsonEqual(status, previous)) return;
+  const next = nextProfileStatus(profile.status, profile.metadata.generation, update, now);
+  if (!next) return;
   try {
     await deps.profileClient.patch(
       profile.metadata.name,
-      { apiVersion: API_VERSION, kind: VPC_EGRESS_PROFILE_KIND, status: { ...status, ...removed } },
+      { apiVersion: API_VERSION, kind: VPC_EGRESS_PROFILE_KIND, status: next.patch },
       { type: 'merge', subresource: 'status' },
     );
     writeMetrics(deps.registry ?? sharedRegistry()).inc({
@@ -307,7 +221,7 @@ export const setupVpcEgressProfileController: ControllerSetup = (context) => {
   const profiles = context.informer<VpcEgressProfile>(VPC_EGRESS_PROFILES);
   const discovery = options.zonesFor
     ? undefined
-    : createDiscovery({
+    : new VpcDiscovery({
         client: context.client,
         logger: context.logger,
         registry: context.registry,

@@ -4,7 +4,7 @@
  * refused, and redirects are not followed.
  */
 import type { VpcZone } from '../api/v1alpha1.js';
-import { groupPrefixesByZone } from '../translate/import-prefixes.js';
+import { groupPrefixesByZone } from './address-prefixes.js';
 import { IbmCloudError, redact } from './errors.js';
 import {
   DEFAULT_REQUEST_TIMEOUT_MS,

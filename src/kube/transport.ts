@@ -23,6 +23,8 @@ export interface RequestOptions {
   query?: Query;
   body?: unknown;
   contentType?: string;
+  /** Default application/json; e.g. the Table kubectl prints (`application/json;as=Table;v=v1;g=meta.k8s.io`). */
+  accept?: string;
   signal?: AbortSignal;
   /** Overrides the client's request timeout; 0 disables it (watches). */
   timeoutMs?: number;
@@ -151,7 +153,7 @@ export class Transport {
     const body = options.body === undefined ? undefined : JSON.stringify(options.body);
     const headers: Record<string, string> = {
       ...connection.headers,
-      Accept: 'application/json',
+      Accept: options.accept ?? 'application/json',
       'User-Agent': this.userAgent,
     };
     if (body !== undefined) {

@@ -9,7 +9,7 @@ import {
   type ManifestObject,
   type SchemaIssue,
 } from '../manifests/index.js';
-import { conflictsBetweenProfiles } from '../translate/vpe.js';
+import { conflictsBetweenProfiles } from '../vpe/claims.js';
 import { calicoReservedLabelFindings } from './calico-labels.js';
 import { compareFindings, findingAt, type LintFinding } from './finding.js';
 import { RULES } from './rules.js';

@@ -4,7 +4,9 @@
  */
 import {
   apiGroupOf,
-  classify,
+  definedAt,
+  describeObject,
+  redefinitions,
   closestName,
   isPlainObject,
   WORKLOAD_TEMPLATE_PATHS,
@@ -129,31 +131,12 @@ function guessKind(raw: Readonly<Record<string, unknown>>): string | undefined {
 }
 
 export function duplicateObjectFindings(objects: readonly ManifestObject[]): LintFinding[] {
-  const seen = new Map<string, ManifestObject>();
-  const findings: LintFinding[] = [];
-  for (const object of objects) {
-    const meta = isPlainObject(object.raw.metadata) ? object.raw.metadata : undefined;
-    if (object.kind === undefined || typeof meta?.name !== 'string') continue;
-    const namespaced = classify(object) !== 'Namespace' && typeof meta.namespace === 'string';
-    const key = [
-      apiGroupOf(object.apiVersion),
-      object.kind,
-      namespaced ? meta.namespace : '',
-      meta.name,
-    ].join('/');
-    const earlier = seen.get(key);
-    if (earlier) {
-      const where = `${earlier.source.file}:${earlier.source.locate('metadata.name').line}`;
-      findings.push(
-        findingAt(
-          RULES.duplicateObject,
-          object.source,
-          'metadata.name',
-          `${object.kind} ${namespaced ? `${String(meta.namespace)}/` : ''}${meta.name} is also defined at ${where}; this one replaces it`,
-        ),
-      );
-    }
-    seen.set(key, object);
-  }
-  return findings;
+  return redefinitions(objects).map(({ later, earlier }) =>
+    findingAt(
+      RULES.duplicateObject,
+      later.source,
+      'metadata.name',
+      `${describeObject(later)} is also defined at ${definedAt(earlier)}; this one replaces it`,
+    ),
+  );
 }

@@ -15,7 +15,7 @@ import {
 } from '../manifests/index.js';
 import type { FieldError, Finding } from '../api/errors.js';
 import { translateNetworkPolicy } from '../translate/networkpolicy.js';
-import { PREFIX_IN_MULTIPLE_ZONES, translateProfile, type VpeTranslation } from '../translate/vpe.js';
+import { PREFIX_IN_MULTIPLE_ZONES, translateProfile, type VpeTranslation } from '../vpe/rules.js';
 import { findingAt, type LintFinding } from './finding.js';
 import { RULES, type LintRule } from './rules.js';
 

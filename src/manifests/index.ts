@@ -5,7 +5,7 @@
  *   if (errors.length) throw new ManifestErrors(errors);
  */
 import type { ManifestError } from './errors.js';
-import { buildInventory, type Inventory } from './inventory.js';
+import { buildInventory, latestDefinitions, type Inventory } from './inventory.js';
 import { readManifestSources } from './load.js';
 import { parseManifests, type ManifestObject, type ManifestSource } from './parse.js';
 
@@ -26,6 +26,21 @@ export interface LoadedManifests {
   readonly parseErrors: readonly ManifestError[];
   /** Unreadable documents first, then objects that fail their schema. Empty when the input is sound. */
   readonly errors: readonly ManifestError[];
+  /**
+   * What the user should hear about but that does not stop a tool: symlinks not followed, an object defined twice
+   * (the inventory holds the later definition, as `kubectl apply -f` would leave).
+   */
+  readonly warnings: readonly ManifestWarning[];
+}
+
+export interface ManifestWarning {
+  /**
+   * `not-read`: a path skipped (a symlink out of the directory); `not-kubernetes`: a document that is no Kubernetes
+   * object (a CI config in the directory); `duplicate-object`: a definition replaced.
+   */
+  readonly code: 'not-read' | 'not-kubernetes' | 'duplicate-object';
+  /** The whole sentence, starting with the file. */
+  readonly message: string;
 }
 
 /** Reads and parses `-f` arguments (files, directories, `-`). The one entry point that touches the file system. */
@@ -33,18 +48,31 @@ export async function loadManifests(
   paths: readonly string[],
   readStdin: () => Promise<string>,
 ): Promise<LoadedManifests> {
-  return manifestsFromSources(await readManifestSources(paths, readStdin));
+  const warnings: ManifestWarning[] = [];
+  const sources = await readManifestSources(paths, readStdin, (message) =>
+    warnings.push({ code: 'not-read', message }),
+  );
+  return manifestsFromSources(sources, warnings);
 }
 
 /** The pure part of loadManifests, for callers that already hold the texts (tests, the controller's dry runs). */
-export function manifestsFromSources(sources: readonly ManifestSource[]): LoadedManifests {
+export function manifestsFromSources(
+  sources: readonly ManifestSource[],
+  readWarnings: readonly ManifestWarning[] = [],
+): LoadedManifests {
   const parsed = parseManifests(sources);
-  const inventory = buildInventory(parsed.objects);
+  const latest = latestDefinitions(parsed.objects);
+  const inventory = buildInventory(latest.objects);
   return {
     sources,
     objects: parsed.objects,
     inventory,
     parseErrors: parsed.errors,
     errors: [...parsed.errors, ...inventory.errors],
+    warnings: [
+      ...readWarnings,
+      ...parsed.skipped.map((error) => ({ code: 'not-kubernetes' as const, message: error.message })),
+      ...latest.warnings.map((message) => ({ code: 'duplicate-object' as const, message })),
+    ],
   };
 }

@@ -98,9 +98,10 @@ describe('buildInventory', () => {
       ['web-5d8f-a', { kind: 'Deployment', name: 'web' }],
       ['web-5d8f-b', { kind: 'Deployment', name: 'web' }],
     ]);
-    // A cluster dump without the ReplicaSet: the pod-template-hash recovers the Deployment.
+    // A cluster dump without the ReplicaSet: the pod is shown as its owner as the reference names it
+    // (netpol-analyzer's convention), never as a Deployment the input does not have.
     const podsOnly = inventoryOf(yaml(pod('web-5d8f-a')));
-    expect(podsOnly.endpoints.map((e) => e.owner)).toEqual([{ kind: 'Deployment', name: 'web' }]);
+    expect(podsOnly.endpoints.map((e) => e.owner)).toEqual([{ kind: 'ReplicaSet', name: 'web-5d8f' }]);
     // The ReplicaSet without its Deployment stands for its pods, owned by the Deployment.
     const rsOnly = inventoryOf(rs);
     expect(rsOnly.endpoints.map((e) => [e.name, e.owner])).toEqual([

@@ -152,13 +152,28 @@ export function classify(object: Pick<ManifestObject, 'apiVersion' | 'kind'>): O
   if (kind === undefined || group === undefined) return 'other';
   if (group === '' && (kind === 'Namespace' || kind === 'Pod')) return kind;
   if (WORKLOAD_GROUPS[kind]?.includes(group)) return 'workload';
-  if (group === 'networking.k8s.io' && kind === 'NetworkPolicy') return 'NetworkPolicy';
+  // Only v1 exists; another version is not read as if it were v1.
+  if (object.apiVersion === 'networking.k8s.io/v1' && kind === 'NetworkPolicy') return 'NetworkPolicy';
   if (object.apiVersion === VPC_API_VERSION && kind === VPC_EGRESS_PROFILE_KIND) return 'VpcEgressProfile';
   if ((CALICO_API_GROUPS as readonly string[]).includes(group)) {
     if (kind === 'GlobalNetworkPolicy') return 'GlobalNetworkPolicy';
     if (kind === 'Tier') return 'Tier';
   }
   return 'other';
+}
+
+/**
+ * Policy objects of kinds the tools do not evaluate (Calico's namespaced NetworkPolicy, AdminNetworkPolicy,
+ * BaselineAdminNetworkPolicy, ClusterNetworkPolicy, extensions/v1beta1 or misspelled NetworkPolicies): traffic they
+ * deny would be reported allowed. Staged policies enforce nothing and are not counted.
+ */
+export function isUnevaluatedPolicy(object: ManifestObject): boolean {
+  return (
+    classify(object) === 'other' &&
+    object.kind !== undefined &&
+    /networkpolicy$/i.test(object.kind) &&
+    !/^staged/i.test(object.kind)
+  );
 }
 
 export function schemaFor(object: Pick<ManifestObject, 'apiVersion' | 'kind'>): ObjectSchema | undefined {
@@ -187,6 +202,70 @@ interface Meta {
   namespace?: string;
   labels?: Record<string, string>;
   ownerReferences?: { kind: string; name: string; controller?: boolean }[];
+}
+
+/**
+ * What makes two objects the same object to the API server: group, kind, namespace (as written) and name.
+ * Undefined for an object without kind or name.
+ */
+export function objectIdentity(object: ManifestObject): string | undefined {
+  const meta = isPlainObject(object.raw.metadata) ? object.raw.metadata : undefined;
+  if (object.kind === undefined || typeof meta?.name !== 'string') return undefined;
+  const namespace =
+    classify(object) !== 'Namespace' && typeof meta.namespace === 'string' ? meta.namespace : '';
+  return [apiGroupOf(object.apiVersion), object.kind, namespace, meta.name].join('/');
+}
+
+/** `NetworkPolicy a/p`, `Namespace a`: how messages name an object. */
+export function describeObject(object: ManifestObject): string {
+  const meta = isPlainObject(object.raw.metadata) ? object.raw.metadata : {};
+  const namespace =
+    classify(object) !== 'Namespace' && typeof meta.namespace === 'string' ? `${meta.namespace}/` : '';
+  return `${object.kind ?? 'object'} ${namespace}${String(meta.name)}`;
+}
+
+/** Each definition of an object that a later one replaces, with the one just before it. */
+export function redefinitions(
+  objects: readonly ManifestObject[],
+): { readonly later: ManifestObject; readonly earlier: ManifestObject }[] {
+  const last = new Map<string, ManifestObject>();
+  const pairs: { later: ManifestObject; earlier: ManifestObject }[] = [];
+  for (const object of objects) {
+    const identity = objectIdentity(object);
+    if (identity === undefined) continue;
+    const earlier = last.get(identity);
+    if (earlier !== undefined) pairs.push({ later: object, earlier });
+    last.set(identity, object);
+  }
+  return pairs;
+}
+
+/**
+ * What `kubectl apply -f` leaves in a cluster: of two definitions of one object (files in lexical order, documents
+ * in order), the later one. A warning for each replaced definition names both places.
+ */
+export function latestDefinitions(objects: readonly ManifestObject[]): {
+  objects: ManifestObject[];
+  warnings: string[];
+} {
+  const pairs = redefinitions(objects);
+  if (pairs.length === 0) return { objects: [...objects], warnings: [] };
+  const replaced = new Set(pairs.map(({ earlier }) => earlier));
+  return {
+    objects: objects.filter((object) => !replaced.has(object)),
+    warnings: pairs.map(
+      ({ later, earlier }) =>
+        later.source.error(
+          'metadata.name',
+          `${describeObject(later)} is also defined at ${definedAt(earlier)}; the later definition wins, as with kubectl apply -f`,
+        ).message,
+    ),
+  };
+}
+
+/** `file:line` of an object's name. */
+export function definedAt(object: ManifestObject): string {
+  return `${object.source.file}:${object.source.locate('metadata.name').line}`;
 }
 
 export function buildInventory(objects: readonly ManifestObject[]): Inventory {
@@ -230,7 +309,7 @@ export function buildInventory(objects: readonly ManifestObject[]): Inventory {
         break;
       case 'NetworkPolicy':
         networkPolicies.push({
-          object: object.raw as unknown as NetworkPolicy,
+          object: withDefaultPodSelector(object.raw as unknown as NetworkPolicy),
           source: object.source,
           namespace: meta.namespace ?? DEFAULT_NAMESPACE,
           namespaceDefaulted: meta.namespace === undefined,
@@ -300,25 +379,22 @@ function podEndpoints(pods: readonly ManifestObject[], workloads: readonly Manif
     workloadByKey.set(keyOf(meta.namespace ?? DEFAULT_NAMESPACE, w.kind as string, meta.name), w);
   }
 
-  const topOwner = (
-    namespace: string,
-    meta: Meta,
-    self: TopOwner,
-    labels: Record<string, string>,
-  ): TopOwner => {
+  /**
+   * netpol-analyzer's naming: the controller owner as its reference names it, followed up through the owners that
+   * are in the input (a Deployment in the input stands for its ReplicaSet's pods); itself when nothing owns it.
+   */
+  const topOwner = (namespace: string, meta: Meta, self: TopOwner): TopOwner => {
     let current = self;
     let currentMeta: Meta | undefined = meta;
     const seen = new Set<WorkloadKey>();
     while (currentMeta) {
       const ref = controllerRef(currentMeta);
-      if (!ref || !(ref.kind in WORKLOAD_TEMPLATE_PATHS)) return current;
+      if (!ref) return current;
       const key = keyOf(namespace, ref.kind, ref.name);
       if (seen.has(key)) return current;
       seen.add(key);
-      const owner = workloadByKey.get(key);
-      if (!owner) return ownerNotInInput(ref, labels);
       current = { kind: ref.kind, name: ref.name };
-      currentMeta = owner.raw.metadata as Meta;
+      currentMeta = workloadByKey.get(key)?.raw.metadata as Meta | undefined;
     }
     return current;
   };
@@ -329,7 +405,7 @@ function podEndpoints(pods: readonly ManifestObject[], workloads: readonly Manif
     const meta = pod.raw.metadata as Meta;
     const namespace = meta.namespace ?? DEFAULT_NAMESPACE;
     const labels = meta.labels ?? {};
-    const owner = topOwner(namespace, meta, { kind: 'Pod', name: meta.name }, labels);
+    const owner = topOwner(namespace, meta, { kind: 'Pod', name: meta.name });
     if (owner.kind !== 'Pod') represented.add(keyOf(namespace, owner.kind, owner.name));
     const status = isPlainObject(pod.raw.status) ? pod.raw.status : {};
     const ips = new Set<string>();
@@ -356,7 +432,7 @@ function podEndpoints(pods: readonly ManifestObject[], workloads: readonly Manif
     const kind = workload.kind as string;
     const ref = controllerRef(meta);
     if (ref && workloadByKey.has(keyOf(namespace, ref.kind, ref.name))) continue;
-    const owner = topOwner(namespace, meta, { kind, name: meta.name }, {});
+    const owner = topOwner(namespace, meta, { kind, name: meta.name });
     if (represented.has(keyOf(namespace, owner.kind, owner.name))) continue;
     const templatePath = WORKLOAD_TEMPLATE_PATHS[kind] as FieldPath;
     const template = valueAt(workload.raw, templatePath);
@@ -380,21 +456,16 @@ function podEndpoints(pods: readonly ManifestObject[], workloads: readonly Manif
   );
 }
 
-function controllerRef(meta: Meta): { kind: string; name: string } | undefined {
-  const refs = meta.ownerReferences ?? [];
-  return refs.find((r) => r.controller) ?? refs[0];
+/** The API server stores a NetworkPolicy without spec.podSelector with `podSelector: {}` (every pod). */
+function withDefaultPodSelector(np: NetworkPolicy): NetworkPolicy {
+  return np.spec?.podSelector !== undefined ? np : { ...np, spec: { ...np.spec, podSelector: {} } };
 }
 
-/**
- * The owner of a pod from a cluster dump when the owner itself was not dumped. A Deployment's ReplicaSet is named
- * `<deployment>-<pod-template-hash>` and its pods carry that hash as a label, so the Deployment is recoverable.
- */
-function ownerNotInInput(ref: { kind: string; name: string }, podLabels: Record<string, string>): TopOwner {
-  const hash = podLabels['pod-template-hash'];
-  if (ref.kind === 'ReplicaSet' && hash && ref.name.endsWith(`-${hash}`)) {
-    return { kind: 'Deployment', name: ref.name.slice(0, -hash.length - 1) };
-  }
-  return { kind: ref.kind, name: ref.name };
+/** The owner reference marked controller; one lacking its kind or name is ignored, as it names nothing. */
+function controllerRef(meta: Meta): { kind: string; name: string } | undefined {
+  return (meta.ownerReferences ?? []).find(
+    (ref) => ref.controller === true && typeof ref.kind === 'string' && typeof ref.name === 'string',
+  );
 }
 
 function containerPorts(spec: unknown): (ContainerPort & { protocol: Protocol })[] {

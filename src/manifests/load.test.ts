@@ -33,6 +33,30 @@ describe('readManifestSources', () => {
     ]);
   });
 
+  it('does not leave the directory through symlinks, and says which it did not follow', async () => {
+    const outer = await mkdtemp(join(tmpdir(), 'manifests-outer-'));
+    try {
+      await mkdir(join(outer, 'input', 'sub'), { recursive: true });
+      await writeFile(join(outer, 'secret.yaml'), 'kind: Outside');
+      await writeFile(join(outer, 'input', 'sub', 'in.yaml'), 'kind: Inside');
+      await symlink('..', join(outer, 'input', 'up'));
+      await symlink(join(outer, 'secret.yaml'), join(outer, 'input', 'link.yaml'));
+      await symlink('sub/in.yaml', join(outer, 'input', 'alias.yaml'));
+      const warnings: string[] = [];
+      const sources = await readManifestSources([join(outer, 'input')], noStdin, (w) => warnings.push(w));
+      expect(sources.map((s) => s.file.slice(outer.length + 1))).toEqual([
+        'input/alias.yaml',
+        'input/sub/in.yaml',
+      ]);
+      expect(warnings).toEqual([
+        `${join(outer, 'input', 'link.yaml')}: a symlink to ${join(outer, 'secret.yaml')}, outside ${join(outer, 'input')}: not followed`,
+        `${join(outer, 'input', 'up')}: a symlink to ${outer}, outside ${join(outer, 'input')}: not followed`,
+      ]);
+    } finally {
+      await rm(outer, { recursive: true, force: true });
+    }
+  });
+
   it('reads a named file whatever its extension, and stdin once', async () => {
     const sources = await readManifestSources([join(dir, 'notes.txt'), '-', '-'], async () => 'kind: S');
     expect(sources.map((s) => [s.file.endsWith('notes.txt') || s.file, s.text])).toEqual([

@@ -125,12 +125,16 @@ describe('parseManifestText', () => {
     expect(error?.message).toMatch(/^bad\.yaml: document 2: line \d+, column \d+: /);
   });
 
-  it('rejects documents that are not objects, naming them', () => {
-    const { objects, errors } = parseManifestText('just text\n---\n- a\n- b\n', 'notes.yaml');
+  it('skips documents that are not objects, naming them; an item of a List that is not an object is an error', () => {
+    const { objects, errors, skipped } = parseManifestText('just text\n---\n- a\n- b\n', 'notes.yaml');
     expect(objects).toEqual([]);
-    expect(errors.map((e) => e.message)).toEqual([
-      'notes.yaml: document 1: expected a Kubernetes object (a map with apiVersion and kind), got the string "just text"',
-      'notes.yaml: document 2: expected a Kubernetes object (a map with apiVersion and kind), got a list',
+    expect(errors).toEqual([]);
+    expect(skipped.map((e) => e.message)).toEqual([
+      'notes.yaml: document 1: not a Kubernetes object (the string "just text"): skipped',
+      'notes.yaml: document 2: not a Kubernetes object (a list): skipped',
+    ]);
+    expect(parseManifestText('kind: List\nitems: [3]\n', 'l.yaml').errors.map((e) => e.message)).toEqual([
+      'l.yaml: document 1: items[0]: expected a Kubernetes object (a map with apiVersion and kind), got the number 3',
     ]);
   });
 
@@ -157,5 +161,31 @@ describe('parseManifestText', () => {
       'b.yaml#1:B',
       'b.yaml#2:C',
     ]);
+  });
+
+  it('skips documents that are no Kubernetes object at all (a CI config, a values file, a list) with a warning at their position', () => {
+    const text = [
+      'apiVersion: v1\nkind: Namespace\nmetadata: {name: a}',
+      'stages: [build, test]\nimage: node:20',
+      '- just\n- a list',
+    ].join('\n---\n');
+    const { objects, errors, skipped } = parseManifestText(text, 'mixed.yaml');
+    expect(errors).toEqual([]);
+    expect(objects.map((o) => o.kind)).toEqual(['Namespace']);
+    expect(skipped.map((e) => [e.message, e.position])).toEqual([
+      [
+        'mixed.yaml: document 2: not a Kubernetes object (no apiVersion, kind or metadata): skipped',
+        { line: 5, col: 1 },
+      ],
+      ['mixed.yaml: document 3: not a Kubernetes object (a list): skipped', { line: 8, col: 1 }],
+    ]);
+  });
+
+  it('gives every unreadable document a position, as the YAML parser does for syntax errors', () => {
+    const { errors } = parseManifestText(
+      'apiVersion: v1\nkind: ConfigMap\ndata:\n  a: *missing\n',
+      'alias.yaml',
+    );
+    expect(errors.map((e) => e.position)).toEqual([{ line: 4, col: 6 }]);
   });
 });

@@ -17,6 +17,7 @@ import {
   isSeq,
   LineCounter,
   parseAllDocuments,
+  visit,
   type Document,
   type Node,
   type ParsedNode,
@@ -57,6 +58,11 @@ export interface ParseResult {
   readonly objects: ManifestObject[];
   /** Documents that could not be read at all (YAML syntax, not an object). Other documents are still returned. */
   readonly errors: ManifestError[];
+  /**
+   * Whole documents that are no Kubernetes object at all (a CI config, a values file, a list): kubectl would
+   * refuse them, but in a directory of manifests they are harmless, so the tools skip them with a warning.
+   */
+  readonly skipped: ManifestError[];
 }
 
 const GO_YAML_UNSUPPORTED_NAMES = new Set(['intTime', 'floatTime', 'timestamp']);
@@ -73,12 +79,14 @@ function kubernetesYamlTags(tags: Tags): Tags {
 export function parseManifests(sources: readonly ManifestSource[]): ParseResult {
   const objects: ManifestObject[] = [];
   const errors: ManifestError[] = [];
+  const skipped: ManifestError[] = [];
   for (const source of sources) {
     const result = parseManifestText(source.text, source.file);
     objects.push(...result.objects);
     errors.push(...result.errors);
+    skipped.push(...result.skipped);
   }
-  return { objects, errors };
+  return { objects, errors, skipped };
 }
 
 export function parseManifestText(text: string, file: string): ParseResult {
@@ -101,9 +109,10 @@ function parseJsonText(text: string, file: string): ParseResult | undefined {
   }
   const objects: ManifestObject[] = [];
   const errors: ManifestError[] = [];
+  const skipped: ManifestError[] = [];
   if (value !== null)
-    collectObjects(value, [], { file, document: 1 }, new JsonLocator(text), objects, errors);
-  return { objects, errors };
+    collectDocument(value, { file, document: 1 }, new JsonLocator(text), objects, errors, skipped);
+  return { objects, errors, skipped };
 }
 
 export function parseYamlText(text: string, file: string): ParseResult {
@@ -116,6 +125,7 @@ export function parseYamlText(text: string, file: string): ParseResult {
   });
   const objects: ManifestObject[] = [];
   const errors: ManifestError[] = [];
+  const skipped: ManifestError[] = [];
   // parseAllDocuments returns an EmptyStream (an empty array-like) for a stream with no documents.
   const docs: Document.Parsed[] = Array.isArray(documents) ? documents : [];
   docs.forEach((doc, index) => {
@@ -133,13 +143,51 @@ export function parseYamlText(text: string, file: string): ParseResult {
     try {
       value = doc.toJS({ maxAliasCount: 100 });
     } catch (e) {
-      errors.push(new ManifestError(where, '', e instanceof Error ? e.message : String(e)));
+      // An unresolved alias or an alias bomb: point at the first alias that cannot be resolved, else the document.
+      let offset = doc.contents.range?.[0] ?? 0;
+      visit(doc, {
+        Alias: (_, alias) => {
+          if (alias.resolve(doc) !== undefined) return undefined;
+          offset = alias.range?.[0] ?? offset;
+          return visit.BREAK;
+        },
+      });
+      const position = lineCounter.linePos(offset);
+      errors.push(new ManifestError(where, '', e instanceof Error ? e.message : String(e), position));
       return;
     }
     const locator = new DocumentLocator(doc, lineCounter);
-    collectObjects(value, [], where, locator, objects, errors);
+    collectDocument(value, where, locator, objects, errors, skipped);
   });
-  return { objects, errors };
+  return { objects, errors, skipped };
+}
+
+/** A whole document: skipped with a warning when it is no Kubernetes object at all, else its objects. */
+function collectDocument(
+  value: unknown,
+  where: DocumentRef,
+  locator: Locator,
+  objects: ManifestObject[],
+  errors: ManifestError[],
+  skipped: ManifestError[],
+): void {
+  const notKubernetes = !isPlainObject(value)
+    ? describe(value)
+    : !('apiVersion' in value) && !('kind' in value) && !('metadata' in value)
+      ? 'no apiVersion, kind or metadata'
+      : undefined;
+  if (notKubernetes !== undefined) {
+    skipped.push(
+      new ManifestError(
+        where,
+        '',
+        `not a Kubernetes object (${notKubernetes}): skipped`,
+        locator.locate([], 'value'),
+      ),
+    );
+    return;
+  }
+  collectObjects(value, [], where, locator, objects, errors);
 }
 
 function collectObjects(
@@ -156,6 +204,7 @@ function collectObjects(
         where,
         base,
         `expected a Kubernetes object (a map with apiVersion and kind), got ${describe(value)}`,
+        locator.locate(base, 'value'),
       ),
     );
     return;
@@ -172,7 +221,19 @@ function collectObjects(
       );
       return;
     }
-    items.forEach((item, i) => collectObjects(item, [...base, 'items', i], where, locator, objects, errors));
+    // A typed list's items carry no kind as the API server returns them (`kubectl get --raw`, many exports): the
+    // list's kind and apiVersion say what they are, as Kubernetes' own decoders read them.
+    const itemKind = kind === 'List' ? undefined : kind.slice(0, -'List'.length);
+    items.forEach((item, i) =>
+      collectObjects(
+        itemKind !== undefined && isPlainObject(item) ? { apiVersion, kind: itemKind, ...item } : item,
+        [...base, 'items', i],
+        where,
+        locator,
+        objects,
+        errors,
+      ),
+    );
     return;
   }
   objects.push({ raw: value, apiVersion, kind, source: makeSource(where, base, locator) });

@@ -1,5 +1,5 @@
 /**
- * Field paths inside one manifest object, written as Kubernetes (and src/translate/errors.ts `fieldPath`) write
+ * Field paths inside one manifest object, written as Kubernetes (and src/api/errors.ts `fieldPath`) write
  * them: `spec.ingress[0].from[0].podSelector`, `metadata.labels[app.kubernetes.io/name]`.
  */
 

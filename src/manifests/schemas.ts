@@ -1,7 +1,8 @@
 /**
  * Hand-written schemas of the kinds the tools read: field names, shapes, required fields and enums, i.e. what the
  * API server's decoder rejects. Semantic rules (label syntax, port names, CIDRs, peers with no selector) belong to
- * the code that gives the fields meaning: src/policy/labels.ts, src/translate/networkpolicy.ts and vpe.ts.
+ * the code that gives the fields meaning: src/selectors/kubernetes.ts, src/translate/networkpolicy.ts and
+ * src/vpe/rules.ts.
  *
  * NetworkPolicy follows networking.k8s.io/v1 (k8s.io/api/networking/v1/types.go) field for field; VpcEgressProfile
  * follows src/api/v1alpha1.ts; the Calico GlobalNetworkPolicy is the union of Calico 3.31's crd.projectcalico.org/v1
@@ -130,7 +131,6 @@ export const NETWORK_POLICY_SCHEMA: ObjectSchema = {
         ingress: { type: 'array', items: policyRule('NetworkPolicyIngressRule', 'from') },
         egress: { type: 'array', items: policyRule('NetworkPolicyEgressRule', 'to') },
       },
-      required: ['podSelector'],
     },
     // Present on objects read back from clusters of Kubernetes 1.24-1.26; never written by users.
     status: { type: 'any' },

@@ -20,7 +20,12 @@ describe('HealthServer', () => {
   beforeAll(async () => {
     registry = new Registry();
     counter(registry, { name: 'demo_total', help: 'demo', labelNames: ['x'] as const }).inc({ x: 'y' });
-    server = new HealthServer({ address: { host: '127.0.0.1', port: 0 }, registry, checkTimeoutMs: 100 });
+    server = new HealthServer({
+      address: { host: '127.0.0.1', port: 0 },
+      registry,
+      probes: true,
+      checkTimeoutMs: 100,
+    });
     server.addReadinessCheck('informers-synced', () => (synced ? true : 'caches not synced: profiles'));
     server.addReadinessCheck('leader-reconciled', () => true);
     const address = await server.listen();
@@ -52,8 +57,31 @@ describe('HealthServer', () => {
     expect(res.body).toContain('demo_total{x="y"} 1');
   });
 
+  it('answers only for its role: a metrics server has no probes, a probe server no metrics', async () => {
+    const metricsOnly = new HealthServer({ address: { host: '127.0.0.1', port: 0 }, registry });
+    const probesOnly = new HealthServer({ address: { host: '127.0.0.1', port: 0 }, probes: true });
+    const at = async (s: HealthServer) => `http://127.0.0.1:${(await s.listen()).port}`;
+    try {
+      const metricsBase = await at(metricsOnly);
+      const probesBase = await at(probesOnly);
+      expect((await get(metricsBase, '/metrics')).status).toBe(200);
+      for (const path of ['/healthz', '/livez', '/readyz'])
+        expect([path, (await get(metricsBase, path)).status]).toEqual([path, 404]);
+      expect((await get(probesBase, '/healthz')).status).toBe(200);
+      expect((await get(probesBase, '/readyz')).status).toBe(200);
+      expect((await get(probesBase, '/metrics')).status).toBe(404);
+    } finally {
+      await metricsOnly.close();
+      await probesOnly.close();
+    }
+  });
+
   it('treats a check that throws or hangs as failing', async () => {
-    const other = new HealthServer({ address: { host: '127.0.0.1', port: 0 }, checkTimeoutMs: 20 });
+    const other = new HealthServer({
+      address: { host: '127.0.0.1', port: 0 },
+      probes: true,
+      checkTimeoutMs: 20,
+    });
     other.addReadinessCheck('throws', () => {
       throw new Error('lease store unreachable');
     });

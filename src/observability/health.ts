@@ -43,6 +43,11 @@ export interface HealthServerOptions {
   address: ParsedAddress;
   /** Served on /metrics; omit to serve no metrics here. */
   registry?: Registry;
+  /**
+   * Serve /healthz, /livez and /readyz here. controller-runtime keeps scrapes and probes on separate addresses
+   * (--metrics-bind-address, --health-probe-bind-address), so each server answers only for its own role.
+   */
+  probes?: boolean;
   logger?: Logger;
   /** Bound on each readiness check (default 5 s). */
   checkTimeoutMs?: number;
@@ -92,10 +97,11 @@ export class HealthServer {
       this.server.listen(this.options.address.port, this.options.address.host, () => {
         this.server.off('error', onError);
         const address = this.server.address() as AddressInfo;
-        this.log.info(
-          { address: `${address.address}:${address.port}` },
-          'serving /metrics, /healthz, /readyz',
-        );
+        const paths = [
+          ...(this.options.registry ? ['/metrics'] : []),
+          ...(this.options.probes ? ['/healthz', '/readyz'] : []),
+        ];
+        this.log.info({ address: `${address.address}:${address.port}` }, `serving ${paths.join(', ')}`);
         resolve(address);
       });
     });
@@ -129,9 +135,11 @@ export class HealthServer {
       }
       case '/healthz':
       case '/livez':
+        if (!this.options.probes) break;
         await this.respond(res, this.liveness, url.searchParams.has('verbose'));
         return;
       case '/readyz':
+        if (!this.options.probes) break;
         await this.respond(res, this.readiness, url.searchParams.has('verbose'));
         return;
     }

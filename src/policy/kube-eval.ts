@@ -23,7 +23,15 @@ import type {
   PolicyType,
   Protocol,
 } from '../api/kube.js';
-import { cidrContainsIp, formatCidr, formatIp, parseCidr, type Cidr } from '../util/cidr.js';
+import {
+  cidrContainsIp,
+  formatCidr,
+  formatIp,
+  ipv4MappedMessage,
+  parseCidr,
+  type Cidr,
+  type Parsed,
+} from '../util/cidr.js';
 import { fieldPath, type FieldError, type Validated } from '../api/errors.js';
 import { effectivePolicyTypes } from '../translate/networkpolicy.js';
 import { compileLabelSelector, InvalidLabelSelectorError, type Labels } from '../selectors/kubernetes.js';
@@ -143,14 +151,14 @@ function compilePeer(peer: NetworkPolicyPeer, path: string, errors: FieldError[]
   if (peer.ipBlock !== undefined) {
     if (selectors)
       errors.push({ path, message: 'ipBlock cannot be combined with pod or namespace selectors' });
-    const cidr = parseCidr(peer.ipBlock.cidr, { hostBits: 'mask' });
+    const cidr = parseIpBlockCidr(peer.ipBlock.cidr);
     if (!cidr.ok) {
       errors.push({ path: fieldPath(path, 'ipBlock', 'cidr'), message: cidr.message });
       return { kind: 'ipBlock', cidr: { family: 4, network: 0n, prefixLength: 0 }, except: [] };
     }
     const except: Cidr[] = [];
     (peer.ipBlock.except ?? []).forEach((text, index) => {
-      const parsed = parseCidr(text, { hostBits: 'mask' });
+      const parsed = parseIpBlockCidr(text);
       if (parsed.ok) except.push(parsed.value);
       else errors.push({ path: fieldPath(path, 'ipBlock', 'except', index), message: parsed.message });
     });
@@ -168,6 +176,13 @@ function compilePeer(peer: NetworkPolicyPeer, path: string, errors: FieldError[]
         ? undefined
         : compileSelector(peer.namespaceSelector, fieldPath(path, 'namespaceSelector'), errors),
   };
+}
+
+/** As the API server reads an ipBlock CIDR: host bits masked (Go's net.ParseCIDR), IPv4-mapped IPv6 refused. */
+function parseIpBlockCidr(text: string): Parsed<Cidr> {
+  const parsed = parseCidr(text, { hostBits: 'mask' });
+  const mapped = parsed.ok ? ipv4MappedMessage(text, parsed.value) : undefined;
+  return mapped === undefined ? parsed : { ok: false, message: mapped };
 }
 
 function compilePort(port: NetworkPolicyPort, path: string, errors: FieldError[]): CompiledPort {

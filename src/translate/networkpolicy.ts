@@ -56,7 +56,14 @@ import {
   type GlobalNetworkPolicy,
   type GlobalNetworkPolicySpec,
 } from '../calico/types.js';
-import { compareCidrs, cidrContains, formatCidr, parseCidr, type Cidr } from '../util/cidr.js';
+import {
+  compareCidrs,
+  cidrContains,
+  formatCidr,
+  ipv4MappedMessage,
+  parseCidr,
+  type Cidr,
+} from '../util/cidr.js';
 import { fieldPath, type FieldError, type Finding } from '../api/errors.js';
 import { gnpNameForNetworkPolicy } from './names.js';
 import { andTerms, equalityTerm, labelSelectorTerms } from './selector.js';
@@ -382,12 +389,17 @@ function parseIpBlockCidr(
   // Kubernetes parses ipBlock CIDRs with Go's net.ParseCIDR, which masks host bits; so do we, with a warning.
   // The strict parse first: it is the common case, and then the only parse.
   const strict = parseCidr(text);
-  if (strict.ok) return strict.value;
-  const parsed = parseCidr(text, { hostBits: 'mask' });
+  const parsed = strict.ok ? strict : parseCidr(text, { hostBits: 'mask' });
   if (!parsed.ok) {
     errors.push({ path, message: parsed.message });
     return undefined;
   }
+  const mapped = ipv4MappedMessage(text, parsed.value);
+  if (mapped !== undefined) {
+    errors.push({ path, message: mapped });
+    return undefined;
+  }
+  if (strict.ok) return strict.value;
   warnings.push({
     path,
     message: `${text} has host bits set; Kubernetes uses the network ${formatCidr(parsed.value)}, and so does the GNP`,
@@ -406,7 +418,7 @@ function uniqueSorted(cidrs: Cidr[]): Cidr[] {
 // Selectors with Calico-reserved keys
 
 function podSelectorTerms(selector: LabelSelector | undefined, path: string, errors: FieldError[]): string[] {
-  rejectReservedKeys(selector, path, errors, (key) =>
+  return termsWithoutReservedKeys(selector, path, errors, (key) =>
     key === CALICO_NAMESPACE_LABEL ||
     key === CALICO_ORCHESTRATOR_LABEL ||
     key === CALICO_SERVICEACCOUNT_LABEL ||
@@ -415,20 +427,24 @@ function podSelectorTerms(selector: LabelSelector | undefined, path: string, err
       ? `Calico sets or inherits the label ${JSON.stringify(key)} on every workload endpoint, so a pod selector on it would not mean in Calico what it means in Kubernetes`
       : undefined,
   );
-  const terms = labelSelectorTerms(selector, path);
-  if (!terms.ok) {
-    errors.push(...terms.errors);
-    return [];
-  }
-  return terms.value;
 }
 
 function namespaceSelectorTerms(selector: LabelSelector, path: string, errors: FieldError[]): string[] {
-  rejectReservedKeys(selector, path, errors, (key) =>
+  return termsWithoutReservedKeys(selector, path, errors, (key) =>
     key === CALICO_NAME_LABEL
       ? `Calico sets the namespace label ${JSON.stringify(key)} to the namespace's name, so a namespace selector on it would not mean in Calico what it means in Kubernetes; select on kubernetes.io/metadata.name instead`
       : undefined,
   );
+}
+
+/** The selector's Calico terms; a key `reason` refuses, or an invalid selector, is an error and gives no terms. */
+function termsWithoutReservedKeys(
+  selector: LabelSelector | undefined,
+  path: string,
+  errors: FieldError[],
+  reason: (key: string) => string | undefined,
+): string[] {
+  rejectReservedKeys(selector, path, errors, reason);
   const terms = labelSelectorTerms(selector, path);
   if (!terms.ok) {
     errors.push(...terms.errors);

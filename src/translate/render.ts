@@ -8,7 +8,8 @@ import type { VpcEgressProfile } from '../api/v1alpha1.js';
 import type { GlobalNetworkPolicy } from '../calico/types.js';
 import type { FieldError, Finding } from '../api/errors.js';
 import { translateNetworkPolicy, type NetworkPolicyTranslationOptions } from './networkpolicy.js';
-import { conflictsBetweenProfiles, translateProfile } from './vpe.js';
+import { conflictsBetweenProfiles } from '../vpe/claims.js';
+import { translateProfile } from '../vpe/rules.js';
 
 export interface RenderInput<S> {
   profiles: readonly { object: VpcEgressProfile; source: S }[];
@@ -45,7 +46,11 @@ export function renderPolicies<S>(
       continue;
     }
     warn(source, translated.value.warnings);
-    for (const policy of translated.value.policies) {
+    // By name, as the zones are: the order of spec.gateways must not change the output.
+    const byName = [...translated.value.policies].sort((a, b) =>
+      a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0,
+    );
+    for (const policy of byName) {
       const owner = claims.owners.get(policy.metadata.name);
       if (owner === object.metadata.name) policies.push(policy);
       else {

@@ -17,7 +17,7 @@
  * both quote kinds cannot be written. Such a selector fails with an error naming the field; it is never dropped
  * or approximated, because a dropped term widens the selector.
  *
- * Room note: the quoting function lives in src/policy/selector.ts next to the parser that must read it back, so
+ * Room note: the quoting function lives in src/selectors/calico.ts next to the parser that must read it back, so
  * this file imports it from there (the one place that knows Calico's literal syntax).
  */
 import type { LabelSelector, LabelSelectorRequirement } from '../api/kube.js';

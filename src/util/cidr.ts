@@ -405,3 +405,12 @@ export function partitionAtBoundaries(intervals: readonly IpInterval[]): IpInter
   }
   return result;
 }
+
+/**
+ * The API server rejects CIDRs and addresses in ::ffff:0:0/96 (IPv4-mapped IPv6, e.g. `::ffff:10.0.0.0/104`) in
+ * new objects: the same addresses must be written as IPv4. A message saying so, or undefined.
+ */
+export function ipv4MappedMessage(text: string, cidr: Cidr): string | undefined {
+  if (cidr.family !== 6 || cidr.network >> 32n !== 0xffffn) return undefined;
+  return `"${text}" is an IPv4-mapped IPv6 address, which the API server rejects; write it as an IPv4 CIDR`;
+}

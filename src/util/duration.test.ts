@@ -1,11 +1,5 @@
 import fc from 'fast-check';
-import {
-  DEFAULT_REFRESH_INTERVAL_MS,
-  DurationError,
-  formatDuration,
-  parseDuration,
-  parseRefreshInterval,
-} from './duration.js';
+import { DurationError, formatDuration, parseDuration } from './duration.js';
 
 describe('parseDuration', () => {
   it.each([
@@ -62,33 +56,5 @@ describe('formatDuration', () => {
       }),
       { numRuns: 1000 },
     );
-  });
-});
-
-describe('parseRefreshInterval', () => {
-  const field = 'spec.discovery.ibmCloud.refreshInterval';
-
-  it('defaults to 10m', () => {
-    expect(parseRefreshInterval(undefined)).toBe(DEFAULT_REFRESH_INTERVAL_MS);
-    expect(DEFAULT_REFRESH_INTERVAL_MS).toBe(600_000);
-  });
-
-  it('accepts 1m to 24h', () => {
-    expect(parseRefreshInterval('1m')).toBe(60_000);
-    expect(parseRefreshInterval('24h')).toBe(86_400_000);
-    expect(parseRefreshInterval('1h30m')).toBe(5_400_000);
-  });
-
-  it('rejects less than a minute, naming the field and the minimum', () => {
-    expect(() => parseRefreshInterval('59s')).toThrow(`${field} "59s" is shorter than the minimum 1m`);
-    expect(() => parseRefreshInterval('0')).toThrow('shorter than the minimum');
-  });
-
-  it('rejects more than a day, which timers cannot hold reliably', () => {
-    expect(() => parseRefreshInterval('24h1s')).toThrow(`${field} "24h1s" is longer than the maximum 24h`);
-  });
-
-  it('passes syntax errors through with the field name', () => {
-    expect(() => parseRefreshInterval('10')).toThrow(`${field} "10" has no unit`);
   });
 });

@@ -78,29 +78,3 @@ export function formatDuration(ms: number): string {
   if (minutes > 0) return `${minutes}m${seconds}s`;
   return `${seconds}s`;
 }
-
-export const DEFAULT_REFRESH_INTERVAL = '10m';
-export const DEFAULT_REFRESH_INTERVAL_MS = 10 * 60_000;
-/** Below a minute the operator would mostly be spending the account's VPC API rate limit. */
-export const MIN_REFRESH_INTERVAL_MS = 60_000;
-/** Above a day discovery is effectively off; Node timers also misfire beyond about 24.8 days. */
-export const MAX_REFRESH_INTERVAL_MS = 24 * 3_600_000;
-
-/** `refreshInterval` in milliseconds: default 10m, at least 1m, at most 24h. */
-export function parseRefreshInterval(
-  value: string | undefined,
-  field = 'spec.discovery.ibmCloud.refreshInterval',
-): number {
-  if (value === undefined || value === null) return DEFAULT_REFRESH_INTERVAL_MS;
-  const ms = parseDuration(value, field);
-  if (ms < MIN_REFRESH_INTERVAL_MS) {
-    throw new DurationError(
-      `${field} "${value}" is shorter than the minimum 1m; the VPC API is rate limited per account, and prefixes ` +
-        'change rarely',
-    );
-  }
-  if (ms > MAX_REFRESH_INTERVAL_MS) {
-    throw new DurationError(`${field} "${value}" is longer than the maximum 24h`);
-  }
-  return ms;
-}

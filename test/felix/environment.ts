@@ -196,6 +196,11 @@ export interface FelixEnvironment {
   endpoint(name: string): Endpoint;
   /** Sends one real packet exchange per case; a disagreeing case is repeated once after a settle. */
   probe(table: readonly ProbeCase[], options?: ProbeOptions): Promise<ProbeReport>;
+  /** One real packet exchange, no retry, no report: for benchmarks that poll one tuple. */
+  probeOnce(
+    probe: Omit<ProbeCase, 'expect'>,
+    timeoutMs: number,
+  ): Promise<{ observed: Observed; detail: string }>;
   dataplaneCounters(): Promise<DataplaneCounters>;
   /** "Felix has applied it": its dataplane counters stand still and /readiness answers 200. */
   waitForDataplaneQuiet(options?: QuietOptions): Promise<void>;
@@ -815,8 +820,8 @@ class Environment implements FelixEnvironment {
     return endpoint;
   }
 
-  private async probeOnce(
-    probe: ProbeCase,
+  async probeOnce(
+    probe: Omit<ProbeCase, 'expect'>,
     timeoutMs: number,
   ): Promise<{ observed: Observed; detail: string }> {
     if (probe.protocol === 'SCTP' && !this.sctp)

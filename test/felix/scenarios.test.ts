@@ -21,7 +21,7 @@ import { toWire, type CalicoApi } from '../../src/calico/flavour.js';
 import { SOURCE_LABEL, SOURCE_VPE, ZONE_LABEL, type GlobalNetworkPolicy } from '../../src/calico/types.js';
 import { readManifests } from '../../src/controlplane/install.js';
 import { REPO_ROOT } from '../../src/controlplane/local.js';
-import { translateProfile } from '../../src/translate/vpe.js';
+import { translateProfile } from '../../src/vpe/rules.js';
 import { eventually } from '../integration/harness.js';
 import { expectedGnp, gnpClient, startOperator } from '../integration/operator.js';
 import {

@@ -14,7 +14,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { KubeObject } from '../../src/api/kube.js';
 import type { VpcEgressProfile } from '../../src/api/v1alpha1.js';
 import { SECRETS } from '../../src/kube/resources.js';
-import { DISCOVERY_REQUEST_ANNOTATION } from '../../src/controller/discovery.js';
+import { DISCOVERY_REQUEST_ANNOTATION } from '../../src/vpe/discovery.js';
 import type { LocalControlPlane } from '../../src/controlplane/local.js';
 import type { FetchFunction } from '../../src/ibm/http.js';
 import { KubeClient } from '../../src/kube/client.js';

@@ -40,6 +40,9 @@ describeOrSkip.each(['v3', 'crd'] as CalicoApi[])('VPE gateway rules written as 
   let op: RunningOperator;
   let profiles: ReturnType<KubeClient['resource']>;
   let gnps: ReturnType<typeof gnpClient>;
+  let getAsTable: (
+    path: string,
+  ) => Promise<{ columnDefinitions: { name: string }[]; rows: { cells: unknown[] }[] }>;
   const stored = (name: string) => (api === 'crd' ? `default.${name}` : name);
 
   beforeAll(async () => {
@@ -49,6 +52,12 @@ describeOrSkip.each(['v3', 'crd'] as CalicoApi[])('VPE gateway rules written as 
     profiles = new KubeClient(kc).resource(VPC_EGRESS_PROFILES);
     gnps = gnpClient(kc, api);
     op = await startOperator(kc, { calicoApi: api });
+    getAsTable = (path) =>
+      new KubeClient(kc).request({
+        method: 'GET',
+        path,
+        accept: 'application/json;as=Table;v=v1;g=meta.k8s.io',
+      });
   });
   afterAll(async () => {
     await op?.stop();
@@ -117,6 +126,11 @@ describeOrSkip.each(['v3', 'crd'] as CalicoApi[])('VPE gateway rules written as 
       { name: 'us-south-1', addressPrefixes: ['10.240.0.0/18'] },
       { name: 'us-south-2', addressPrefixes: ['10.240.64.0/18', '10.250.0.0/24'] },
     ]);
+    expect(ready.status?.zoneCount).toBe(2);
+    // What `kubectl get vep` prints: the server's Table, the ZONES column counting every zone.
+    const table = await getAsTable(`/apis/calico-vpc.io/v1alpha1/vpcegressprofiles/${name}`);
+    const zonesColumn = table.columnDefinitions.findIndex((c) => c.name === 'Zones');
+    expect(table.rows[0]?.cells[zonesColumn]).toBe(2);
     await profiles.delete(name);
     await eventually(
       'its GNPs deleted',

@@ -7,19 +7,19 @@
  * it in `npm ci`), else the same entry point from source through tsx, so a stale build can never be what is tested.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Namespace, NetworkPolicy } from '../../src/api/kube.js';
 import { REPO_ROOT, type LocalControlPlane } from '../../src/controlplane/local.js';
 import { KubeClient } from '../../src/kube/client.js';
 import type { ResourceClient } from '../../src/kube/resource.js';
-import { LEASES } from '../../src/kube/resources.js';
+import { LEASES, NAMESPACES, NETWORK_POLICIES } from '../../src/kube/resources.js';
 import { type Lease } from '../../src/kube/leader.js';
 import { Registry } from '../../src/observability/metrics.js';
 import { eventually, startDedicatedControlPlane, uniqueName } from './harness.js';
 import { gnpClient, portPolicy, startOperator, type RunningOperator } from './operator.js';
-import { NAMESPACES, NETWORK_POLICIES } from '../../src/kube/resources.js';
 
 // The integration project's testTimeout does not reach tests (jest ignores it inside `projects`).
 const TIMEOUT_MS = 180_000;
@@ -279,6 +279,68 @@ describeLocal('calico-vpc run as a process (dedicated control plane)', () => {
         200,
       );
       expect(await standby.writes()).toBe(1);
+    },
+    TIMEOUT_MS,
+  );
+});
+
+describe('calico-vpc run never runs anywhere but where it is told', () => {
+  // A home without ~/.kube (or with one naming a dead server), no KUBECONFIG, not in a pod.
+  let home: string;
+  const deadKubeconfig = (path: string) =>
+    writeFileSync(
+      path,
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        'clusters: [{name: dead, cluster: {server: "https://127.0.0.1:1"}}]',
+        'users: [{name: u, user: {token: t}}]',
+        'contexts: [{name: dead, context: {cluster: dead, user: u}}]',
+        'current-context: dead',
+      ].join('\n'),
+    );
+  const env = () => ({ HOME: home, KUBECONFIG: '', KUBERNETES_SERVICE_HOST: '' });
+  const failsWith = async (args: string[], message: RegExp) => {
+    const cli = runCli(['--log-level', 'warn', ...args], env());
+    const exit = await exitWithin(cli, 60_000);
+    expect({ exit, output: cli.output() }).toMatchObject({ exit: { code: 1, signal: null } });
+    expect(cli.output()).toMatch(message);
+    // It gave up instead of starting a local control plane behind the user's back.
+    expect(cli.output()).not.toMatch(/Starting a local control plane|\[control-plane\]/);
+  };
+
+  beforeEach(() => {
+    home = mkdtempSync(join(tmpdir(), 'calico-vpc-run-home-'));
+  });
+  afterEach(() => rmSync(home, { recursive: true, force: true }));
+
+  it(
+    'exits 1 naming the server when the kubeconfig it is given does not answer',
+    async () => {
+      const path = join(home, 'dead-kubeconfig');
+      deadKubeconfig(path);
+      await failsWith(
+        ['--kubeconfig', path],
+        /cannot reach the API server https:\/\/127\.0\.0\.1:1 named by .*dead-kubeconfig/,
+      );
+    },
+    TIMEOUT_MS,
+  );
+
+  it(
+    'exits 1 when ~/.kube/config names a server that does not answer',
+    async () => {
+      mkdirSync(join(home, '.kube'));
+      deadKubeconfig(join(home, '.kube', 'config'));
+      await failsWith([], /cannot reach the API server https:\/\/127\.0\.0\.1:1 named by ~\/\.kube\/config/);
+    },
+    TIMEOUT_MS,
+  );
+
+  it(
+    'exits 1 when no cluster is configured and no local control plane was asked for',
+    async () => {
+      await failsWith([], /no cluster configured: .*--local-if-no-cluster/);
     },
     TIMEOUT_MS,
   );

@@ -46,8 +46,14 @@ export const PROTOCOLS: readonly Protocol[] = ['TCP', 'UDP', 'SCTP'];
 /** Addresses outside the pods: public, private-but-not-pod, and IPv6. */
 export const EXTERNAL_IPS = ['203.0.113.7', '192.168.1.10', '10.9.9.9', '2001:db8::1', 'fd00::9:9'] as const;
 
+/** An ipBlock's CIDR and the excepts generated policies choose from (strict subsets of the CIDR). */
+export interface IpBlockChoice {
+  cidr: string;
+  except: readonly string[];
+}
+
 /** ipBlocks near the pod addresses (10.0.<ns>.<pod>, fd00::<ns>:<pod>), with strict-subset excepts. */
-export const IP_BLOCKS: readonly { cidr: string; except: readonly string[] }[] = [
+export const IP_BLOCKS: readonly IpBlockChoice[] = [
   { cidr: '10.0.0.0/16', except: ['10.0.1.0/24', '10.0.2.0/24', '10.0.0.2/32'] },
   { cidr: '10.0.1.0/24', except: ['10.0.1.2/31', '10.0.1.1/32'] },
   { cidr: '10.0.0.0/8', except: ['10.0.0.0/16', '10.9.0.0/16'] },
@@ -70,7 +76,7 @@ export interface PolicyScenario {
 }
 
 /** Each key present with probability 2/3; values mostly 'a' or 'b', sometimes the empty value. */
-const labelsOf = (keys: readonly string[]): fc.Arbitrary<Record<string, string>> =>
+export const labelsOf = (keys: readonly string[]): fc.Arbitrary<Record<string, string>> =>
   fc
     .tuple(
       ...keys.map((key) =>
@@ -188,28 +194,33 @@ const namespaceSelectorArbitrary = labelSelectorArbitrary([
     : selector,
 );
 
-const ipBlockArbitrary: fc.Arbitrary<IPBlock> = fc
-  .constantFrom(...IP_BLOCKS)
-  .chain((block) =>
+/** An ipBlock from `blocks`, with a subset of its excepts (possibly none, possibly written as `except: []`). */
+const ipBlockArbitrary = (blocks: readonly IpBlockChoice[]): fc.Arbitrary<IPBlock> =>
+  fc
+    .constantFrom(...blocks)
+    .chain((block) =>
+      fc
+        .subarray([...block.except])
+        .chain((except) =>
+          fc
+            .boolean()
+            .map((omit): IPBlock =>
+              omit && except.length === 0 ? { cidr: block.cidr } : { cidr: block.cidr, except },
+            ),
+        ),
+    );
+
+export const peerArbitraryOver = (blocks: readonly IpBlockChoice[]): fc.Arbitrary<NetworkPolicyPeer> =>
+  fc.oneof(
+    podSelectorArbitrary.map((podSelector) => ({ podSelector })),
+    namespaceSelectorArbitrary.map((namespaceSelector) => ({ namespaceSelector })),
     fc
-      .subarray([...block.except])
-      .chain((except) =>
-        fc
-          .boolean()
-          .map((omit): IPBlock =>
-            omit && except.length === 0 ? { cidr: block.cidr } : { cidr: block.cidr, except },
-          ),
-      ),
+      .tuple(podSelectorArbitrary, namespaceSelectorArbitrary)
+      .map(([podSelector, namespaceSelector]) => ({ podSelector, namespaceSelector })),
+    ipBlockArbitrary(blocks).map((ipBlock) => ({ ipBlock })),
   );
 
-export const peerArbitrary: fc.Arbitrary<NetworkPolicyPeer> = fc.oneof(
-  podSelectorArbitrary.map((podSelector) => ({ podSelector })),
-  namespaceSelectorArbitrary.map((namespaceSelector) => ({ namespaceSelector })),
-  fc
-    .tuple(podSelectorArbitrary, namespaceSelectorArbitrary)
-    .map(([podSelector, namespaceSelector]) => ({ podSelector, namespaceSelector })),
-  ipBlockArbitrary.map((ipBlock) => ({ ipBlock })),
-);
+export const peerArbitrary: fc.Arbitrary<NetworkPolicyPeer> = peerArbitraryOver(IP_BLOCKS);
 
 export const portArbitrary: fc.Arbitrary<NetworkPolicyPort> = fc
   .record(
@@ -236,13 +247,17 @@ const optionalList = <T>(item: fc.Arbitrary<T>): fc.Arbitrary<T[] | undefined> =
     { weight: 4, arbitrary: fc.array(item, { minLength: 1, maxLength: 3 }) },
   );
 
-const ingressRuleArbitrary: fc.Arbitrary<NetworkPolicyIngressRule> = fc
-  .record({ from: optionalList(peerArbitrary), ports: optionalList(portArbitrary) })
-  .map(({ from, ports }) => ({ ...(from ? { from } : {}), ...(ports ? { ports } : {}) }));
+const ingressRuleArbitrary = (
+  peer: fc.Arbitrary<NetworkPolicyPeer>,
+): fc.Arbitrary<NetworkPolicyIngressRule> =>
+  fc
+    .record({ from: optionalList(peer), ports: optionalList(portArbitrary) })
+    .map(({ from, ports }) => ({ ...(from ? { from } : {}), ...(ports ? { ports } : {}) }));
 
-const egressRuleArbitrary: fc.Arbitrary<NetworkPolicyEgressRule> = fc
-  .record({ to: optionalList(peerArbitrary), ports: optionalList(portArbitrary) })
-  .map(({ to, ports }) => ({ ...(to ? { to } : {}), ...(ports ? { ports } : {}) }));
+const egressRuleArbitrary = (peer: fc.Arbitrary<NetworkPolicyPeer>): fc.Arbitrary<NetworkPolicyEgressRule> =>
+  fc
+    .record({ to: optionalList(peer), ports: optionalList(portArbitrary) })
+    .map(({ to, ports }) => ({ ...(to ? { to } : {}), ...(ports ? { ports } : {}) }));
 
 const policyTypesArbitrary: fc.Arbitrary<PolicyType[] | undefined> = fc.constantFrom(
   undefined,
@@ -252,14 +267,27 @@ const policyTypesArbitrary: fc.Arbitrary<PolicyType[] | undefined> = fc.constant
   ['Egress', 'Ingress'],
 );
 
-export function networkPolicyArbitrary(namespaces: readonly string[]): fc.Arbitrary<NetworkPolicy> {
+/** Where the generated policies' ipBlocks come from, and how many policies a set has. */
+export interface PolicyVocabulary {
+  /** Default IP_BLOCKS (around the addresses podsArbitrary gives). */
+  ipBlocks?: readonly IpBlockChoice[];
+  /** Policies per set (networkPoliciesArbitrary): default 0 to 4. */
+  minPolicies?: number;
+  maxPolicies?: number;
+}
+
+export function networkPolicyArbitrary(
+  namespaces: readonly string[],
+  vocabulary: PolicyVocabulary = {},
+): fc.Arbitrary<NetworkPolicy> {
+  const peer = peerArbitraryOver(vocabulary.ipBlocks ?? IP_BLOCKS);
   return fc
     .record({
       namespace: fc.constantFrom(...namespaces),
       podSelector: podSelectorArbitrary,
       policyTypes: policyTypesArbitrary,
-      ingress: optionalList(ingressRuleArbitrary),
-      egress: optionalList(egressRuleArbitrary),
+      ingress: optionalList(ingressRuleArbitrary(peer)),
+      egress: optionalList(egressRuleArbitrary(peer)),
     })
     .map(({ namespace, podSelector, policyTypes, ingress, egress }) => {
       const spec: NetworkPolicySpec = { podSelector };
@@ -276,9 +304,15 @@ export function networkPolicyArbitrary(namespaces: readonly string[]): fc.Arbitr
 }
 
 /** Policies with unique names per namespace. */
-export function networkPoliciesArbitrary(namespaces: readonly string[]): fc.Arbitrary<NetworkPolicy[]> {
+export function networkPoliciesArbitrary(
+  namespaces: readonly string[],
+  vocabulary: PolicyVocabulary = {},
+): fc.Arbitrary<NetworkPolicy[]> {
   return fc
-    .array(networkPolicyArbitrary(namespaces), { maxLength: 4 })
+    .array(networkPolicyArbitrary(namespaces, vocabulary), {
+      minLength: vocabulary.minPolicies ?? 0,
+      maxLength: vocabulary.maxPolicies ?? 4,
+    })
     .map((policies) =>
       policies.map((policy, index) => ({ ...policy, metadata: { ...policy.metadata, name: `np-${index}` } })),
     );

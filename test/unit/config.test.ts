@@ -22,6 +22,13 @@ import { captureIO } from '../../src/cli/io.js';
 import { buildProgram } from '../../src/cli/program.js';
 import { commands } from '../../src/cli/commands/index.js';
 import { kustomizeBuild, only, parseManifests, REPO_ROOT, type Manifest } from './kustomize.js';
+import { CALICO_APIS } from '../../src/calico/flavour.js';
+import {
+  NAMESPACES,
+  NETWORK_POLICIES,
+  VPC_EGRESS_PROFILES,
+  globalNetworkPolicies,
+} from '../../src/kube/resources.js';
 
 const NAMESPACE = 'calico-vpc-system';
 const SERVICE_ACCOUNT = 'calico-vpc-controller-manager';
@@ -187,6 +194,23 @@ describe('config/default (kubectl kustomize)', () => {
   it('grants the controller exactly the RBAC it uses, cluster-wide', () => {
     const role = only(manifests, 'ClusterRole', 'calico-vpc-manager-role') as V1ClusterRole & Manifest;
     expect(grants(role.rules)).toEqual(EXPECTED_MANAGER_GRANTS);
+  });
+
+  it('lets the controller list and watch every resource its informers watch (src/kube/resources.ts)', () => {
+    const role = only(manifests, 'ClusterRole', 'calico-vpc-manager-role') as V1ClusterRole & Manifest;
+    const granted = grants(role.rules);
+    const watched = [
+      NAMESPACES,
+      NETWORK_POLICIES,
+      VPC_EGRESS_PROFILES,
+      ...CALICO_APIS.map(globalNetworkPolicies),
+    ];
+    for (const ref of watched) {
+      for (const verb of ['list', 'watch']) {
+        const grant = `${ref.group || 'core'} ${ref.plural} ${verb}`;
+        expect([grant, granted.includes(grant)]).toEqual([grant, true]);
+      }
+    }
   });
 
   it('never grants Secrets, wildcards or escalation verbs to the controller', () => {

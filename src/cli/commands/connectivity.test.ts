@@ -204,6 +204,76 @@ spec:
     expect(result.err).toMatch(/^<stdin>: document 1: /);
   });
 
+  it('reads pods from a typed PodList whose items carry no kind, as kubectl get --raw gives them', async () => {
+    const pods = {
+      apiVersion: 'v1',
+      kind: 'PodList',
+      items: ['a', 'b'].map((name) => ({
+        metadata: { name, namespace: 'shop', labels: { app: name } },
+        spec: { containers: [{ name: 'c' }] },
+      })),
+    };
+    const result = await run(['-f', '-'], JSON.stringify(pods));
+    expect(result.err).toBe('');
+    expect(result.code).toBe(0);
+    expect(result.out).toContain('shop/a[Pod] => shop/b[Pod] : All Connections');
+  });
+
+  it('keeps the later of two definitions of one policy: a deny-all that replaces an allow-all denies', async () => {
+    const pods =
+      'apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: a}\nspec: {containers: [{name: c}]}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: db, namespace: a}\nspec: {containers: [{name: c}]}\n';
+    const allowAll =
+      'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p, namespace: a}\nspec: {podSelector: {}, ingress: [{}]}\n';
+    const denyAll = allowAll.replace('ingress: [{}]', 'policyTypes: [Ingress]');
+    const result = await run(['-f', '-'], [pods, allowAll, denyAll].join('---\n'));
+    expect(result.code).toBe(0);
+    expect(result.out).toContain('a/db[Pod] => 0.0.0.0-255.255.255.255[External]');
+    expect(result.out).not.toContain('a/web[Pod] => a/db[Pod]');
+    expect(result.err).toBe(
+      'warning: <stdin>: document 4: metadata.name: NetworkPolicy a/p is also defined at <stdin>:13; the later definition wins, as with kubectl apply -f\n',
+    );
+  });
+
+  it('refuses to report connections while policies of the input go unevaluated, naming every one; a flag proceeds with warnings', async () => {
+    const pods =
+      'apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: a}\nspec: {containers: [{name: c}]}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: db, namespace: a}\nspec: {containers: [{name: c}]}\n';
+    const unevaluated = [
+      'apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: calico-deny, namespace: a}\nspec: {selector: all(), types: [Ingress]}\n',
+      'apiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\nmetadata: {name: anp}\nspec: {priority: 1, subject: {namespaces: {}}}\n',
+      'apiVersion: extensions/v1beta1\nkind: NetworkPolicy\nmetadata: {name: old, namespace: a}\nspec: {podSelector: {}}\n',
+      'apiVersion: networking.k8s.io/v1beta1\nkind: NetworkPolicy\nmetadata: {name: beta, namespace: a}\nspec: {podSelector: {}}\n',
+      'apiVersion: networking.k8s.io/v1\nkind: networkpolicy\nmetadata: {name: lower, namespace: a}\nspec: {podSelector: {}}\n',
+    ];
+    const stdin = [pods, ...unevaluated].join('---\n');
+    const refused = await run(['-f', '-'], stdin);
+    expect(refused.code).toBe(1);
+    expect(refused.out).toBe('');
+    for (const name of [
+      'NetworkPolicy a/calico-deny',
+      'AdminNetworkPolicy anp',
+      'NetworkPolicy a/old',
+      'NetworkPolicy a/beta',
+      'networkpolicy a/lower',
+    ])
+      expect(refused.err).toContain(name);
+    expect(refused.err).toContain('--skip-unevaluated-policies');
+    const proceeded = await run(['-f', '-', '--skip-unevaluated-policies'], stdin);
+    expect(proceeded.code).toBe(0);
+    expect(proceeded.out).toContain('a/web[Pod] => a/db[Pod] : All Connections');
+    expect(proceeded.err.match(/^warning: .* not evaluated/gm)).toHaveLength(5);
+  });
+
+  it('refuses an ipBlock written as an IPv4-mapped IPv6 CIDR, as the API server does', async () => {
+    const result = await run(
+      ['-f', '-'],
+      'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: np, namespace: shop}\nspec:\n  podSelector: {}\n  ingress: [{from: [{ipBlock: {cidr: "10.0.0.0/8", except: ["::ffff:10.1.0.0/112"]}}]}]\n',
+    );
+    expect(result.code).toBe(1);
+    expect(result.err).toContain(
+      'spec.ingress[0].from[0].ipBlock.except[0]: NetworkPolicy shop/np: "::ffff:10.1.0.0/112" is an IPv4-mapped IPv6 address',
+    );
+  });
+
   it('warns on stderr, not stdout, when --mode k8s leaves GlobalNetworkPolicies out', async () => {
     const result = await run(['-f', `${FIXTURES}/calico/input`, '--mode', 'k8s']);
     expect(result.code).toBe(0);

@@ -9,6 +9,8 @@ import { fromWire } from '../../calico/flavour.js';
 import {
   apiGroupOf,
   CALICO_API_GROUPS,
+  describeObject,
+  isUnevaluatedPolicy,
   loadManifests,
   manifestsFromSources,
   type Inventory,
@@ -54,6 +56,7 @@ interface ConnectivityFlags {
   to?: string;
   port?: string;
   mode?: ConnectivityMode;
+  skipUnevaluatedPolicies?: boolean;
 }
 
 /** How the command reaches a cluster; tests replace it. */
@@ -91,6 +94,11 @@ export function connectivityRegistrar(makeLister?: ListerFactory): CommandRegist
         'only the connections from or to this workload (NAME or NAMESPACE/NAME)',
       )
       .option('--explain', 'say for every pair which policies and rules allow or deny which ports (txt only)')
+      .option(
+        '--skip-unevaluated-policies',
+        'analyse even when the input has policies of kinds connectivity does not evaluate (Calico NetworkPolicy, ' +
+          'AdminNetworkPolicy, ...), with a warning for each: traffic they deny is reported allowed',
+      )
       .option(
         '--from <peer>',
         'with --explain and --to: explain only this source (NAMESPACE/NAME, NAME, or an outside IPv4 address)',
@@ -133,7 +141,9 @@ async function runConnectivity(
     flags.kubeconfig !== undefined
       ? { kubeconfig: flags.kubeconfig, ...(flags.context !== undefined ? { context: flags.context } : {}) }
       : { files };
-  const { input, inventory } = await loadAnalysisInput(source, io, makeLister);
+  const { input, inventory } = await loadAnalysisInput(source, io, makeLister, {
+    skipUnevaluatedPolicies: flags.skipUnevaluatedPolicies === true,
+  });
   const report = analyzeOrExit(
     input,
     inventory,
@@ -202,12 +212,33 @@ export async function loadAnalysisInput(
   source: AnalysisSource,
   io: CliIO,
   makeLister: ListerFactory | undefined,
+  options: { skipUnevaluatedPolicies?: boolean } = {},
 ): Promise<{ input: ConnectivityInput; inventory: Inventory }> {
   const loaded =
     'kubeconfig' in source
       ? await loadFromCluster(makeLister, source.kubeconfig, source.context, io)
       : await loadManifests([...source.files], io.readStdin);
   if (loaded.errors.length > 0) throw new CliExit(1, loaded.errors.map((error) => error.message).join('\n'));
+  for (const warning of loaded.warnings) io.stderr(`warning: ${warning.message}\n`);
+  const unevaluated = loaded.inventory.ignored
+    .filter(isUnevaluatedPolicy)
+    .map(
+      (object) =>
+        object.source.error(
+          '',
+          `${describeObject(object)} (${object.apiVersion ?? 'no apiVersion'}) is a policy connectivity does not evaluate: connections it denies would be reported allowed`,
+        ).message,
+    );
+  if (unevaluated.length > 0 && options.skipUnevaluatedPolicies !== true) {
+    throw new CliExit(
+      1,
+      [
+        ...unevaluated,
+        'error: remove these from the input, or give --skip-unevaluated-policies to analyse without them',
+      ].join('\n'),
+    );
+  }
+  for (const message of unevaluated) io.stderr(`warning: ${message}: not evaluated\n`);
   const { input, errors } = connectivityInput(loaded);
   if (errors.length > 0) throw new CliExit(1, errors.join('\n'));
   return { input, inventory: loaded.inventory };

@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { formatFieldError } from '../../api/errors.js';
-import { importPrefixes } from '../../translate/import-prefixes.js';
+import { importPrefixes } from '../../vpe/import-prefixes.js';
 import { CliExit } from '../io.js';
 import { yamlDocument } from '../yaml.js';
 import type { CommandRegistrar } from '../program.js';

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { captureIO } from '../io.js';
 import { runCli } from '../program.js';
@@ -15,7 +18,10 @@ const run = async (args: string[], stdin = '') => {
 describe('calico-vpc render', () => {
   it('renders the samples: three VPE rules and one GNP per NetworkPolicy, as the translators make them', async () => {
     const { code, out, err } = await run(['render', '-f', 'config/samples']);
-    expect(err).toBe('');
+    // kustomize's own file is no Kubernetes object: skipped, and said so.
+    expect(err).toBe(
+      'warning: config/samples/kustomization.yaml: document 1: not a Kubernetes object (no apiVersion, kind or metadata): skipped\n',
+    );
     expect(code).toBe(0);
     const docs = parseAllDocuments(out).map((d) => d.toJS());
     expect(docs.map((d) => d.metadata.name)).toEqual([
@@ -87,6 +93,90 @@ describe('calico-vpc render', () => {
     expect(err).toContain(
       '<stdin>: document 1: spec.zones[0].addressPrefixes[0]: 10.240.1.0/18 has host bits set; the network is 10.240.0.0/18',
     );
+  });
+
+  it('reads the items of a typed list, which carry no kind, as the list kind says (a deny-all is not lost)', async () => {
+    const list = JSON.stringify({
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicyList',
+      items: [
+        {
+          metadata: { name: 'deny-all', namespace: 'shop' },
+          spec: { podSelector: {}, policyTypes: ['Ingress'] },
+        },
+      ],
+    });
+    const { code, out, err } = await run(['render', '-f', '-'], list);
+    expect(err).toBe('');
+    expect(code).toBe(0);
+    const [gnp] = parseAllDocuments(out).map((d) => d.toJS());
+    expect(gnp.metadata.name).toMatch(/^knp-shop-deny-all-/);
+    expect(gnp.spec.types).toEqual(['Ingress']);
+  });
+
+  it('accepts a NetworkPolicy without spec.podSelector as the API server stores it: podSelector {}', async () => {
+    const np =
+      'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: shop}\nspec: {policyTypes: [Ingress]}\n';
+    const withEmpty = np.replace('spec: {', 'spec: {podSelector: {}, ');
+    const without = await run(['render', '-f', '-'], np);
+    expect(without.err).toBe('');
+    expect(without.code).toBe(0);
+    expect(without.out).toBe((await run(['render', '-f', '-'], withEmpty)).out);
+  });
+
+  it('rejects an ipBlock written as an IPv4-mapped IPv6 CIDR, as the API server does', async () => {
+    const np =
+      'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: np, namespace: shop}\nspec:\n  podSelector: {}\n  ingress: [{from: [{ipBlock: {cidr: "::ffff:10.0.0.0/104"}}]}]\n';
+    const { code, out, err } = await run(['render', '-f', '-'], np);
+    expect(code).toBe(1);
+    expect(out).toBe('');
+    expect(err).toContain(
+      'spec.ingress[0].from[0].ipBlock.cidr: "::ffff:10.0.0.0/104" is an IPv4-mapped IPv6 address',
+    );
+  });
+
+  it('says which policies it does not translate instead of dropping them silently', async () => {
+    const beta =
+      'apiVersion: networking.k8s.io/v1beta1\nkind: NetworkPolicy\nmetadata: {name: beta, namespace: a}\nspec: {podSelector: {}}\n';
+    const { code, err } = await run(['render', '-f', '-'], beta);
+    expect(code).toBe(0);
+    expect(err).toContain(
+      'warning: <stdin>: document 1: NetworkPolicy a/beta (networking.k8s.io/v1beta1) is not translated: the controller translates networking.k8s.io/v1 NetworkPolicies only',
+    );
+  });
+
+  it('prints the GNPs of a profile by name, whatever the order of spec.gateways', async () => {
+    const profile = (gateways: string) =>
+      `apiVersion: calico-vpc.io/v1alpha1\nkind: VpcEgressProfile\nmetadata: {name: p}\nspec:\n  zones: [{name: z1, addressPrefixes: [10.240.0.0/18]}]\n  gateways: ${gateways}\n`;
+    const cos = '{name: cos, protocol: TCP, ports: [443]}';
+    const registry = '{name: registry, protocol: TCP, ports: [443]}';
+    const forward = await run(['render', '-f', '-'], profile(`[${cos}, ${registry}]`));
+    const backward = await run(['render', '-f', '-'], profile(`[${registry}, ${cos}]`));
+    expect(backward.code).toBe(0);
+    expect(parseAllDocuments(backward.out).map((d) => d.toJS().metadata.name)).toEqual([
+      'allow-vpe-gateway-cos-z1',
+      'allow-vpe-gateway-registry-z1',
+    ]);
+    expect(backward.out).toBe(forward.out);
+  });
+
+  it('keeps the later of two definitions of one object, as kubectl apply -f DIR does, and names both places', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'render-dup-'));
+    try {
+      const np = (policyTypes: string) =>
+        `apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p, namespace: a}\nspec: {podSelector: {}, policyTypes: [${policyTypes}]}\n`;
+      writeFileSync(join(dir, 'a.yaml'), np('Ingress'));
+      writeFileSync(join(dir, 'b.yaml'), np('Ingress, Egress'));
+      const { code, out, err } = await run(['render', '-f', dir]);
+      expect(code).toBe(0);
+      const docs = parseAllDocuments(out).map((d) => d.toJS());
+      expect(docs.map((d) => d.spec.types)).toEqual([['Ingress', 'Egress']]);
+      expect(err).toBe(
+        `warning: ${join(dir, 'b.yaml')}: document 1: metadata.name: NetworkPolicy a/p is also defined at ${join(dir, 'a.yaml')}:3; the later definition wins, as with kubectl apply -f\n`,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -5,7 +5,7 @@
  */
 import { Option } from 'commander';
 import { toWire, type CalicoApi, type CrdNaming } from '../../calico/flavour.js';
-import { loadManifests } from '../../manifests/index.js';
+import { describeObject, isUnevaluatedPolicy, loadManifests } from '../../manifests/index.js';
 import { renderPolicies } from '../../translate/render.js';
 import { CliExit } from '../io.js';
 import { yamlStream } from '../yaml.js';
@@ -68,6 +68,11 @@ export const registerRender: CommandRegistrar = (program, io) => {
         ...manifests.errors.map((e) => e.message),
         ...result.errors.map(({ source, error }) => source.error(error.path, error.message).message),
       ];
+      for (const warning of manifests.warnings) io.stderr(`warning: ${warning.message}\n`);
+      for (const object of inventory.ignored.filter(isUnevaluatedPolicy)) {
+        const message = `${describeObject(object)} (${object.apiVersion ?? 'no apiVersion'}) is not translated: the controller translates networking.k8s.io/v1 NetworkPolicies only`;
+        io.stderr(`warning: ${object.source.error('', message).message}\n`);
+      }
       for (const { source, error } of result.warnings) {
         io.stderr(`warning: ${source.error(error.path, error.message).message}\n`);
       }

@@ -1,7 +1,9 @@
 /**
- * `calico-vpc run`: the controller. Against the cluster in --kubeconfig / KUBECONFIG / ~/.kube/config / the pod's
- * service account; with none of those, against a local control plane it starts itself (the embedded default),
- * with the CRDs and the samples installed, so `npm start` shows the operator working on a fresh machine.
+ * `calico-vpc run`: the controller, against the cluster in --kubeconfig / KUBECONFIG / ~/.kube/config / the pod's
+ * service account. A configured cluster that does not answer is an error (exit 1), never a reason to run
+ * somewhere else. The local control plane is a development tool started only when asked: `--local` always,
+ * `--local-if-no-cluster` (what `npm start` passes) when no cluster is configured at all; it comes with the CRDs
+ * and the samples installed, so `npm start` shows the operator working on a fresh machine.
  */
 import { Option, type Command } from 'commander';
 import { join } from 'node:path';
@@ -11,7 +13,7 @@ import type { CalicoApiChoice } from '../../controller/calico-api.js';
 import { leaderElectionTimingError } from '../../kube/leader.js';
 import { parseBindAddress } from '../../observability/health.js';
 import { createLogger, parseLogLevel, type Logger } from '../../observability/logger.js';
-import { DurationError, parseDuration } from '../../util/duration.js';
+import { parseDuration } from '../../util/duration.js';
 import { CliExit, type CliIO } from '../io.js';
 import type { CommandRegistrar } from '../program.js';
 
@@ -19,6 +21,7 @@ export interface RunFlags {
   kubeconfig?: string;
   context?: string;
   local?: boolean;
+  localIfNoCluster?: boolean;
   samples: boolean;
   calicoApi: CalicoApiChoice;
   leaderElect: boolean;
@@ -45,22 +48,17 @@ function positiveInt(flag: string, value: string): number {
   return n;
 }
 
-function durationMs(flag: string, value: string): number {
+/** A parser's error (it names the flag) as a usage error: exit code 2. */
+function asUsageError<T>(parse: () => T): T {
   try {
-    return parseDuration(value, flag);
-  } catch (err) {
-    if (err instanceof DurationError) throw new CliExit(2, err.message);
-    throw err;
-  }
-}
-
-function bindAddress(flag: string, value: string) {
-  try {
-    return parseBindAddress(value, flag);
+    return parse();
   } catch (err) {
     throw new CliExit(2, err instanceof Error ? err.message : String(err));
   }
 }
+
+const durationMs = (flag: string, value: string) => asUsageError(() => parseDuration(value, flag));
+const bindAddress = (flag: string, value: string) => asUsageError(() => parseBindAddress(value, flag));
 
 function finiteNumber(flag: string, value: string): number {
   const n = Number(value);
@@ -127,9 +125,7 @@ async function startLocal(
   samples: boolean,
 ): Promise<{ kc: KubeConfig; cp: LocalControlPlane }> {
   const { LocalControlPlane, loadKubeConfig, installAllCrds, applyObjects, readManifests, REPO_ROOT } = rt;
-  io.stderr(
-    'No cluster in KUBECONFIG or ~/.kube/config: starting a local control plane (etcd + kube-apiserver).\n',
-  );
+  io.stderr('Starting a local control plane (etcd + kube-apiserver) for development; Ctrl-C stops it.\n');
   const cp = await LocalControlPlane.start({ log: (line) => io.stderr(`[control-plane] ${line}\n`) });
   const kc = loadKubeConfig({ path: cp.kubeconfigPath });
   try {
@@ -166,11 +162,15 @@ export const registerRun: CommandRegistrar = (program: Command, io: CliIO) => {
     .command('run')
     .description(
       'Run the controller: reconcile NetworkPolicies and VpcEgressProfiles to Calico GlobalNetworkPolicies. ' +
-        'Without a cluster, starts a local control plane with the samples.',
+        'With --local, against a local control plane with the samples.',
     )
     .option('--kubeconfig <path>', 'kubeconfig file (default: KUBECONFIG, ~/.kube/config, in-cluster)')
     .option('--context <name>', 'kubeconfig context')
-    .option('--local', 'always start a local control plane, even if a cluster is configured')
+    .option('--local', 'start a local control plane (etcd + kube-apiserver) and run against it')
+    .option(
+      '--local-if-no-cluster',
+      'start a local control plane only when no cluster is configured (npm start)',
+    )
     .option('--no-samples', 'with the local control plane: do not apply config/samples')
     .addOption(
       new Option('--calico-api <api>', 'Calico API to write: auto (v3 where served, else crd), v3, crd')
@@ -211,30 +211,35 @@ export const registerRun: CommandRegistrar = (program: Command, io: CliIO) => {
       const { findDefaultKubeConfig, loadKubeConfig, Operator } = rt;
       let kc: KubeConfig;
       let cp: LocalControlPlane | undefined;
+      const unreachable = (kc: KubeConfig, source: string) =>
+        new CliExit(
+          1,
+          `cannot reach the API server ${kc.getCurrentCluster()?.server} named by ${source}; ` +
+            'fix the kubeconfig or choose another with --kubeconfig / --context ' +
+            '(a local control plane starts only with --local)',
+        );
+      const explicit = flags.kubeconfig || process.env.KUBECONFIG || process.env.KUBERNETES_SERVICE_HOST;
+      const found = flags.local || explicit ? undefined : findDefaultKubeConfig();
       if (flags.local) {
         ({ kc, cp } = await startLocal(rt, io, log, flags.samples));
-      } else if (flags.kubeconfig || process.env.KUBECONFIG || process.env.KUBERNETES_SERVICE_HOST) {
-        kc = loadKubeConfig({ path: flags.kubeconfig, context: flags.context });
+      } else if (explicit || found) {
+        const source =
+          flags.kubeconfig || process.env.KUBECONFIG || (found ? '~/.kube/config' : 'the in-cluster config');
+        kc =
+          found && !flags.context
+            ? found
+            : loadKubeConfig({ path: flags.kubeconfig, context: flags.context });
         const version = await reachable(rt, kc);
-        if (!version) {
-          throw new CliExit(
-            1,
-            `cannot reach the API server ${kc.getCurrentCluster()?.server} of ${flags.kubeconfig ?? process.env.KUBECONFIG ?? 'the in-cluster config'}; ` +
-              'fix the kubeconfig, or unset KUBECONFIG to use a local control plane',
-          );
-        }
-        log.info({ server: kc.getCurrentCluster()?.server, version }, 'using the configured cluster');
+        if (!version) throw unreachable(kc, source);
+        log.info({ server: kc.getCurrentCluster()?.server, version }, `using the cluster of ${source}`);
+      } else if (flags.localIfNoCluster) {
+        ({ kc, cp } = await startLocal(rt, io, log, flags.samples));
       } else {
-        const found = findDefaultKubeConfig();
-        const version = found ? await reachable(rt, found) : undefined;
-        if (found && version) {
-          kc = found;
-          log.info({ server: kc.getCurrentCluster()?.server, version }, 'using ~/.kube/config');
-        } else {
-          if (found)
-            io.stderr(`~/.kube/config names ${found.getCurrentCluster()?.server}, which does not answer.\n`);
-          ({ kc, cp } = await startLocal(rt, io, log, flags.samples));
-        }
+        throw new CliExit(
+          1,
+          'no cluster configured: set KUBECONFIG, create ~/.kube/config, pass --kubeconfig, or run in a pod; ' +
+            'or pass --local (or --local-if-no-cluster, as npm start does) to start a local control plane',
+        );
       }
 
       const leNamespace =

@@ -2,7 +2,7 @@
  * Status conditions the Kubernetes way (metav1.Condition semantics, as apimachinery's meta.SetStatusCondition):
  * lastTransitionTime changes only when status changes, observedGeneration says which spec the condition is about.
  */
-import type { Condition } from '../api/kube.js';
+import type { Condition } from './kube.js';
 
 export type ConditionInput = Omit<Condition, 'lastTransitionTime'>;
 

@@ -1,5 +1,4 @@
 import { jsonEqual, setCondition, setConditions } from './conditions.js';
-import { chooseCalicoApi } from './calico-api.js';
 
 const ready = (status: 'True' | 'False', reason = 'R') => ({
   type: 'Ready',
@@ -36,20 +35,5 @@ describe('jsonEqual', () => {
     expect(jsonEqual({ a: [1, 2] }, { a: [2, 1] })).toBe(false);
     expect(jsonEqual({ a: 1 }, { a: '1' })).toBe(false);
     expect(jsonEqual(null, {})).toBe(false);
-  });
-});
-
-describe('chooseCalicoApi', () => {
-  it('prefers projectcalico.org/v3 where served, else crd.projectcalico.org/v1', () => {
-    expect(chooseCalicoApi({ v3: true, crd: true }, 'auto')).toBe('v3');
-    expect(chooseCalicoApi({ v3: false, crd: true }, 'auto')).toBe('crd');
-    expect(chooseCalicoApi({ v3: true, crd: true }, 'crd')).toBe('crd');
-  });
-
-  it('fails clearly when Calico is not installed or the override is not served', () => {
-    expect(() => chooseCalicoApi({ v3: false, crd: false }, 'auto')).toThrow(/Calico is not installed/);
-    expect(() => chooseCalicoApi({ v3: false, crd: true }, 'v3')).toThrow(
-      /does not serve projectcalico.org\/v3/,
-    );
   });
 });

@@ -1,13 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { translateProfile } from './vpe.js';
-import {
-  groupPrefixesByZone,
-  importPrefixes,
-  parseAddressPrefixes,
-  profileFromAddressPrefixes,
-} from './import-prefixes.js';
+import { translateProfile } from './rules.js';
+import { groupPrefixesByZone } from '../ibm/address-prefixes.js';
+import { importPrefixes, parseAddressPrefixes, profileFromAddressPrefixes } from './import-prefixes.js';
 
 // Copies of ../shared/reference/ibm/ (the VPC API's paged envelope); the CLI prints the same prefixes as a plain array.
 const FIXTURES = fileURLToPath(new URL('../../test/fixtures/ibm/', import.meta.url));

@@ -1,6 +1,6 @@
 /**
  * Address-prefix discovery from the IBM Cloud VPC API (`spec.discovery.ibmCloud`), as the VPE reconciler's
- * `zonesFor` hook. The pure rules live in src/ibm/discovery.ts; this is the impure shell around them: it reads the
+ * `zonesFor` hook. The pure rules live in src/vpe/discovery-state.ts; this is the impure shell around them: it reads the
  * API key's Secret, keeps IAM tokens, schedules refreshes and turns outcomes into status, Events and metrics.
  *
  * - Attempts run beside the reconcile, not inside it: a reconcile waits for a due attempt at most `waitMs`, then
@@ -18,7 +18,7 @@
  *   (like Flux's reconcile.fluxcd.io/requestedAt), e.g. right after adding an address prefix to the VPC.
  */
 import type { KubeObject } from '../api/kube.js';
-import type { VpcEgressProfile, VpcEgressProfileStatus, ZoneStatus } from '../api/v1alpha1.js';
+import type { VpcEgressProfile, VpcEgressProfileStatus, VpcZone, ZoneStatus } from '../api/v1alpha1.js';
 import {
   DEGRADED_CONDITION,
   DISCOVERED_CONDITION,
@@ -34,7 +34,7 @@ import {
   type DiscoveryResult,
   type DiscoverySettings,
   type SecretLike,
-} from '../ibm/discovery.js';
+} from './discovery-state.js';
 import { formatDuration } from '../util/duration.js';
 import { IbmCloudError, redact } from '../ibm/errors.js';
 import type { FetchFunction, RetryPolicy } from '../ibm/http.js';
@@ -47,9 +47,7 @@ import { noopEventRecorder, type EventRecorder } from '../kube/events.js';
 import type { Logger } from '../observability/logger.js';
 import { counter, histogram, perRegistry, sharedRegistry, type Registry } from '../observability/metrics.js';
 import { formatFieldError } from '../api/errors.js';
-import type { ConditionInput } from './conditions.js';
-import type { ReconcileContext } from './controller.js';
-import type { ZoneSource } from './vpe-reconciler.js';
+import type { ConditionInput } from '../api/conditions.js';
 import { SECRETS } from '../kube/resources.js';
 
 /** Change its value (e.g. to the current time) to make the operator discover the profile's prefixes now. */
@@ -83,6 +81,21 @@ export interface DiscoveryOptions {
   retry?: Partial<RetryPolicy>;
   /** Aborting it (operator shutdown) cancels attempts in flight without recording them as failures. */
   signal?: AbortSignal;
+}
+
+/** What a reconcile lends discovery: its logger and its cancellation (the controller's ReconcileContext is one). */
+export interface ReconcileContext {
+  log: Logger;
+  signal: AbortSignal;
+}
+
+/** The zones a discovering profile translates, with the status and conditions discovery owns. */
+export interface ZoneSource {
+  zones: VpcZone[];
+  /** Status fields the source owns (discoveredZones, lastDiscoveryTime). */
+  status?: Partial<VpcEgressProfileStatus>;
+  conditions?: ConditionInput[];
+  requeueAfterMs?: number;
 }
 
 export interface Discovery {
@@ -134,37 +147,62 @@ interface CachedTokens {
   tokens: IamTokenSource;
 }
 
-export function createDiscovery(options: DiscoveryOptions): Discovery {
-  const clock = options.clock ?? systemClock;
-  const log = options.logger.child({ component: 'discovery' });
-  const events = options.events ?? noopEventRecorder;
-  const metrics = discoveryMetrics(options.registry ?? sharedRegistry());
-  const timeoutMs = options.timeoutMs ?? DEFAULT_DISCOVERY_TIMEOUT_MS;
-  const waitMs = options.waitMs ?? DEFAULT_DISCOVERY_WAIT_MS;
-  const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_DISCOVERY_REQUEST_TIMEOUT_MS;
-  const secrets = options.client.resource<Secret>(SECRETS);
+/**
+ * Address-prefix discovery for every discovering profile: one attempt at a time per profile, in the background,
+ * requeueing the profile when it ends; IAM tokens reused per API key. The VPE reconciler asks `zonesFor`.
+ */
+export class VpcDiscovery implements Discovery {
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly events: EventRecorder;
+  private readonly metrics: ReturnType<typeof discoveryMetrics>;
+  private readonly timeoutMs: number;
+  private readonly waitMs: number;
+  private readonly requestTimeoutMs: number;
+  private readonly secrets: ReturnType<DiscoveryOptions['client']['resource']>;
   /** By profile uid: a profile deleted and re-created under the same name starts afresh. */
-  const states = new Map<string, ProfileState>();
+  private readonly states: Map<string, ProfileState>;
   /** By (Secret ref, IAM endpoint): one token source per API key, so refreshes reuse IAM's token for its life. */
-  const tokenSources = new Map<string, CachedTokens>();
-  let enqueue: (key: string) => void = () => {};
+  private readonly tokenSources: Map<string, CachedTokens>;
+  private enqueue: (key: string) => void = () => {};
 
-  function forgetStale(now: number): void {
-    for (const [uid, state] of states) {
-      if (now - state.touchedAt > FORGET_AFTER_MS && state.attempt === undefined) states.delete(uid);
-    }
-    const used = new Set([...states.values()].map((state) => state.tokenKey));
-    for (const key of tokenSources.keys()) if (!used.has(key)) tokenSources.delete(key);
+  constructor(private readonly options: DiscoveryOptions) {
+    this.clock = this.options.clock ?? systemClock;
+    this.log = this.options.logger.child({ component: 'discovery' });
+    this.events = this.options.events ?? noopEventRecorder;
+    this.metrics = discoveryMetrics(this.options.registry ?? sharedRegistry());
+    this.timeoutMs = this.options.timeoutMs ?? DEFAULT_DISCOVERY_TIMEOUT_MS;
+    this.waitMs = this.options.waitMs ?? DEFAULT_DISCOVERY_WAIT_MS;
+    this.requestTimeoutMs = this.options.requestTimeoutMs ?? DEFAULT_DISCOVERY_REQUEST_TIMEOUT_MS;
+    this.secrets = this.options.client.resource<Secret>(SECRETS);
+    this.states = new Map<string, ProfileState>();
+    this.tokenSources = new Map<string, CachedTokens>();
   }
 
-  async function readApiKey(
+  /** The VPE reconciler's hook (a bound function, to hand over as is). */
+  readonly zonesFor = (profile: VpcEgressProfile, ctx: ReconcileContext): Promise<ZoneSource | undefined> =>
+    this.resolveZones(profile, ctx);
+
+  bindController(controller: { enqueue(key: string): void }): void {
+    this.enqueue = (key) => controller.enqueue(key);
+  }
+
+  private forgetStale(now: number): void {
+    for (const [uid, state] of this.states) {
+      if (now - state.touchedAt > FORGET_AFTER_MS && state.attempt === undefined) this.states.delete(uid);
+    }
+    const used = new Set([...this.states.values()].map((state) => state.tokenKey));
+    for (const key of this.tokenSources.keys()) if (!used.has(key)) this.tokenSources.delete(key);
+  }
+
+  private async readApiKey(
     settings: DiscoverySettings,
     signal: AbortSignal,
   ): Promise<{ apiKey: string; resourceVersion: string }> {
     const ref = settings.apiKeySecretRef;
     let secret: Secret | undefined;
     try {
-      secret = await secrets.get(ref.name, { namespace: ref.namespace, signal });
+      secret = await this.secrets.get(ref.name, { namespace: ref.namespace, signal });
     } catch (error) {
       if (signal.aborted) throw error;
       if (!isNotFound(error)) {
@@ -185,7 +223,7 @@ export function createDiscovery(options: DiscoveryOptions): Discovery {
     };
   }
 
-  function tokensFor(
+  private tokensFor(
     state: ProfileState,
     settings: DiscoverySettings,
     apiKey: string,
@@ -194,41 +232,41 @@ export function createDiscovery(options: DiscoveryOptions): Discovery {
     const ref = settings.apiKeySecretRef;
     const key = JSON.stringify([ref.namespace, ref.name, ref.key, settings.iamEndpoint]);
     state.tokenKey = key;
-    const cached = tokenSources.get(key);
+    const cached = this.tokenSources.get(key);
     // A new resourceVersion may hold a new key (rotation): the old source's token belongs to the old key.
     if (cached && cached.resourceVersion === resourceVersion) return cached.tokens;
     const tokens = new IamTokenSource({
       apiKey,
       iamEndpoint: settings.iamEndpoint,
-      requestTimeoutMs,
-      retry: options.retry,
-      clock,
-      ...(options.fetch ? { fetch: options.fetch } : {}),
+      requestTimeoutMs: this.requestTimeoutMs,
+      retry: this.options.retry,
+      clock: this.clock,
+      ...(this.options.fetch ? { fetch: this.options.fetch } : {}),
     });
-    tokenSources.set(key, { resourceVersion, tokens });
+    this.tokenSources.set(key, { resourceVersion, tokens });
     return tokens;
   }
 
   /** One attempt; resolves with the result and the key (for redaction), never rejects unless shut down. */
-  async function discover(
+  private async discover(
     state: ProfileState,
     settings: DiscoverySettings,
     signal: AbortSignal,
   ): Promise<{ result: DiscoveryResult; apiKey: string | undefined }> {
     let apiKey: string | undefined;
     try {
-      const secret = await readApiKey(settings, signal);
+      const secret = await this.readApiKey(settings, signal);
       apiKey = secret.apiKey;
       const zones = await listAddressPrefixes({
         region: settings.region,
         vpcId: settings.vpcId,
         endpoint: settings.endpoint,
-        tokens: tokensFor(state, settings, secret.apiKey, secret.resourceVersion),
-        requestTimeoutMs,
-        retry: options.retry,
-        clock,
+        tokens: this.tokensFor(state, settings, secret.apiKey, secret.resourceVersion),
+        requestTimeoutMs: this.requestTimeoutMs,
+        retry: this.options.retry,
+        clock: this.clock,
         signal,
-        ...(options.fetch ? { fetch: options.fetch } : {}),
+        ...(this.options.fetch ? { fetch: this.options.fetch } : {}),
       });
       return { result: { ok: true, zones }, apiKey };
     } catch (error) {
@@ -236,36 +274,38 @@ export function createDiscovery(options: DiscoveryOptions): Discovery {
     }
   }
 
-  async function runAttempt(
+  private async runAttempt(
     state: ProfileState,
     profile: VpcEgressProfile,
     settings: DiscoverySettings,
   ): Promise<void> {
-    const startedAt = clock.now();
+    const startedAt = this.clock.now();
     const attempt = new AbortController();
-    const timer = clock.setTimeout(
+    const timer = this.clock.setTimeout(
       () =>
         attempt.abort(
           new IbmCloudError(
             'Timeout',
-            `reading the Secret, the IAM token and the address prefixes did not finish within ${formatDuration(timeoutMs)}`,
+            `reading the Secret, the IAM token and the address prefixes did not finish within ${formatDuration(this.timeoutMs)}`,
           ),
         ),
-      timeoutMs,
+      this.timeoutMs,
     );
-    const signal = options.signal ? AbortSignal.any([attempt.signal, options.signal]) : attempt.signal;
-    let outcome: Awaited<ReturnType<typeof discover>>;
+    const signal = this.options.signal
+      ? AbortSignal.any([attempt.signal, this.options.signal])
+      : attempt.signal;
+    let outcome: Awaited<ReturnType<typeof this.discover>>;
     try {
-      outcome = await discover(state, settings, signal);
+      outcome = await this.discover(state, settings, signal);
     } finally {
-      clock.clearTimeout(timer);
+      this.clock.clearTimeout(timer);
     }
-    if (options.signal?.aborted) return; // shutting down: not the cloud's failure
+    if (this.options.signal?.aborted) return; // shutting down: not the cloud's failure
     let { result } = outcome;
     if (!result.ok && attempt.signal.aborted) result = { ok: false, error: attempt.signal.reason };
 
-    const finishedAt = clock.now();
-    const previous: VpcEgressProfileStatus = { ...profile.status, ...lastDiscovered(state, profile) };
+    const finishedAt = this.clock.now();
+    const previous: VpcEgressProfileStatus = { ...profile.status, ...this.lastDiscovered(state, profile) };
     const update = discoveryStatus(previous, result, {
       now: finishedAt,
       generation: profile.metadata.generation,
@@ -298,20 +338,23 @@ export function createDiscovery(options: DiscoveryOptions): Discovery {
           },
     };
 
-    metrics.total.inc({ result: update.succeeded ? 'success' : discovered.reason });
-    metrics.duration.observe(Math.max(0, finishedAt - startedAt) / 1000);
+    this.metrics.total.inc({ result: update.succeeded ? 'success' : discovered.reason });
+    this.metrics.duration.observe(Math.max(0, finishedAt - startedAt) / 1000);
     const fields = { profile: state.name, vpcId: settings.vpcId, region: settings.region };
     if (update.succeeded) {
       if (update.changed) {
         const note = describeZoneChanges(previous.discoveredZones, update.discoveredZones ?? []);
-        log.info({ ...fields, changes: note }, 'discovered address prefixes changed');
-        events.event(profile, { type: 'Normal', reason: 'ZonesDiscovered', action: 'Discover', note });
+        this.log.info({ ...fields, changes: note }, 'discovered address prefixes changed');
+        this.events.event(profile, { type: 'Normal', reason: 'ZonesDiscovered', action: 'Discover', note });
       } else {
-        log.debug(fields, 'discovered address prefixes unchanged');
+        this.log.debug(fields, 'discovered address prefixes unchanged');
       }
     } else {
-      log.warn({ ...fields, reason: discovered.reason, message: discovered.message }, 'discovery failed');
-      events.event(profile, {
+      this.log.warn(
+        { ...fields, reason: discovered.reason, message: discovered.message },
+        'discovery failed',
+      );
+      this.events.event(profile, {
         type: 'Warning',
         reason: 'DiscoveryFailed',
         action: 'Discover',
@@ -321,7 +364,7 @@ export function createDiscovery(options: DiscoveryOptions): Discovery {
   }
 
   /** The newest discovered zones: this process's last attempt, else what status says. */
-  function lastDiscovered(
+  private lastDiscovered(
     state: ProfileState,
     profile: VpcEgressProfile,
   ): { discoveredZones: ZoneStatus[] | undefined; lastDiscoveryTime: string | undefined } {
@@ -337,8 +380,8 @@ export function createDiscovery(options: DiscoveryOptions): Discovery {
     };
   }
 
-  function statusFields(state: ProfileState, profile: VpcEgressProfile): Partial<VpcEgressProfileStatus> {
-    const last = lastDiscovered(state, profile);
+  private statusFields(state: ProfileState, profile: VpcEgressProfile): Partial<VpcEgressProfileStatus> {
+    const last = this.lastDiscovered(state, profile);
     return last.discoveredZones === undefined
       ? {}
       : {
@@ -347,7 +390,7 @@ export function createDiscovery(options: DiscoveryOptions): Discovery {
         };
   }
 
-  async function waitForAttempt(state: ProfileState, signal: AbortSignal): Promise<void> {
+  private async waitForAttempt(state: ProfileState, signal: AbortSignal): Promise<void> {
     const attempt = state.attempt;
     if (!attempt) return;
     state.waiting++;
@@ -357,19 +400,19 @@ export function createDiscovery(options: DiscoveryOptions): Discovery {
       await Promise.race([
         attempt,
         new Promise<void>((resolve) => {
-          timer = clock.setTimeout(resolve, waitMs);
+          timer = this.clock.setTimeout(resolve, this.waitMs);
           onAbort = resolve;
           signal.addEventListener('abort', onAbort, { once: true });
         }),
       ]);
     } finally {
-      if (timer !== undefined) clock.clearTimeout(timer);
+      if (timer !== undefined) this.clock.clearTimeout(timer);
       if (onAbort) signal.removeEventListener('abort', onAbort);
       state.waiting--;
     }
   }
 
-  function invalidSettings(
+  private invalidSettings(
     state: ProfileState,
     profile: VpcEgressProfile,
     ctx: ReconcileContext,
@@ -377,7 +420,7 @@ export function createDiscovery(options: DiscoveryOptions): Discovery {
   ): ZoneSource {
     const generation = profile.metadata.generation;
     const observed = generation === undefined ? {} : { observedGeneration: generation };
-    const last = lastDiscovered(state, profile);
+    const last = this.lastDiscovered(state, profile);
     const kept =
       last.discoveredZones && last.discoveredZones.length > 0
         ? `keeping the ${last.discoveredZones.length} zone(s) discovered at ${last.lastDiscoveryTime ?? 'an earlier time'}`
@@ -386,7 +429,7 @@ export function createDiscovery(options: DiscoveryOptions): Discovery {
     if (state.reportedInvalid !== full) {
       state.reportedInvalid = full;
       ctx.log.warn({ message: full }, 'invalid discovery settings');
-      events.event(profile, {
+      this.events.event(profile, {
         type: 'Warning',
         reason: 'InvalidDiscoverySettings',
         action: 'Validate',
@@ -395,7 +438,7 @@ export function createDiscovery(options: DiscoveryOptions): Discovery {
     }
     return {
       zones: mergeZones(profile.spec, last.discoveredZones).zones,
-      status: statusFields(state, profile),
+      status: this.statusFields(state, profile),
       conditions: [
         {
           type: DISCOVERED_CONDITION,
@@ -415,17 +458,20 @@ export function createDiscovery(options: DiscoveryOptions): Discovery {
     };
   }
 
-  async function zonesFor(profile: VpcEgressProfile, ctx: ReconcileContext): Promise<ZoneSource | undefined> {
-    const now = clock.now();
-    forgetStale(now);
+  private async resolveZones(
+    profile: VpcEgressProfile,
+    ctx: ReconcileContext,
+  ): Promise<ZoneSource | undefined> {
+    const now = this.clock.now();
+    this.forgetStale(now);
     const id = profile.metadata.uid ?? profile.metadata.name;
     const checked = discoverySettings(profile.spec);
     if (checked === undefined) {
-      states.delete(id);
+      this.states.delete(id);
       return undefined;
     }
     const requested = profile.metadata.annotations?.[DISCOVERY_REQUEST_ANNOTATION];
-    let state = states.get(id);
+    let state = this.states.get(id);
     if (!state) {
       state = {
         name: profile.metadata.name,
@@ -439,11 +485,11 @@ export function createDiscovery(options: DiscoveryOptions): Discovery {
         tokenKey: undefined,
         touchedAt: now,
       };
-      states.set(id, state);
+      this.states.set(id, state);
     }
     state.touchedAt = now;
     if (!checked.ok)
-      return invalidSettings(state, profile, ctx, checked.errors.map(formatFieldError).join('; '));
+      return this.invalidSettings(state, profile, ctx, checked.errors.map(formatFieldError).join('; '));
     state.reportedInvalid = undefined;
     const settings = checked.value;
 
@@ -452,25 +498,27 @@ export function createDiscovery(options: DiscoveryOptions): Discovery {
       state.handledRequest = requested;
       const owner = state;
       ctx.log.debug({ vpcId: settings.vpcId, requested: requestedNow }, 'discovering address prefixes');
-      owner.attempt = runAttempt(owner, profile, settings)
-        .catch((error: unknown) => log.error({ err: error, profile: owner.name }, 'discovery attempt failed'))
+      owner.attempt = this.runAttempt(owner, profile, settings)
+        .catch((error: unknown) =>
+          this.log.error({ err: error, profile: owner.name }, 'discovery attempt failed'),
+        )
         .finally(() => {
           owner.attempt = undefined;
-          if (owner.waiting === 0 && !options.signal?.aborted) enqueue(owner.name);
+          if (owner.waiting === 0 && !this.options.signal?.aborted) this.enqueue(owner.name);
         });
     }
-    await waitForAttempt(state, ctx.signal);
-    return zoneSource(state, profile, settings);
+    await this.waitForAttempt(state, ctx.signal);
+    return this.zoneSource(state, profile, settings);
   }
 
-  function zoneSource(
+  private zoneSource(
     state: ProfileState,
     profile: VpcEgressProfile,
     settings: DiscoverySettings,
   ): ZoneSource {
     const generation = profile.metadata.generation;
     const observed = generation === undefined ? {} : { observedGeneration: generation };
-    const merge = mergeZones(profile.spec, lastDiscovered(state, profile).discoveredZones);
+    const merge = mergeZones(profile.spec, this.lastDiscovered(state, profile).discoveredZones);
     const conditions: ConditionInput[] = [];
     const outcome = state.outcome?.settingsKey === discoverySettingsKey(settings) ? state.outcome : undefined;
     if (outcome) {
@@ -496,17 +544,10 @@ export function createDiscovery(options: DiscoveryOptions): Discovery {
     }
     // While an attempt runs, it requeues the profile when it ends; the delay is only a safety net.
     const requeueAfterMs = state.attempt
-      ? timeoutMs
-      : Math.max(MIN_REQUEUE_MS, nextDiscoveryAt(settings, profile, state.memory) - clock.now());
-    return { zones: merge.zones, status: statusFields(state, profile), conditions, requeueAfterMs };
+      ? this.timeoutMs
+      : Math.max(MIN_REQUEUE_MS, nextDiscoveryAt(settings, profile, state.memory) - this.clock.now());
+    return { zones: merge.zones, status: this.statusFields(state, profile), conditions, requeueAfterMs };
   }
-
-  return {
-    zonesFor,
-    bindController(controller) {
-      enqueue = (key) => controller.enqueue(key);
-    },
-  };
 }
 
 /**

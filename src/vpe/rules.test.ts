@@ -11,10 +11,8 @@ import type {
 import { GROUP, VERSION, VPC_EGRESS_PROFILE_KIND, VPC_EGRESS_PROFILE_PLURAL } from '../api/v1alpha1.js';
 import type { GlobalNetworkPolicy } from '../calico/types.js';
 import type { FieldError, Finding, Validated } from '../api/errors.js';
+import { claimedPolicyNames, conflictsBetweenProfiles, resolveClaims } from './claims.js';
 import {
-  claimedPolicyNames,
-  conflictsBetweenProfiles,
-  resolveClaims,
   RESERVED_RANGES,
   translateProfile,
   VPC_PREFIX_MAX_LENGTH,
@@ -24,7 +22,7 @@ import {
   VPE_ZONE_FIELDS,
   vpePolicyName,
   type VpeTranslation,
-} from './vpe.js';
+} from './rules.js';
 
 function profile(spec: VpcEgressProfileSpec | Record<string, unknown>, name = 'prod'): VpcEgressProfile {
   return {
@@ -861,6 +859,7 @@ describe('the CRD agrees with translateProfile', () => {
       conditions: true,
       policies: true,
       zones: true,
+      zoneCount: true,
       discoveredZones: true,
       lastDiscoveryTime: true,
     };

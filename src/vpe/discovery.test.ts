@@ -8,16 +8,16 @@ import { ManualClock, settle } from '../../test/support/manual-clock.js';
 import { ApiError } from '../kube/errors.js';
 import type { EventInput, EventRecorder } from '../kube/events.js';
 import { createLogger } from '../observability/logger.js';
-import type { ReconcileContext } from './controller.js';
+import type { ReconcileContext } from '../controller/controller.js';
 import { SECRETS } from '../kube/resources.js';
 import {
-  createDiscovery,
+  VpcDiscovery,
   describeZoneChanges,
   DISCOVERY_REQUEST_ANNOTATION,
   type Discovery,
   type DiscoveryOptions,
+  type ZoneSource,
 } from './discovery.js';
-import type { ZoneSource } from './vpe-reconciler.js';
 
 const SECRET_REF = { namespace: 'calico-vpc-system', name: 'ibm-cloud-api-key', key: 'apikey' };
 const TEN_MINUTES = 600_000;
@@ -101,7 +101,7 @@ function gatedVpcFetch(): { fetch: FetchFunction; release: () => void; started: 
   return { fetch, release, started: () => started };
 }
 
-describe('createDiscovery', () => {
+describe('VpcDiscovery', () => {
   let cloud: FakeIbmCloud;
   let clock: ManualClock;
   let secrets: FakeSecrets;
@@ -126,7 +126,7 @@ describe('createDiscovery', () => {
   });
 
   function discovery(overrides: Partial<DiscoveryOptions> = {}): Discovery {
-    const created = createDiscovery({
+    const created = new VpcDiscovery({
       client: secrets.client(),
       logger: logs.logger,
       registry,

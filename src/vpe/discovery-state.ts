@@ -27,10 +27,10 @@ import type {
   ZoneStatus,
 } from '../api/v1alpha1.js';
 import type { FieldError, Validated } from '../api/errors.js';
-import { DurationError, formatDuration, parseRefreshInterval } from '../util/duration.js';
-import { IbmCloudError } from './errors.js';
-import { parseServiceUrl } from './http.js';
-import { defaultIamEndpointFor, defaultVpcEndpoint, isRegionName, isVpcId } from './vpc.js';
+import { DurationError, formatDuration, parseDuration } from '../util/duration.js';
+import { IbmCloudError } from '../ibm/errors.js';
+import { parseServiceUrl } from '../ibm/http.js';
+import { defaultIamEndpointFor, defaultVpcEndpoint, isRegionName, isVpcId } from '../ibm/vpc.js';
 
 export const DISCOVERY_PATH = 'spec.discovery.ibmCloud';
 export const DISCOVERED_CONDITION = 'Discovered';
@@ -54,6 +54,32 @@ export interface DiscoverySettings {
 
 // ---------------------------------------------------------------------------------------------------------------
 // Settings
+
+export const DEFAULT_REFRESH_INTERVAL = '10m';
+export const DEFAULT_REFRESH_INTERVAL_MS = 10 * 60_000;
+/** Below a minute the operator would mostly be spending the account's VPC API rate limit. */
+export const MIN_REFRESH_INTERVAL_MS = 60_000;
+/** Above a day discovery is effectively off; Node timers also misfire beyond about 24.8 days. */
+export const MAX_REFRESH_INTERVAL_MS = 24 * 3_600_000;
+
+/** `refreshInterval` in milliseconds: default 10m, at least 1m, at most 24h. */
+export function parseRefreshInterval(
+  value: string | undefined,
+  field = 'spec.discovery.ibmCloud.refreshInterval',
+): number {
+  if (value === undefined || value === null) return DEFAULT_REFRESH_INTERVAL_MS;
+  const ms = parseDuration(value, field);
+  if (ms < MIN_REFRESH_INTERVAL_MS) {
+    throw new DurationError(
+      `${field} "${value}" is shorter than the minimum 1m; the VPC API is rate limited per account, and prefixes ` +
+        'change rarely',
+    );
+  }
+  if (ms > MAX_REFRESH_INTERVAL_MS) {
+    throw new DurationError(`${field} "${value}" is longer than the maximum 24h`);
+  }
+  return ms;
+}
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;

@@ -1,44 +1,14 @@
 /**
- * VPC address prefixes -> a VpcEgressProfile manifest (`calico-vpc import-prefixes`), and the zone grouping the
- * IBM discovery client shares. Accepts the two shapes IBM prints: the plain array of
+ * VPC address prefixes -> a VpcEgressProfile manifest (`calico-vpc import-prefixes`), grouped by zone as the
+ * IBM discovery client groups them (src/ibm/address-prefixes.ts). Accepts the two shapes IBM prints: the plain array of
  * `ibmcloud is vpc-address-prefixes VPC --output json` and the VPC API's `{address_prefixes: [...]}` envelope.
  */
-import type { VpcEgressProfile, VpcZone } from '../api/v1alpha1.js';
+import type { VpcEgressProfile } from '../api/v1alpha1.js';
 import { API_VERSION, VPC_EGRESS_PROFILE_KIND } from '../api/v1alpha1.js';
-import { compareCidrs, parseCidr } from '../util/cidr.js';
+import { parseCidr } from '../util/cidr.js';
 import { fieldPath, type FieldError, type Validated } from '../api/errors.js';
-import { profileNameErrors } from './vpe.js';
-
-/** The part of an IBM address prefix that matters here. */
-export interface ZonedPrefix {
-  cidr: string;
-  zone: { name: string };
-}
-
-function comparePrefixText(a: string, b: string): number {
-  const x = parseCidr(a);
-  const y = parseCidr(b);
-  // Unparseable text sorts after every CIDR, by text; validating it is translateProfile's job, with a field path.
-  if (x.ok && y.ok) return compareCidrs(x.value, y.value);
-  if (x.ok !== y.ok) return x.ok ? -1 : 1;
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/**
- * Zones sorted by name, each with its prefixes in address order and exact duplicates dropped. Prefixes are not
- * aggregated: the manifest lists what the VPC has, and translation aggregates.
- */
-export function groupPrefixesByZone(prefixes: readonly ZonedPrefix[]): VpcZone[] {
-  const byZone = new Map<string, Set<string>>();
-  for (const prefix of prefixes) {
-    const cidrs = byZone.get(prefix.zone.name) ?? new Set<string>();
-    cidrs.add(prefix.cidr);
-    byZone.set(prefix.zone.name, cidrs);
-  }
-  return [...byZone.keys()]
-    .sort()
-    .map((name) => ({ name, addressPrefixes: [...(byZone.get(name) ?? [])].sort(comparePrefixText) }));
-}
+import { groupPrefixesByZone, type ZonedPrefix } from '../ibm/address-prefixes.js';
+import { profileNameErrors } from './rules.js';
 
 export interface ImportPrefixesOptions {
   /** metadata.name of the profile. */

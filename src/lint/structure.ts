@@ -37,7 +37,7 @@ export function unreadableDocumentFindings(errors: readonly ManifestError[]): Li
 }
 
 export function schemaFindings(inventory: Inventory): LintFinding[] {
-  return inventory.invalid.flatMap(({ object, issues }) =>
+  return [...inventory.invalid, ...inventory.tolerated].flatMap(({ object, issues }) =>
     issues.map((issue) =>
       findingAt(ISSUE_RULES[issue.kind], object.source, issue.path, issue.message, {
         at: issue.kind === 'unknown-field' ? 'key' : 'value',

@@ -132,6 +132,9 @@ export interface Inventory {
   readonly ignored: readonly ManifestObject[];
   /** Objects of the kinds above that fail their schema; their issues are also in `errors`. */
   readonly invalid: readonly InvalidObject[];
+  /** Objects read despite issues that cannot change a verdict (see isHarmless); their issues are in `warnings`. */
+  readonly tolerated: readonly InvalidObject[];
+  readonly warnings: readonly ManifestError[];
   readonly errors: readonly ManifestError[];
   /** True when the input has Pods or workloads, i.e. a "selects no pod" finding means something. */
   readonly hasEndpoints: boolean;
@@ -268,8 +271,22 @@ export function definedAt(object: ManifestObject): string {
   return `${object.source.file}:${object.source.locate('metadata.name').line}`;
 }
 
+/**
+ * kubectl's default field validation warns about unknown fields and goes on. The tools do the same where a field
+ * cannot change a verdict: an unknown field of a Namespace, Pod or workload (the fields they read are typed, so an
+ * unknown one is one they do not read), and an owner reference without apiVersion or kind (it only names the
+ * owner). Everything in policies, and every wrong type or value, stays an error.
+ */
+function isHarmless(object: ManifestObject, issue: SchemaIssue): boolean {
+  const kind = classify(object);
+  if (kind !== 'Namespace' && kind !== 'Pod' && kind !== 'workload') return false;
+  if (issue.kind === 'unknown-field') return true;
+  return issue.kind === 'missing-field' && issue.path.includes('ownerReferences');
+}
+
 export function buildInventory(objects: readonly ManifestObject[]): Inventory {
   const invalid: InvalidObject[] = [];
+  const tolerated: InvalidObject[] = [];
   const ignored: ManifestObject[] = [];
   const declaredNamespaces = new Map<string, NamespaceView>();
   const pods: ManifestObject[] = [];
@@ -286,10 +303,12 @@ export function buildInventory(objects: readonly ManifestObject[]): Inventory {
       continue;
     }
     const issues = validate(schema, object.raw);
-    if (issues.length > 0) {
+    const harmless = issues.filter((issue) => isHarmless(object, issue));
+    if (issues.length > harmless.length) {
       invalid.push({ object, issues });
       continue;
     }
+    if (harmless.length > 0) tolerated.push({ object, issues: harmless });
     const meta = object.raw.metadata as Meta;
     switch (classify(object)) {
       case 'Namespace':
@@ -356,6 +375,10 @@ export function buildInventory(objects: readonly ManifestObject[]): Inventory {
     tiers,
     ignored,
     invalid,
+    tolerated,
+    warnings: tolerated.flatMap(({ object, issues }) =>
+      issues.map((i) => object.source.error(i.path, i.message)),
+    ),
     errors: invalid.flatMap(({ object, issues }) =>
       issues.map((i) => object.source.error(i.path, i.message)),
     ),

@@ -310,7 +310,7 @@ function formatResults(results: Results): string {
       '< 20',
       `${results.latency.changes} changes, n=${results.latency.n}`,
     ]);
-    rows.push(['latency.p99_ms', fmt(results.latency.p99_ms, 1), '< 100', '']);
+    rows.push(['latency.p99_ms', fmt(results.latency.p99_ms, 1), '< 50', '']);
   }
   if (results.memory) {
     rows.push([

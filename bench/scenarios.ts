@@ -286,13 +286,13 @@ export async function benchSize(
       if (sweep) {
         floorSeconds = await floorTrial(cluster, bodies, sweep.concurrency);
         floorRuns.push(floorSeconds);
-        loadAverages.push(round(loadavg()[0] as number, 2));
+        loadAverages.push(round(loadavg()[0] as number));
         ctx.log(`  floor n=${n} at concurrency ${sweep.concurrency}: ${floorSeconds.toFixed(2)} s`);
       }
       if (!options.converge) continue;
       const trial = await convergeTrial(ctx, cluster, expected, `converge-n${n}-r${run}`);
       runs.push(trial);
-      loadAverages.push(round(trial.load_average, 2));
+      loadAverages.push(round(trial.load_average));
       if (floorSeconds !== undefined) pairRatios.push(trial.seconds / floorSeconds);
       ctx.log(
         `  converge n=${n} run ${run + 1}/${options.runs}: ${trial.seconds.toFixed(2)} s ` +

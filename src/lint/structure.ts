@@ -6,7 +6,7 @@ import {
   apiGroupOf,
   definedAt,
   describeObject,
-  objectIdentity,
+  redefinitions,
   closestName,
   isPlainObject,
   WORKLOAD_TEMPLATE_PATHS,
@@ -37,7 +37,7 @@ export function unreadableDocumentFindings(errors: readonly ManifestError[]): Li
 }
 
 export function schemaFindings(inventory: Inventory): LintFinding[] {
-  return inventory.invalid.flatMap(({ object, issues }) =>
+  return [...inventory.invalid, ...inventory.tolerated].flatMap(({ object, issues }) =>
     issues.map((issue) =>
       findingAt(ISSUE_RULES[issue.kind], object.source, issue.path, issue.message, {
         at: issue.kind === 'unknown-field' ? 'key' : 'value',
@@ -131,23 +131,12 @@ function guessKind(raw: Readonly<Record<string, unknown>>): string | undefined {
 }
 
 export function duplicateObjectFindings(objects: readonly ManifestObject[]): LintFinding[] {
-  const seen = new Map<string, ManifestObject>();
-  const findings: LintFinding[] = [];
-  for (const object of objects) {
-    const identity = objectIdentity(object);
-    if (identity === undefined) continue;
-    const earlier = seen.get(identity);
-    if (earlier) {
-      findings.push(
-        findingAt(
-          RULES.duplicateObject,
-          object.source,
-          'metadata.name',
-          `${describeObject(object)} is also defined at ${definedAt(earlier)}; this one replaces it`,
-        ),
-      );
-    }
-    seen.set(identity, object);
-  }
-  return findings;
+  return redefinitions(objects).map(({ later, earlier }) =>
+    findingAt(
+      RULES.duplicateObject,
+      later.source,
+      'metadata.name',
+      `${describeObject(later)} is also defined at ${definedAt(earlier)}; this one replaces it`,
+    ),
+  );
 }

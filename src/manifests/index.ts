@@ -36,9 +36,10 @@ export interface LoadedManifests {
 export interface ManifestWarning {
   /**
    * `not-read`: a path skipped (a symlink out of the directory); `not-kubernetes`: a document that is no Kubernetes
-   * object (a CI config in the directory); `duplicate-object`: a definition replaced.
+   * object (a CI config in the directory); `duplicate-object`: a definition replaced; `field`: a field that cannot
+   * change a verdict (an unknown field of a pod), read past as kubectl does by default.
    */
-  readonly code: 'not-read' | 'not-kubernetes' | 'duplicate-object';
+  readonly code: 'not-read' | 'not-kubernetes' | 'duplicate-object' | 'field';
   /** The whole sentence, starting with the file. */
   readonly message: string;
 }
@@ -73,6 +74,7 @@ export function manifestsFromSources(
       ...readWarnings,
       ...parsed.skipped.map((error) => ({ code: 'not-kubernetes' as const, message: error.message })),
       ...latest.warnings.map((message) => ({ code: 'duplicate-object' as const, message })),
+      ...inventory.warnings.map((error) => ({ code: 'field' as const, message: error.message })),
     ],
   };
 }

@@ -132,6 +132,9 @@ export interface Inventory {
   readonly ignored: readonly ManifestObject[];
   /** Objects of the kinds above that fail their schema; their issues are also in `errors`. */
   readonly invalid: readonly InvalidObject[];
+  /** Objects read despite issues that cannot change a verdict (see isHarmless); their issues are in `warnings`. */
+  readonly tolerated: readonly InvalidObject[];
+  readonly warnings: readonly ManifestError[];
   readonly errors: readonly ManifestError[];
   /** True when the input has Pods or workloads, i.e. a "selects no pod" finding means something. */
   readonly hasEndpoints: boolean;
@@ -224,6 +227,22 @@ export function describeObject(object: ManifestObject): string {
   return `${object.kind ?? 'object'} ${namespace}${String(meta.name)}`;
 }
 
+/** Each definition of an object that a later one replaces, with the one just before it. */
+export function redefinitions(
+  objects: readonly ManifestObject[],
+): { readonly later: ManifestObject; readonly earlier: ManifestObject }[] {
+  const last = new Map<string, ManifestObject>();
+  const pairs: { later: ManifestObject; earlier: ManifestObject }[] = [];
+  for (const object of objects) {
+    const identity = objectIdentity(object);
+    if (identity === undefined) continue;
+    const earlier = last.get(identity);
+    if (earlier !== undefined) pairs.push({ later: object, earlier });
+    last.set(identity, object);
+  }
+  return pairs;
+}
+
 /**
  * What `kubectl apply -f` leaves in a cluster: of two definitions of one object (files in lexical order, documents
  * in order), the later one. A warning for each replaced definition names both places.
@@ -232,27 +251,18 @@ export function latestDefinitions(objects: readonly ManifestObject[]): {
   objects: ManifestObject[];
   warnings: string[];
 } {
-  const last = new Map<string, ManifestObject>();
-  const warnings: string[] = [];
-  for (const object of objects) {
-    const identity = objectIdentity(object);
-    if (identity === undefined) continue;
-    const earlier = last.get(identity);
-    if (earlier !== undefined) {
-      warnings.push(
-        object.source.error(
-          'metadata.name',
-          `${describeObject(object)} is also defined at ${definedAt(earlier)}; the later definition wins, as with kubectl apply -f`,
-        ).message,
-      );
-    }
-    last.set(identity, object);
-  }
-  if (warnings.length === 0) return { objects: [...objects], warnings };
-  const kept = new Set(last.values());
+  const pairs = redefinitions(objects);
+  if (pairs.length === 0) return { objects: [...objects], warnings: [] };
+  const replaced = new Set(pairs.map(({ earlier }) => earlier));
   return {
-    objects: objects.filter((object) => objectIdentity(object) === undefined || kept.has(object)),
-    warnings,
+    objects: objects.filter((object) => !replaced.has(object)),
+    warnings: pairs.map(
+      ({ later, earlier }) =>
+        later.source.error(
+          'metadata.name',
+          `${describeObject(later)} is also defined at ${definedAt(earlier)}; the later definition wins, as with kubectl apply -f`,
+        ).message,
+    ),
   };
 }
 
@@ -261,8 +271,22 @@ export function definedAt(object: ManifestObject): string {
   return `${object.source.file}:${object.source.locate('metadata.name').line}`;
 }
 
+/**
+ * kubectl's default field validation warns about unknown fields and goes on. The tools do the same where a field
+ * cannot change a verdict: an unknown field of a Namespace, Pod or workload (the fields they read are typed, so an
+ * unknown one is one they do not read), and an owner reference without apiVersion or kind (it only names the
+ * owner). Everything in policies, and every wrong type or value, stays an error.
+ */
+function isHarmless(object: ManifestObject, issue: SchemaIssue): boolean {
+  const kind = classify(object);
+  if (kind !== 'Namespace' && kind !== 'Pod' && kind !== 'workload') return false;
+  if (issue.kind === 'unknown-field') return true;
+  return issue.kind === 'missing-field' && issue.path.includes('ownerReferences');
+}
+
 export function buildInventory(objects: readonly ManifestObject[]): Inventory {
   const invalid: InvalidObject[] = [];
+  const tolerated: InvalidObject[] = [];
   const ignored: ManifestObject[] = [];
   const declaredNamespaces = new Map<string, NamespaceView>();
   const pods: ManifestObject[] = [];
@@ -279,10 +303,12 @@ export function buildInventory(objects: readonly ManifestObject[]): Inventory {
       continue;
     }
     const issues = validate(schema, object.raw);
-    if (issues.length > 0) {
+    const harmless = issues.filter((issue) => isHarmless(object, issue));
+    if (issues.length > harmless.length) {
       invalid.push({ object, issues });
       continue;
     }
+    if (harmless.length > 0) tolerated.push({ object, issues: harmless });
     const meta = object.raw.metadata as Meta;
     switch (classify(object)) {
       case 'Namespace':
@@ -349,6 +375,10 @@ export function buildInventory(objects: readonly ManifestObject[]): Inventory {
     tiers,
     ignored,
     invalid,
+    tolerated,
+    warnings: tolerated.flatMap(({ object, issues }) =>
+      issues.map((i) => object.source.error(i.path, i.message)),
+    ),
     errors: invalid.flatMap(({ object, issues }) =>
       issues.map((i) => object.source.error(i.path, i.message)),
     ),

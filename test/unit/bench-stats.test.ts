@@ -4,7 +4,7 @@
  * benchmark is the measurement.
  */
 import fc from 'fast-check';
-import { parsePrometheusText, sumSamples } from '../../bench/controller.js';
+import { parsePrometheusText, procCpuSeconds, sumSamples } from '../../bench/controller.js';
 import { generateNetworkPolicies, revisedNetworkPolicy, seededRandom } from '../../bench/generate.js';
 import { areaOf } from '../../bench/profile.js';
 import { formatTable, linearFit, mapConcurrent, median, percentile } from '../../bench/stats.js';
@@ -230,5 +230,18 @@ describe('profile areas', () => {
     expect(areaOf({ functionName: '(garbage collector)', url: '', lineNumber: -1 })).toBe(
       '(garbage collector)',
     );
+  });
+});
+
+describe('procCpuSeconds', () => {
+  it("reads a live process's user + system time from /proc, and grows with work", () => {
+    const before = procCpuSeconds(process.pid);
+    expect(before).toBeGreaterThan(0);
+    // Busy until the next clock tick is counted (USER_HZ is 100); the bound only keeps a broken reader from hanging.
+    const giveUp = Date.now() + 30_000;
+    let after = before;
+    while (after === before && Date.now() < giveUp) after = procCpuSeconds(process.pid);
+    expect(after).toBeGreaterThan(before!);
+    expect(procCpuSeconds(2 ** 30)).toBeUndefined();
   });
 });

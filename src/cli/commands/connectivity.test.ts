@@ -263,6 +263,30 @@ spec:
     expect(proceeded.err.match(/^warning: .* not evaluated/gm)).toHaveLength(5);
   });
 
+  it('warns and goes on, as kubectl does by default, about fields of pods that cannot change a verdict; --strict refuses', async () => {
+    const pod =
+      'apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  namespace: a\n  ownerReferences: [{name: rs, uid: u, controller: true}]\nspec:\n  containers: [{name: c, ports: [{containerPort: 80, hostip: x}]}]\n';
+    const lenient = await run(['-f', '-'], pod);
+    expect(lenient.code).toBe(0);
+    expect(lenient.err).toContain(
+      'warning: <stdin>: document 1: metadata.ownerReferences[0].apiVersion: OwnerReference requires the field "apiVersion"',
+    );
+    expect(lenient.err).toContain(
+      'warning: <stdin>: document 1: spec.containers[0].ports[0].hostip: unknown field "hostip"',
+    );
+    const strict = await run(['-f', '-', '--strict'], pod);
+    expect(strict.code).toBe(1);
+    expect(strict.err).toContain(
+      '<stdin>: document 1: spec.containers[0].ports[0].hostip: unknown field "hostip"',
+    );
+    // What changes meaning stays an error: a pod label that is not a string.
+    const badLabel = await run(
+      ['-f', '-'],
+      pod.replace('namespace: a', 'namespace: a\n  labels: {app: [web]}'),
+    );
+    expect(badLabel.code).toBe(1);
+  });
+
   it('refuses an ipBlock written as an IPv4-mapped IPv6 CIDR, as the API server does', async () => {
     const result = await run(
       ['-f', '-'],

@@ -57,6 +57,7 @@ interface ConnectivityFlags {
   port?: string;
   mode?: ConnectivityMode;
   skipUnevaluatedPolicies?: boolean;
+  strict?: boolean;
 }
 
 /** How the command reaches a cluster; tests replace it. */
@@ -94,6 +95,10 @@ export function connectivityRegistrar(makeLister?: ListerFactory): CommandRegist
         'only the connections from or to this workload (NAME or NAMESPACE/NAME)',
       )
       .option('--explain', 'say for every pair which policies and rules allow or deny which ports (txt only)')
+      .option(
+        '--strict',
+        'refuse input with fields kubectl would only warn about (an unknown field of a pod)',
+      )
       .option(
         '--skip-unevaluated-policies',
         'analyse even when the input has policies of kinds connectivity does not evaluate (Calico NetworkPolicy, ' +
@@ -143,6 +148,7 @@ async function runConnectivity(
       : { files };
   const { input, inventory } = await loadAnalysisInput(source, io, makeLister, {
     skipUnevaluatedPolicies: flags.skipUnevaluatedPolicies === true,
+    strict: flags.strict === true,
   });
   const report = analyzeOrExit(
     input,
@@ -212,13 +218,16 @@ export async function loadAnalysisInput(
   source: AnalysisSource,
   io: CliIO,
   makeLister: ListerFactory | undefined,
-  options: { skipUnevaluatedPolicies?: boolean } = {},
+  options: { skipUnevaluatedPolicies?: boolean; strict?: boolean } = {},
 ): Promise<{ input: ConnectivityInput; inventory: Inventory }> {
   const loaded =
     'kubeconfig' in source
       ? await loadFromCluster(makeLister, source.kubeconfig, source.context, io)
       : await loadManifests([...source.files], io.readStdin);
   if (loaded.errors.length > 0) throw new CliExit(1, loaded.errors.map((error) => error.message).join('\n'));
+  const fieldWarnings = loaded.warnings.filter((warning) => warning.code === 'field');
+  if (options.strict === true && fieldWarnings.length > 0)
+    throw new CliExit(1, fieldWarnings.map((warning) => warning.message).join('\n'));
   for (const warning of loaded.warnings) io.stderr(`warning: ${warning.message}\n`);
   const unevaluated = loaded.inventory.ignored
     .filter(isUnevaluatedPolicy)

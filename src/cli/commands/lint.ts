@@ -43,9 +43,10 @@ export const registerLint: CommandRegistrar = (program, io) => {
     .option('--strict', 'exit with status 1 on warnings too')
     .action(async (options: LintOptions) => {
       const manifests = await loadManifests(options.filename, io.readStdin);
-      // Objects defined twice are findings of their own (duplicate-object); the rest is said on stderr.
+      // Objects defined twice and field issues are findings of their own; the rest is said on stderr.
       for (const warning of manifests.warnings)
-        if (warning.code !== 'duplicate-object') io.stderr(`warning: ${warning.message}\n`);
+        if (warning.code !== 'duplicate-object' && warning.code !== 'field')
+          io.stderr(`warning: ${warning.message}\n`);
       const findings = lintManifests(manifests);
       io.stdout(FORMATTERS[options.output](findings));
       const errors = findings.filter((f) => f.severity === 'error').length;

@@ -649,7 +649,7 @@ function focusPeers(
     problems.push({
       kind: 'focus',
       index: -1,
-      subject: `--focus-workload ${focus}`,
+      subject: focus,
       errors: [
         {
           path: '',

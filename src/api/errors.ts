@@ -9,8 +9,13 @@
  * Paths follow Kubernetes' field paths: `spec.zones[1].addressPrefixes[0]`, `metadata.labels[app.kubernetes.io/name]`.
  */
 
+/** A map key (string) or a list index (number). */
+export type PathSegment = string | number;
+/** A field inside one object, as segments; formatted as text only when printed (`formatPath`). */
+export type FieldPath = readonly PathSegment[];
+
 export interface FieldError {
-  path: string;
+  path: FieldPath;
   message: string;
 }
 
@@ -28,20 +33,20 @@ export type Validated<T> = { ok: true; value: T } | { ok: false; errors: FieldEr
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /**
- * Extends a field path: numbers become `[i]`, identifiers `.name`, anything else (map keys such as label names)
- * `[key]`, as Kubernetes prints them.
+ * The one place a field path becomes text, as Kubernetes prints it: numbers become `[i]`, identifiers `.name`,
+ * anything else (map keys such as label names) `[key]`.
  */
-export function fieldPath(base: string, ...segments: (string | number)[]): string {
-  let path = base;
-  for (const segment of segments) {
-    if (typeof segment === 'number') path += `[${segment}]`;
-    else if (IDENTIFIER.test(segment)) path += path === '' ? segment : `.${segment}`;
-    else path += `[${segment}]`;
+export function formatPath(path: FieldPath): string {
+  let out = '';
+  for (const segment of path) {
+    if (typeof segment === 'number') out += `[${segment}]`;
+    else if (IDENTIFIER.test(segment)) out += out === '' ? segment : `.${segment}`;
+    else out += `[${segment}]`;
   }
-  return path;
+  return out;
 }
 
 /** `path: message`, or just the message when the error concerns the whole input. */
 export function formatFieldError(error: FieldError): string {
-  return error.path === '' ? error.message : `${error.path}: ${error.message}`;
+  return error.path.length === 0 ? error.message : `${formatPath(error.path)}: ${error.message}`;
 }

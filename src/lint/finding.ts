@@ -19,7 +19,7 @@ export interface LintFinding {
 export function findingAt(
   rule: LintRule,
   source: ObjectSource,
-  path: FieldPath | string,
+  path: FieldPath,
   message: string,
   options: { at?: 'key' | 'value'; suggestion?: string | undefined } = {},
 ): LintFinding {

@@ -76,7 +76,7 @@ function profileConflictFindings(inventory: Inventory): LintFinding[] {
       findingAt(
         RULES.profileConflict,
         loaded.source,
-        'metadata.name',
+        ['metadata', 'name'],
         `VpcEgressProfile "${conflict.profile}" and "${conflict.heldBy}" both write GlobalNetworkPolicy "${conflict.policy}"; ` +
           `the operator gives it to "${conflict.heldBy}" (the older, or the first by name) and reports a Conflict on "${conflict.profile}"`,
       ),

@@ -33,7 +33,7 @@ interface UsableSelector {
 function usableSelector(value: unknown, path: PathSegment[]): UsableSelector | undefined {
   if (!isPlainObject(value) || validate(LABEL_SELECTOR_SCHEMA, value).length > 0) return undefined;
   const selector = value as LabelSelector;
-  if (validateLabelSelector(selector, '').length > 0) return undefined;
+  if (validateLabelSelector(selector, []).length > 0) return undefined;
   return { selector, matches: compileLabelSelector(selector), path };
 }
 

@@ -96,7 +96,7 @@ export function unrecognizedObjectFindings(ignored: readonly ManifestObject[]): 
         findingAt(
           RULES.unrecognizedObject,
           source,
-          'apiVersion',
+          ['apiVersion'],
           `${kind} with apiVersion ${apiVersion === undefined ? '(none)' : JSON.stringify(apiVersion)} is not read; use apiVersion: ${expected}`,
           { suggestion: expected },
         ),
@@ -109,7 +109,7 @@ export function unrecognizedObjectFindings(ignored: readonly ManifestObject[]): 
         findingAt(
           RULES.unrecognizedObject,
           source,
-          'kind',
+          ['kind'],
           `kind ${JSON.stringify(kind)} is not a kind these tools read; did you mean "${meant}"?`,
           { suggestion: meant },
         ),
@@ -135,7 +135,7 @@ export function duplicateObjectFindings(objects: readonly ManifestObject[]): Lin
     findingAt(
       RULES.duplicateObject,
       later.source,
-      'metadata.name',
+      ['metadata', 'name'],
       `${describeObject(later)} is also defined at ${definedAt(earlier)}; this one replaces it`,
     ),
   );

@@ -8,7 +8,6 @@ import type { VpcEgressProfile } from '../api/v1alpha1.js';
 import {
   DEFAULT_NAMESPACE,
   isPlainObject,
-  parsePath,
   type FieldPath,
   type ManifestObject,
   type SchemaIssue,
@@ -34,15 +33,14 @@ function startsWith(path: FieldPath, prefix: FieldPath): boolean {
  * The schema findings already explain anything on the same branch of the object (a peer whose only field is
  * misspelled is also "a peer with no selector" to the translator): report each problem once.
  */
-function explainedBySchema(path: string, issues: readonly SchemaIssue[]): boolean {
-  const parsed = parsePath(path);
+function explainedBySchema(path: FieldPath, issues: readonly SchemaIssue[]): boolean {
   // A misspelled field is also a missing one: `adressPrefixes` explains "addressPrefixes is required".
   const explained = issues.flatMap((issue) =>
     issue.kind === 'unknown-field' && issue.suggestion !== undefined
       ? [issue.path, [...issue.path.slice(0, -1), issue.suggestion]]
       : [issue.path],
   );
-  return explained.some((p) => startsWith(parsed, p) || startsWith(p, parsed));
+  return explained.some((p) => startsWith(path, p) || startsWith(p, path));
 }
 
 function report(

@@ -215,7 +215,7 @@ export function vpeRuleFindings(
       findingAt(
         RULES.vpeRuleMissing,
         restrictor.view.source,
-        'spec.selector',
+        ['spec', 'selector'],
         `${describePolicy(restrictor.policy)} restricts the egress of the workers (${DEFAULT_WORKER_SELECTOR}), but no policy in the input allows them TCP ${VPE_GATEWAY_PORTS.join(' and ')} to any address: ` +
           'on VPC clusters (version 1.28 and later) image pulls go through the VPE gateway for Registry and will fail. ' +
           'Declare the VPC zones and their address prefixes in a VpcEgressProfile (`calico-vpc import-prefixes`) so that one allow rule per zone is written and kept',
@@ -241,7 +241,7 @@ export function vpeRuleFindings(
         findingAt(
           RULES.vpeRuleMissing,
           object.source,
-          zoneIndex >= 0 ? ['spec', 'zones', zoneIndex, 'name'] : 'spec',
+          zoneIndex >= 0 ? ['spec', 'zones', zoneIndex, 'name'] : ['spec'],
           `the workers (${DEFAULT_WORKER_SELECTOR}) cannot reach the VPE gateways of zone "${zone.name}": ` +
             `${describeDenials(denials)}${profileHints(spec, denials, restrictor)}`,
         ),

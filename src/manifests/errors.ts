@@ -1,4 +1,4 @@
-import { formatPath, type FieldPath } from './path.js';
+import { formatPath, type FieldPath } from '../api/errors.js';
 
 /** 1-based, as editors and SARIF count. */
 export interface Position {
@@ -25,8 +25,8 @@ export class ManifestError extends Error {
   /** Where in the file, when known. */
   readonly position: Position | undefined;
 
-  constructor(where: DocumentRef, path: FieldPath | string, detail: string, position?: Position) {
-    const formatted = typeof path === 'string' ? path : formatPath(path);
+  constructor(where: DocumentRef, path: FieldPath, detail: string, position?: Position) {
+    const formatted = formatPath(path);
     super(`${where.file}: document ${where.document}: ${formatted ? `${formatted}: ` : ''}${detail}`);
     this.name = 'ManifestError';
     this.file = where.file;

@@ -13,7 +13,7 @@ export * from './errors.js';
 export * from './inventory.js';
 export * from './load.js';
 export * from './parse.js';
-export * from './path.js';
+export type { FieldPath, PathSegment } from '../api/errors.js';
 export * from './schema.js';
 export * from './schemas.js';
 

@@ -14,7 +14,7 @@ import {
 import type { GlobalNetworkPolicy } from '../calico/types.js';
 import type { ManifestError } from './errors.js';
 import { isPlainObject, type ManifestObject, type ObjectSource } from './parse.js';
-import type { FieldPath } from './path.js';
+import type { FieldPath } from '../api/errors.js';
 import { validate, type ObjectSchema, type SchemaIssue } from './schema.js';
 import {
   CRON_JOB_SCHEMA,
@@ -259,7 +259,7 @@ export function latestDefinitions(objects: readonly ManifestObject[]): {
     warnings: pairs.map(
       ({ later, earlier }) =>
         later.source.error(
-          'metadata.name',
+          ['metadata', 'name'],
           `${describeObject(later)} is also defined at ${definedAt(earlier)}; the later definition wins, as with kubectl apply -f`,
         ).message,
     ),
@@ -268,7 +268,7 @@ export function latestDefinitions(objects: readonly ManifestObject[]): {
 
 /** `file:line` of an object's name. */
 export function definedAt(object: ManifestObject): string {
-  return `${object.source.file}:${object.source.locate('metadata.name').line}`;
+  return `${object.source.file}:${object.source.locate(['metadata', 'name']).line}`;
 }
 
 /**

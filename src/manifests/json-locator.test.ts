@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { hasDuplicateKey } from './json-locator.js';
 import { parseManifestText, parseYamlText } from './parse.js';
-import type { PathSegment } from './path.js';
+import type { PathSegment } from '../api/errors.js';
 
 /** Every path into `value`, plus one absent field under each map and one index past the end of each list. */
 function pathsOf(value: unknown, prefix: PathSegment[] = []): PathSegment[][] {
@@ -54,8 +54,8 @@ describe('JSON positions', () => {
     }));
     const text = JSON.stringify({ apiVersion: 'v1', kind: 'List', items }, null, 1);
     const { objects } = parseManifestText(text, 'l.json');
-    expect(objects.map((o) => o.source.locate('metadata.name', 'value'))).toEqual(
-      parseYamlText(text, 'l.json').objects.map((o) => o.source.locate('metadata.name', 'value')),
+    expect(objects.map((o) => o.source.locate(['metadata', 'name'], 'value'))).toEqual(
+      parseYamlText(text, 'l.json').objects.map((o) => o.source.locate(['metadata', 'name'], 'value')),
     );
   });
 

@@ -6,7 +6,7 @@
  * (json-locator.test.ts holds the two together): an absent field resolves to its nearest present ancestor.
  */
 import type { Position } from './errors.js';
-import type { PathSegment } from './path.js';
+import type { PathSegment } from '../api/errors.js';
 
 const OPEN_BRACE = 0x7b;
 const CLOSE_BRACE = 0x7d;

@@ -31,7 +31,7 @@ describe('parseManifestText', () => {
       kind: 'Pod',
       metadata: { name: 'p', labels: { app: 'x' } },
     });
-    expect(pod?.source.locate('metadata.labels.app', 'key')).toEqual({ line: 4, col: 39 });
+    expect(pod?.source.locate(['metadata', 'labels', 'app'], 'key')).toEqual({ line: 4, col: 39 });
   });
 
   it('unpacks Lists, each item locating its own fields', () => {
@@ -53,8 +53,8 @@ describe('parseManifestText', () => {
     expect(objects.map((o) => o.kind)).toEqual(['Namespace', 'NetworkPolicy']);
     const np = objects[1];
     expect(np?.source.base).toEqual(['items', 1, 'items', 0]);
-    expect(np?.source.locate('metadata.name', 'value')).toEqual({ line: 12, col: 13 });
-    expect(np?.source.error('metadata.name', 'bad').message).toBe(
+    expect(np?.source.locate(['metadata', 'name'], 'value')).toEqual({ line: 12, col: 13 });
+    expect(np?.source.error(['metadata', 'name'], 'bad').message).toBe(
       'list.yaml: document 1: items[1].items[0].metadata.name: bad',
     );
   });
@@ -94,23 +94,31 @@ describe('parseManifestText', () => {
     ].join('\n');
     const [np] = parseManifestText(text, 'np.yaml').objects;
     const source = np!.source;
-    expect(source.locate('spec.ingress[0].from[0].NamespaceSelector', 'key')).toEqual({ line: 5, col: 7 });
-    expect(source.locate('spec.ingress[0].from[0].NamespaceSelector', 'value')).toEqual({ line: 6, col: 9 });
-    expect(source.locate('spec.ingress[0].ports', 'value')).toEqual({ line: 8, col: 7 });
+    expect(source.locate(['spec', 'ingress', 0, 'from', 0, 'NamespaceSelector'], 'key')).toEqual({
+      line: 5,
+      col: 7,
+    });
+    expect(source.locate(['spec', 'ingress', 0, 'from', 0, 'NamespaceSelector'], 'value')).toEqual({
+      line: 6,
+      col: 9,
+    });
+    expect(source.locate(['spec', 'ingress', 0, 'ports'], 'value')).toEqual({ line: 8, col: 7 });
     expect(source.locate(['spec', 'ingress', 0], 'value')).toEqual({ line: 4, col: 5 });
-    expect(source.locate('spec.ingress[0].from[0].NamespaceSelector.matchLabels.usage', 'key')).toEqual({
+    expect(
+      source.locate(['spec', 'ingress', 0, 'from', 0, 'NamespaceSelector', 'matchLabels', 'usage'], 'key'),
+    ).toEqual({
       line: 6,
       col: 23,
     });
-    expect(source.locate('spec.egress[3].to', 'value')).toEqual({ line: 3, col: 3 });
-    expect(source.locate('', 'value')).toEqual({ line: 1, col: 1 });
+    expect(source.locate(['spec', 'egress', 3, 'to'], 'value')).toEqual({ line: 3, col: 3 });
+    expect(source.locate([], 'value')).toEqual({ line: 1, col: 1 });
   });
 
   it('follows aliases', () => {
     const text = 'kind: X\nlabels: &l\n  app: web\nspec:\n  selector: *l\n';
     const [object] = parseManifestText(text, 'a.yaml').objects;
     expect(object?.raw.spec).toEqual({ selector: { app: 'web' } });
-    expect(object?.source.locate('spec.selector.app', 'key')).toEqual({ line: 3, col: 3 });
+    expect(object?.source.locate(['spec', 'selector', 'app'], 'key')).toEqual({ line: 3, col: 3 });
   });
 
   it('reports a broken document with its position and still reads the others', () => {

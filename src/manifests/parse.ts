@@ -25,7 +25,7 @@ import {
 } from 'yaml';
 import { ManifestError, type DocumentRef, type Position } from './errors.js';
 import { hasDuplicateKey, JsonLocator } from './json-locator.js';
-import { parsePath, type FieldPath, type PathSegment } from './path.js';
+import type { FieldPath, PathSegment } from '../api/errors.js';
 
 export interface ManifestSource {
   /** The name printed in messages: the path as the user gave it, or `<stdin>`. */
@@ -40,9 +40,9 @@ export interface ObjectSource extends DocumentRef {
    * The position of a field of this object (path relative to the object). `key` points at the field's name
    * (for "unknown field"), `value` at its value. A field that is absent resolves to its nearest present ancestor.
    */
-  locate(path: FieldPath | string, at?: 'key' | 'value'): Position;
+  locate(path: FieldPath, at?: 'key' | 'value'): Position;
   /** A ManifestError about a field of this object, its path prefixed with `base`. */
-  error(path: FieldPath | string, message: string): ManifestError;
+  error(path: FieldPath, message: string): ManifestError;
 }
 
 export interface ManifestObject {
@@ -136,7 +136,7 @@ export function parseYamlText(text: string, file: string): ParseResult {
       for (const e of doc.errors) {
         const pos = lineCounter.linePos(e.pos[0]);
         const firstLine = e.message.split('\n')[0] ?? e.message;
-        errors.push(new ManifestError(where, '', `line ${pos.line}, column ${pos.col}: ${firstLine}`, pos));
+        errors.push(new ManifestError(where, [], `line ${pos.line}, column ${pos.col}: ${firstLine}`, pos));
       }
       return;
     }
@@ -155,7 +155,7 @@ export function parseYamlText(text: string, file: string): ParseResult {
         },
       });
       const position = lineCounter.linePos(offset);
-      errors.push(new ManifestError(where, '', e instanceof Error ? e.message : String(e), position));
+      errors.push(new ManifestError(where, [], e instanceof Error ? e.message : String(e), position));
       return;
     }
     const locator = new DocumentLocator(doc, lineCounter);
@@ -182,7 +182,7 @@ function collectDocument(
     skipped.push(
       new ManifestError(
         where,
-        '',
+        [],
         `not a Kubernetes object (${notKubernetes}): skipped`,
         locator.locate([], 'value'),
       ),
@@ -242,10 +242,7 @@ function collectObjects(
 }
 
 function makeSource(where: DocumentRef, base: readonly PathSegment[], locator: Locator): ObjectSource {
-  const full = (path: FieldPath | string): PathSegment[] => [
-    ...base,
-    ...(typeof path === 'string' ? (path === '' ? [] : parsePath(path)) : path),
-  ];
+  const full = (path: FieldPath): PathSegment[] => [...base, ...path];
   return {
     file: where.file,
     document: where.document,

@@ -5,7 +5,7 @@
  * themselves live in ./schemas.ts.
  */
 import { describe, isPlainObject } from './parse.js';
-import type { PathSegment } from './path.js';
+import type { PathSegment } from '../api/errors.js';
 
 /** Returns a message when the value is wrong, undefined when it is fine. */
 export type ValueCheck<T> = (value: T) => string | undefined;

@@ -1,4 +1,5 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { formatPath } from '../api/errors.js';
 import { join, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import type { CalicoRule, GlobalNetworkPolicy, GlobalNetworkPolicySpec } from '../calico/types.js';
@@ -357,7 +358,7 @@ describe('compileCalicoPolicy', () => {
     );
     expect(result.ok).toBe(false);
     if (result.ok) return;
-    expect(result.errors.map((error) => error.path)).toEqual([
+    expect(result.errors.map((error) => formatPath(error.path))).toEqual([
       'spec.selector',
       'spec.ingress[0].destination.nets[0]',
       'spec.ingress[0].destination.ports',
@@ -370,7 +371,7 @@ describe('compileCalicoPolicy', () => {
   it('applies Calico’s CIDR family rules', () => {
     const pathsOf = (rule: CalicoRule): string[] => {
       const result = compileCalicoPolicy(webIngress('r', [rule]));
-      return result.ok ? [] : result.errors.map((error) => error.path);
+      return result.ok ? [] : result.errors.map((error) => formatPath(error.path));
     };
     expect(
       pathsOf({ action: 'Allow', source: { nets: ['10.0.0.0/8'] }, destination: { nets: ['fd00::/8'] } }),

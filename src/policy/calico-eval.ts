@@ -36,7 +36,7 @@ import type {
 } from '../calico/types.js';
 import { DEFAULT_TIER, DEFAULT_TIER_ORDER } from '../calico/types.js';
 import { cidrContainsIp, formatCidr, formatIp, parseCidr, type Cidr } from '../util/cidr.js';
-import { fieldPath, type FieldError, type Validated } from '../api/errors.js';
+import { type FieldError, type Validated, type FieldPath } from '../api/errors.js';
 import {
   CALICO_NAMESPACE_LABEL,
   CALICO_NAMESPACE_LABEL_PREFIX,
@@ -141,16 +141,16 @@ export function compileCalicoPolicy(
 ): Validated<CompiledCalicoPolicy> {
   const errors: FieldError[] = [];
   const name = gnp.metadata?.name ?? '';
-  if (name === '') errors.push({ path: 'metadata.name', message: 'required' });
+  if (name === '') errors.push({ path: ['metadata', 'name'], message: 'required' });
   const spec = gnp.spec ?? {};
   const dot = name.indexOf('.');
   // The tier is spec.tier; objects from crd.projectcalico.org/v1 storage carry it only as the name's prefix.
   const tier = spec.tier || (dot > 0 ? name.slice(0, dot) : DEFAULT_TIER);
 
-  let selectorNode = parseInto(spec.selector ?? '', 'spec.selector', errors);
+  let selectorNode = parseInto(spec.selector ?? '', ['spec', 'selector'], errors);
   if (spec.namespaceSelector) {
     const prefixed = prefixLabels(
-      parseInto(spec.namespaceSelector, 'spec.namespaceSelector', errors),
+      parseInto(spec.namespaceSelector, ['spec', 'namespaceSelector'], errors),
       CALICO_NAMESPACE_LABEL_PREFIX,
     );
     selectorNode = replaceAllNodes(and(selectorNode, prefixed), {
@@ -160,7 +160,7 @@ export function compileCalicoPolicy(
   }
   if (spec.serviceAccountSelector) {
     const prefixed = prefixLabels(
-      parseInto(spec.serviceAccountSelector, 'spec.serviceAccountSelector', errors),
+      parseInto(spec.serviceAccountSelector, ['spec', 'serviceAccountSelector'], errors),
       CALICO_SERVICEACCOUNT_LABEL_PREFIX,
     );
     selectorNode = replaceAllNodes(and(selectorNode, prefixed), {
@@ -170,10 +170,10 @@ export function compileCalicoPolicy(
   }
 
   const ingress = (spec.ingress ?? []).map((rule, index) =>
-    compileRule(rule, fieldPath('spec.ingress', index), errors),
+    compileRule(rule, ['spec', 'ingress', index], errors),
   );
   const egress = (spec.egress ?? []).map((rule, index) =>
-    compileRule(rule, fieldPath('spec.egress', index), errors),
+    compileRule(rule, ['spec', 'egress', index], errors),
   );
   const types = policyTypes(
     spec.types,
@@ -212,7 +212,7 @@ function policyTypes(
     given.forEach((type, index) => {
       if (type !== 'Ingress' && type !== 'Egress') {
         errors.push({
-          path: fieldPath('spec.types', index),
+          path: ['spec', 'types', index],
           message: `${JSON.stringify(type)} is not Ingress or Egress`,
         });
       }
@@ -225,20 +225,20 @@ function policyTypes(
   return ingressRules === 0 ? ['Egress'] : ['Ingress', 'Egress'];
 }
 
-function compileRule(rule: CalicoRule, path: string, errors: FieldError[]): CompiledRule {
-  const protocol = compileProtocol(rule.protocol, fieldPath(path, 'protocol'), errors);
-  const notProtocol = compileProtocol(rule.notProtocol, fieldPath(path, 'notProtocol'), errors);
+function compileRule(rule: CalicoRule, path: FieldPath, errors: FieldError[]): CompiledRule {
+  const protocol = compileProtocol(rule.protocol, [...path, 'protocol'], errors);
+  const notProtocol = compileProtocol(rule.notProtocol, [...path, 'notProtocol'], errors);
   if (!['Allow', 'Deny', 'Pass', 'Log'].includes(rule.action)) {
     errors.push({
-      path: fieldPath(path, 'action'),
+      path: [...path, 'action'],
       message: `${JSON.stringify(rule.action)} is not Allow, Deny, Pass or Log`,
     });
   }
   if (rule.ipVersion !== undefined && rule.ipVersion !== 4 && rule.ipVersion !== 6) {
-    errors.push({ path: fieldPath(path, 'ipVersion'), message: 'must be 4 or 6' });
+    errors.push({ path: [...path, 'ipVersion'], message: 'must be 4 or 6' });
   }
-  const source = compileEntity(rule.source ?? {}, fieldPath(path, 'source'), protocol, errors);
-  const destination = compileEntity(rule.destination ?? {}, fieldPath(path, 'destination'), protocol, errors);
+  const source = compileEntity(rule.source ?? {}, [...path, 'source'], protocol, errors);
+  const destination = compileEntity(rule.destination ?? {}, [...path, 'destination'], protocol, errors);
   checkNetFamilies(rule.ipVersion, { source, destination }, path, errors);
   return {
     action: rule.action,
@@ -259,24 +259,24 @@ function compileRule(rule: CalicoRule, path: string, errors: FieldError[]): Comp
 function checkNetFamilies(
   ipVersion: 4 | 6 | undefined,
   entities: { source: CompiledEntity; destination: CompiledEntity },
-  path: string,
+  path: FieldPath,
   errors: FieldError[],
 ): void {
   const families = new Set<number>();
   for (const side of ['source', 'destination'] as const) {
     for (const field of ['nets', 'notNets'] as const) {
       const nets = entities[side][field] ?? [];
-      const fieldPathText = fieldPath(path, side, field);
+      const entityFieldPath = [...path, side, field];
       nets.forEach((cidr) => families.add(cidr.family));
       if (ipVersion !== undefined && nets.some((cidr) => cidr.family !== ipVersion)) {
         errors.push({
-          path: fieldPathText,
+          path: entityFieldPath,
           message: `a CIDR does not match the rule's ipVersion ${ipVersion}`,
         });
       }
       if (field === 'notNets' && nets.some((cidr) => cidr.prefixLength === 0)) {
         errors.push({
-          path: fieldPathText,
+          path: entityFieldPath,
           message: 'a catch-all CIDR in notNets makes the rule match nothing',
         });
       }
@@ -288,7 +288,7 @@ function checkNetFamilies(
 
 function compileProtocol(
   value: CalicoRule['protocol'],
-  path: string,
+  path: FieldPath,
   errors: FieldError[],
 ): number | undefined {
   if (value === undefined) return undefined;
@@ -307,21 +307,21 @@ function compileProtocol(
 
 function compileEntity(
   entity: EntityRule,
-  path: string,
+  path: FieldPath,
   protocol: number | undefined,
   errors: FieldError[],
 ): CompiledEntity {
-  const nets = compileNets(entity.nets, fieldPath(path, 'nets'), errors);
-  const notNets = compileNets(entity.notNets, fieldPath(path, 'notNets'), errors);
-  const ports = compilePorts(entity.ports, fieldPath(path, 'ports'), protocol, errors);
-  const notPorts = compilePorts(entity.notPorts, fieldPath(path, 'notPorts'), protocol, errors);
+  const nets = compileNets(entity.nets, [...path, 'nets'], errors);
+  const notNets = compileNets(entity.notNets, [...path, 'notNets'], errors);
+  const ports = compilePorts(entity.ports, [...path, 'ports'], protocol, errors);
+  const notPorts = compilePorts(entity.notPorts, [...path, 'notPorts'], protocol, errors);
 
   // rules.go getEndpointSelector with ns == "" (a global policy).
   const namespaceSelector = entity.namespaceSelector
     ? replaceGlobal(
         replaceAllNodes(
           prefixLabels(
-            parseInto(entity.namespaceSelector, fieldPath(path, 'namespaceSelector'), errors),
+            parseInto(entity.namespaceSelector, [...path, 'namespaceSelector'], errors),
             CALICO_NAMESPACE_LABEL_PREFIX,
           ),
           { kind: 'has', label: CALICO_NAMESPACE_LABEL },
@@ -333,7 +333,7 @@ function compileEntity(
   if (accounts?.selector) {
     parts.push(
       prefixLabels(
-        parseInto(accounts.selector, fieldPath(path, 'serviceAccounts', 'selector'), errors),
+        parseInto(accounts.selector, [...path, 'serviceAccounts', 'selector'], errors),
         CALICO_SERVICEACCOUNT_LABEL_PREFIX,
       ),
     );
@@ -341,12 +341,12 @@ function compileEntity(
   if (accounts?.names && accounts.names.length > 0) {
     parts.push({ kind: 'in', label: CALICO_SERVICEACCOUNT_LABEL, values: accounts.names });
   }
-  if (entity.selector) parts.push(parseInto(entity.selector, fieldPath(path, 'selector'), errors));
+  if (entity.selector) parts.push(parseInto(entity.selector, [...path, 'selector'], errors));
   let selector: SelectorNode | undefined = parts.length === 0 ? undefined : parts.reduce(and);
   if (namespaceSelector !== undefined)
     selector = selector === undefined ? namespaceSelector : and(namespaceSelector, selector);
   const notSelector = entity.notSelector
-    ? parseInto(entity.notSelector, fieldPath(path, 'notSelector'), errors)
+    ? parseInto(entity.notSelector, [...path, 'notSelector'], errors)
     : undefined;
 
   return {
@@ -359,21 +359,21 @@ function compileEntity(
   };
 }
 
-function compileNets(nets: string[] | undefined, path: string, errors: FieldError[]): Cidr[] | undefined {
+function compileNets(nets: string[] | undefined, path: FieldPath, errors: FieldError[]): Cidr[] | undefined {
   if (nets === undefined || nets.length === 0) return undefined;
   const parsed: Cidr[] = [];
   nets.forEach((text, index) => {
     // Calico accepts bare addresses and masks host bits (ParseCIDROrIP, then the network).
     const cidr = parseCidr(text, { hostBits: 'mask', bareAddress: true });
     if (cidr.ok) parsed.push(cidr.value);
-    else errors.push({ path: fieldPath(path, index), message: cidr.message });
+    else errors.push({ path: [...path, index], message: cidr.message });
   });
   return parsed;
 }
 
 function compilePorts(
   ports: CalicoPort[] | undefined,
-  path: string,
+  path: FieldPath,
   protocol: number | undefined,
   errors: FieldError[],
 ): PortMatch[] | undefined {
@@ -385,7 +385,7 @@ function compilePorts(
     });
   }
   return ports.map((port, index) => {
-    const portPath = fieldPath(path, index);
+    const portPath = [...path, index];
     const text = String(port);
     const range = /^([0-9]+)(?::([0-9]+))?$/.exec(text);
     if (range) {
@@ -405,7 +405,7 @@ function compilePorts(
   });
 }
 
-function parseInto(text: string, path: string, errors: FieldError[]): SelectorNode {
+function parseInto(text: string, path: FieldPath, errors: FieldError[]): SelectorNode {
   try {
     return parseSelector(text).root;
   } catch (error) {
@@ -415,7 +415,7 @@ function parseInto(text: string, path: string, errors: FieldError[]): SelectorNo
   }
 }
 
-function toSelector(node: SelectorNode, path: string, errors: FieldError[]): Selector | undefined {
+function toSelector(node: SelectorNode, path: FieldPath, errors: FieldError[]): Selector | undefined {
   try {
     return selectorFromNode(node);
   } catch (error) {

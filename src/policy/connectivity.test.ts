@@ -1,3 +1,4 @@
+import { formatPath } from '../api/errors.js';
 /**
  * The connectivity analysis: hand-written cases for each rule of the connlist format, and property tests that
  * (1) every reported port set agrees with the evaluator at random ports and addresses, in both modes, and
@@ -199,7 +200,7 @@ describe('peers', () => {
     expect(result.problems).toEqual([
       expect.objectContaining({ kind: 'endpoint', index: 0, subject: 'Pod a/x' }),
     ]);
-    expect(result.problems[0]?.errors[0]?.path).toBe('status.podIPs[0]');
+    expect(formatPath(result.problems[0]?.errors[0]?.path ?? [])).toBe('status.podIPs[0]');
   });
 });
 
@@ -508,9 +509,9 @@ describe('modes', () => {
     );
     expect(result.ok).toBe(false);
     if (result.ok) return;
-    expect(result.problems.map((p) => [p.kind, p.index, p.subject, p.errors[0]?.path])).toEqual([
-      ['NetworkPolicy', 1, 'NetworkPolicy a/broken', 'spec.ingress[0].ports[0].endPort'],
-    ]);
+    expect(
+      result.problems.map((p) => [p.kind, p.index, p.subject, formatPath(p.errors[0]?.path ?? [])]),
+    ).toEqual([['NetworkPolicy', 1, 'NetworkPolicy a/broken', 'spec.ingress[0].ports[0].endPort']]);
   });
 });
 

@@ -37,7 +37,7 @@ import {
   type IpAddress,
   type IpInterval,
 } from '../util/cidr.js';
-import { fieldPath, formatFieldError, type FieldError } from '../api/errors.js';
+import { formatFieldError, type FieldError } from '../api/errors.js';
 import { translateNetworkPolicy, type NetworkPolicyTranslationOptions } from '../translate/networkpolicy.js';
 import {
   calicoPolicySet,
@@ -498,7 +498,7 @@ function workloadPeers(
     endpoint.ips.forEach((text, ipIndex) => {
       const parsed = parseIp(text);
       if (parsed.ok) ips.push(parsed.value);
-      else errors.push({ path: fieldPath('status.podIPs', ipIndex), message: parsed.message });
+      else errors.push({ path: ['status', 'podIPs', ipIndex], message: parsed.message });
     });
     if (errors.length > 0) {
       problems.push({ kind: 'endpoint', index, subject: `Pod ${namespace}/${endpoint.name}`, errors });
@@ -652,7 +652,7 @@ function focusPeers(
       subject: focus,
       errors: [
         {
-          path: '',
+          path: [],
           message: match
             ? `no workload or pod of that name in the input${known.length > 0 ? ` (there are: ${known.join(', ')})` : ''}`
             : 'expected NAMESPACE/NAME or NAME',

@@ -1,3 +1,4 @@
+import { formatPath } from '../api/errors.js';
 import type { NetworkPolicy, NetworkPolicySpec } from '../api/kube.js';
 import {
   compileNetworkPolicy,
@@ -286,7 +287,7 @@ describe('compileNetworkPolicy', () => {
     const result = compileNetworkPolicy(invalid);
     expect(result.ok).toBe(false);
     if (result.ok) return;
-    expect(result.errors.map((error) => error.path)).toEqual([
+    expect(result.errors.map((error) => formatPath(error.path))).toEqual([
       'spec.podSelector.matchExpressions[0].values',
       'spec.ingress[0].from[0]',
       'spec.ingress[0].from[1].ipBlock.cidr',

@@ -32,7 +32,7 @@ import {
   type Cidr,
   type Parsed,
 } from '../util/cidr.js';
-import { fieldPath, type FieldError, type Validated } from '../api/errors.js';
+import { formatPath, type FieldError, type Validated, type FieldPath } from '../api/errors.js';
 import { effectivePolicyTypes } from '../translate/networkpolicy.js';
 import { compileLabelSelector, InvalidLabelSelectorError, type Labels } from '../selectors/kubernetes.js';
 import {
@@ -92,26 +92,26 @@ export function compileNetworkPolicy(np: NetworkPolicy): Validated<CompiledNetwo
   const errors: FieldError[] = [];
   const namespace = np.metadata?.namespace;
   const name = np.metadata?.name;
-  if (!namespace) errors.push({ path: 'metadata.namespace', message: 'required' });
-  if (!name) errors.push({ path: 'metadata.name', message: 'required' });
+  if (!namespace) errors.push({ path: ['metadata', 'namespace'], message: 'required' });
+  if (!name) errors.push({ path: ['metadata', 'name'], message: 'required' });
   const spec = np.spec;
   if (spec === undefined || spec === null)
-    return { ok: false, errors: [...errors, { path: 'spec', message: 'required' }] };
+    return { ok: false, errors: [...errors, { path: ['spec'], message: 'required' }] };
 
-  const podSelector = compileSelector(spec.podSelector ?? {}, 'spec.podSelector', errors);
+  const podSelector = compileSelector(spec.podSelector ?? {}, ['spec', 'podSelector'], errors);
   (spec.policyTypes ?? []).forEach((type, index) => {
     if (type !== 'Ingress' && type !== 'Egress') {
       errors.push({
-        path: fieldPath('spec.policyTypes', index),
+        path: ['spec', 'policyTypes', index],
         message: `unsupported value ${JSON.stringify(type)}`,
       });
     }
   });
   const ingress = (spec.ingress ?? []).map((rule, index) =>
-    compileRule(rule?.from, rule?.ports, fieldPath('spec.ingress', index), 'from', errors),
+    compileRule(rule?.from, rule?.ports, ['spec', 'ingress', index], 'from', errors),
   );
   const egress = (spec.egress ?? []).map((rule, index) =>
-    compileRule(rule?.to, rule?.ports, fieldPath('spec.egress', index), 'to', errors),
+    compileRule(rule?.to, rule?.ports, ['spec', 'egress', index], 'to', errors),
   );
   if (errors.length > 0 || podSelector === undefined) return { ok: false, errors };
   return {
@@ -130,7 +130,7 @@ export function compileNetworkPolicy(np: NetworkPolicy): Validated<CompiledNetwo
 function compileRule(
   peers: NetworkPolicyPeer[] | undefined,
   ports: NetworkPolicyPort[] | undefined,
-  path: string,
+  path: FieldPath,
   peersField: 'from' | 'to',
   errors: FieldError[],
 ): CompiledRule {
@@ -138,29 +138,29 @@ function compileRule(
     peers:
       peers === undefined || peers.length === 0
         ? undefined
-        : peers.map((peer, index) => compilePeer(peer, fieldPath(path, peersField, index), errors)),
+        : peers.map((peer, index) => compilePeer(peer, [...path, peersField, index], errors)),
     ports:
       ports === undefined || ports.length === 0
         ? undefined
-        : ports.map((port, index) => compilePort(port, fieldPath(path, 'ports', index), errors)),
+        : ports.map((port, index) => compilePort(port, [...path, 'ports', index], errors)),
   };
 }
 
-function compilePeer(peer: NetworkPolicyPeer, path: string, errors: FieldError[]): CompiledPeer {
+function compilePeer(peer: NetworkPolicyPeer, path: FieldPath, errors: FieldError[]): CompiledPeer {
   const selectors = peer.podSelector !== undefined || peer.namespaceSelector !== undefined;
   if (peer.ipBlock !== undefined) {
     if (selectors)
       errors.push({ path, message: 'ipBlock cannot be combined with pod or namespace selectors' });
     const cidr = parseIpBlockCidr(peer.ipBlock.cidr);
     if (!cidr.ok) {
-      errors.push({ path: fieldPath(path, 'ipBlock', 'cidr'), message: cidr.message });
+      errors.push({ path: [...path, 'ipBlock', 'cidr'], message: cidr.message });
       return { kind: 'ipBlock', cidr: { family: 4, network: 0n, prefixLength: 0 }, except: [] };
     }
     const except: Cidr[] = [];
     (peer.ipBlock.except ?? []).forEach((text, index) => {
       const parsed = parseIpBlockCidr(text);
       if (parsed.ok) except.push(parsed.value);
-      else errors.push({ path: fieldPath(path, 'ipBlock', 'except', index), message: parsed.message });
+      else errors.push({ path: [...path, 'ipBlock', 'except', index], message: parsed.message });
     });
     return { kind: 'ipBlock', cidr: cidr.value, except };
   }
@@ -170,11 +170,11 @@ function compilePeer(peer: NetworkPolicyPeer, path: string, errors: FieldError[]
     pods:
       peer.podSelector === undefined
         ? undefined
-        : compileSelector(peer.podSelector, fieldPath(path, 'podSelector'), errors),
+        : compileSelector(peer.podSelector, [...path, 'podSelector'], errors),
     namespaces:
       peer.namespaceSelector === undefined
         ? undefined
-        : compileSelector(peer.namespaceSelector, fieldPath(path, 'namespaceSelector'), errors),
+        : compileSelector(peer.namespaceSelector, [...path, 'namespaceSelector'], errors),
   };
 }
 
@@ -185,25 +185,25 @@ function parseIpBlockCidr(text: string): Parsed<Cidr> {
   return mapped === undefined ? parsed : { ok: false, message: mapped };
 }
 
-function compilePort(port: NetworkPolicyPort, path: string, errors: FieldError[]): CompiledPort {
+function compilePort(port: NetworkPolicyPort, path: FieldPath, errors: FieldError[]): CompiledPort {
   const protocol = port.protocol ?? 'TCP';
   if (!PROTOCOLS.includes(protocol))
     errors.push({
-      path: fieldPath(path, 'protocol'),
+      path: [...path, 'protocol'],
       message: `unsupported value ${JSON.stringify(protocol)}`,
     });
   if (port.endPort !== undefined && typeof port.port !== 'number') {
-    errors.push({ path: fieldPath(path, 'endPort'), message: 'may only be used with a numeric port' });
+    errors.push({ path: [...path, 'endPort'], message: 'may only be used with a numeric port' });
   }
   if (port.endPort !== undefined && typeof port.port === 'number' && port.endPort < port.port) {
-    errors.push({ path: fieldPath(path, 'endPort'), message: 'must be greater than or equal to port' });
+    errors.push({ path: [...path, 'endPort'], message: 'must be greater than or equal to port' });
   }
   return { protocol, port: port.port ?? undefined, endPort: port.endPort ?? undefined };
 }
 
 function compileSelector(
   selector: LabelSelector,
-  path: string,
+  path: FieldPath,
   errors: FieldError[],
 ): CompiledSelector | undefined {
   try {
@@ -288,7 +288,7 @@ function ruleMismatches(
     const peerMisses = rule.peers.map((candidate) => peerMismatch(candidate, policyNamespace, peer));
     if (peerMisses.every((miss) => miss !== undefined)) {
       peerMisses.forEach((message, index) =>
-        mismatches.push({ field: fieldPath(peersField, index), message: message as string }),
+        mismatches.push({ field: formatPath([peersField, index]), message: message as string }),
       );
     }
   }
@@ -296,7 +296,7 @@ function ruleMismatches(
     const portMisses = rule.ports.map((port) => portMismatch(port, connection));
     if (portMisses.every((miss) => miss !== undefined)) {
       portMisses.forEach((message, index) =>
-        mismatches.push({ field: fieldPath('ports', index), message: message as string }),
+        mismatches.push({ field: formatPath(['ports', index]), message: message as string }),
       );
     }
   }

@@ -1,3 +1,4 @@
+import { formatPath } from '../api/errors.js';
 import type { Pod } from '../api/kube.js';
 import { formatIp } from '../util/cidr.js';
 import {
@@ -71,7 +72,7 @@ describe('buildClusterModel', () => {
     });
     expect(result.ok).toBe(false);
     if (result.ok) return;
-    expect(result.errors.map((error) => error.path)).toEqual([
+    expect(result.errors.map((error) => formatPath(error.path))).toEqual([
       'pods[0].metadata.namespace',
       'pods[1].status.podIPs[0]',
     ]);
@@ -158,6 +159,6 @@ describe('resolveConnection', () => {
     const result = resolve(connection);
     expect(result.ok).toBe(false);
     if (result.ok) return;
-    expect(result.errors.map((error) => error.path)).toContain(path);
+    expect(result.errors.map((error) => formatPath(error.path))).toContain(path);
   });
 });

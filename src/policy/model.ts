@@ -10,7 +10,7 @@
  */
 import type { Namespace, Pod, Protocol } from '../api/kube.js';
 import { NAMESPACE_NAME_LABEL } from '../api/kube.js';
-import { fieldPath, type FieldError, type Validated } from '../api/errors.js';
+import { type FieldError, type Validated, type FieldPath } from '../api/errors.js';
 import { formatIp, parseIp, type IpAddress, type IpFamily } from '../util/cidr.js';
 import {
   CALICO_K8S_ORCHESTRATOR,
@@ -136,11 +136,11 @@ export function buildClusterModel(input: {
   );
   const pods: PodModel[] = [];
   (input.pods ?? []).forEach((pod, index) => {
-    const path = `pods[${index}]`;
+    const path: FieldPath = ['pods', index];
     const namespace = pod.metadata.namespace;
     if (namespace === undefined || namespace === '') {
       errors.push({
-        path: fieldPath(path, 'metadata', 'namespace'),
+        path: [...path, 'metadata', 'namespace'],
         message: `pod ${pod.metadata.name}: required`,
       });
       return;
@@ -151,7 +151,7 @@ export function buildClusterModel(input: {
     texts.forEach((text, ipIndex) => {
       const parsed = parseIp(text);
       if (parsed.ok) ips.push(parsed.value);
-      else errors.push({ path: fieldPath(path, 'status', 'podIPs', ipIndex), message: parsed.message });
+      else errors.push({ path: [...path, 'status', 'podIPs', ipIndex], message: parsed.message });
     });
     const namedPorts: NamedPort[] = [];
     for (const container of [...pod.spec.containers, ...(pod.spec.initContainers ?? [])]) {
@@ -274,19 +274,19 @@ export function resolveConnection(
   const needsPort = protocol === 'TCP' || protocol === 'UDP' || protocol === 'SCTP';
   if (!['TCP', 'UDP', 'SCTP', 'ICMP', 'ICMPv6'].includes(protocol)) {
     errors.push({
-      path: 'protocol',
+      path: ['protocol'],
       message: `${JSON.stringify(protocol)} is not one of TCP, UDP, SCTP, ICMP, ICMPv6`,
     });
   } else if (needsPort && !isPort(port)) {
-    errors.push({ path: 'port', message: `${protocol} needs a destination port from 1 to 65535` });
+    errors.push({ path: ['port'], message: `${protocol} needs a destination port from 1 to 65535` });
   } else if (!needsPort && port !== undefined) {
-    errors.push({ path: 'port', message: `${protocol} has no ports` });
+    errors.push({ path: ['port'], message: `${protocol} has no ports` });
   }
   if (srcPort !== undefined && !isPort(srcPort))
-    errors.push({ path: 'srcPort', message: 'must be from 1 to 65535' });
+    errors.push({ path: ['srcPort'], message: 'must be from 1 to 65535' });
 
-  const src = lookUp(cluster, connection.src, 'src', errors);
-  const dst = lookUp(cluster, connection.dst, 'dst', errors);
+  const src = lookUp(cluster, connection.src, ['src'], errors);
+  const dst = lookUp(cluster, connection.dst, ['dst'], errors);
   if (errors.length > 0 || src === undefined || dst === undefined) return { ok: false, errors };
 
   const fixed = [src, dst].flatMap((side) => (side.kind === 'external' ? [side.ip.family] : []));
@@ -299,7 +299,7 @@ export function resolveConnection(
     ) {
       return {
         ok: false,
-        errors: [{ path: 'ipFamily', message: 'the two sides are of different IP families' }],
+        errors: [{ path: ['ipFamily'], message: 'the two sides are of different IP families' }],
       };
     }
   } else {
@@ -311,9 +311,9 @@ export function resolveConnection(
       4;
   }
   if (protocol === 'ICMP' && family === 6)
-    errors.push({ path: 'protocol', message: 'ICMP is IPv4; use ICMPv6' });
+    errors.push({ path: ['protocol'], message: 'ICMP is IPv4; use ICMPv6' });
   if (protocol === 'ICMPv6' && family === 4)
-    errors.push({ path: 'protocol', message: 'ICMPv6 is IPv6; use ICMP' });
+    errors.push({ path: ['protocol'], message: 'ICMPv6 is IPv6; use ICMP' });
   if (errors.length > 0) return { ok: false, errors };
 
   const resolve = (side: LookedUp): ResolvedEndpoint =>
@@ -337,13 +337,13 @@ type LookedUp =
 function lookUp(
   cluster: ClusterModel,
   ref: PeerRef,
-  path: string,
+  path: FieldPath,
   errors: FieldError[],
 ): LookedUp | undefined {
   if (ref.kind === 'external') {
     const parsed = parseIp(ref.ip);
     if (!parsed.ok) {
-      errors.push({ path: fieldPath(path, 'ip'), message: parsed.message });
+      errors.push({ path: [...path, 'ip'], message: parsed.message });
       return undefined;
     }
     return { kind: 'external', ip: parsed.value };

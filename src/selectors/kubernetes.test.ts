@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import type { LabelSelector } from '../api/kube.js';
+import { formatPath, type FieldPath } from '../api/errors.js';
 import {
   compileLabelSelector,
   InvalidLabelSelectorError,
@@ -110,7 +111,7 @@ describe('matchesLabelSelector', () => {
   it('refuses to guess a meaning for an invalid selector', () => {
     const inWithoutValues: LabelSelector = { matchExpressions: [{ key: 'a', operator: 'In', values: [] }] };
     expect(() => matchesLabelSelector(inWithoutValues, { a: 'x' })).toThrow(InvalidLabelSelectorError);
-    expect(() => compileLabelSelector(inWithoutValues, 'spec.podSelector')).toThrow(
+    expect(() => compileLabelSelector(inWithoutValues, ['spec', 'podSelector'])).toThrow(
       "spec.podSelector.matchExpressions[0].values: must be specified when `operator` is 'In' or 'NotIn'",
     );
     const unknownOperator = {
@@ -121,7 +122,8 @@ describe('matchesLabelSelector', () => {
 });
 
 describe('validateLabelSelector', () => {
-  const at = 'spec.ingress[0].from[1].podSelector';
+  const atPath: FieldPath = ['spec', 'ingress', 0, 'from', 1, 'podSelector'];
+  const at = formatPath(atPath);
   const invalid: [string, unknown, { path: string; message: RegExp }[]][] = [
     ['not an object', 'app=web', [{ path: at, message: /must be an object/ }]],
     ['a list', [], [{ path: at, message: /must be an object/ }]],
@@ -237,10 +239,10 @@ describe('validateLabelSelector', () => {
     ],
   ];
   it.each(invalid)('%s', (_description, selector, expected) => {
-    const errors = validateLabelSelector(selector as LabelSelector, at);
+    const errors = validateLabelSelector(selector as LabelSelector, atPath);
     expect(errors).toHaveLength(expected.length);
     expected.forEach((want, i) => {
-      expect(errors[i]?.path).toBe(want.path);
+      expect(formatPath(errors[i]?.path ?? [])).toBe(want.path);
       expect(errors[i]?.message).toMatch(want.message);
     });
   });
@@ -263,7 +265,7 @@ describe('validateLabelSelector', () => {
       },
     ],
   ])('accepts %s', (_description, selector) => {
-    expect(validateLabelSelector(selector, at)).toEqual([]);
+    expect(validateLabelSelector(selector, atPath)).toEqual([]);
   });
 });
 

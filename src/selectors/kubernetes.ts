@@ -9,7 +9,7 @@
  * Kubernetes' `nil` selector (matches nothing) is likewise the caller's business.
  */
 import type { LabelSelector, LabelSelectorOperator } from '../api/kube.js';
-import { fieldPath, formatFieldError, type FieldError } from '../api/errors.js';
+import { formatFieldError, type FieldError, type FieldPath } from '../api/errors.js';
 
 /** A label map as the evaluators read it (pod, namespace or endpoint labels). */
 export type Labels = Readonly<Record<string, string>>;
@@ -115,9 +115,9 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
  * (e.g. `spec.podSelector`). Checks the shape too, because selectors from files are untyped YAML: a common slip
  * is `matchLabels: {version: 1}`, a number where a string is required.
  */
-export function validateLabelSelector(selector: LabelSelector, path: string): FieldError[] {
+export function validateLabelSelector(selector: LabelSelector, path: FieldPath): FieldError[] {
   const errors: FieldError[] = [];
-  const report = (at: string, message: string): void => {
+  const report: Report = (at, message) => {
     errors.push({ path: at, message });
   };
   if (!isRecord(selector)) {
@@ -127,10 +127,10 @@ export function validateLabelSelector(selector: LabelSelector, path: string): Fi
   const { matchLabels, matchExpressions } = selector as Record<string, unknown>;
   if (matchLabels !== undefined && matchLabels !== null) {
     if (!isRecord(matchLabels)) {
-      report(fieldPath(path, 'matchLabels'), 'must be a map of label keys to values');
+      report([...path, 'matchLabels'], 'must be a map of label keys to values');
     } else {
       for (const [key, value] of Object.entries(matchLabels)) {
-        const at = () => fieldPath(path, 'matchLabels', key);
+        const at = (): FieldPath => [...path, 'matchLabels', key];
         reportKey(key, at, report);
         if (typeof value !== 'string') report(at(), `value must be a string, got ${describe(value)}`);
         else reportValue(value, at, report);
@@ -139,10 +139,10 @@ export function validateLabelSelector(selector: LabelSelector, path: string): Fi
   }
   if (matchExpressions !== undefined && matchExpressions !== null) {
     if (!Array.isArray(matchExpressions)) {
-      report(fieldPath(path, 'matchExpressions'), 'must be a list');
+      report([...path, 'matchExpressions'], 'must be a list');
     } else {
       matchExpressions.forEach((requirement, i) =>
-        validateRequirement(requirement, () => fieldPath(path, 'matchExpressions', i), report),
+        validateRequirement(requirement, () => [...path, 'matchExpressions', i], report),
       );
     }
   }
@@ -150,16 +150,16 @@ export function validateLabelSelector(selector: LabelSelector, path: string): Fi
 }
 
 /** `pathOf` builds the requirement's field path, called only when there is an error to report. */
-function validateRequirement(requirement: unknown, pathOf: () => string, report: Report): void {
+function validateRequirement(requirement: unknown, pathOf: () => FieldPath, report: Report): void {
   if (!isRecord(requirement)) {
     report(pathOf(), 'must be an object with key, operator and values');
     return;
   }
   const { key, operator, values } = requirement;
-  if (typeof key !== 'string') report(fieldPath(pathOf(), 'key'), `must be a string, got ${describe(key)}`);
-  else reportKey(key, () => fieldPath(pathOf(), 'key'), report);
+  if (typeof key !== 'string') report([...pathOf(), 'key'], `must be a string, got ${describe(key)}`);
+  else reportKey(key, () => [...pathOf(), 'key'], report);
 
-  const valuesPath = () => fieldPath(pathOf(), 'values');
+  const valuesPath = (): FieldPath => [...pathOf(), 'values'];
   const valueList: unknown[] | undefined =
     values === undefined || values === null ? [] : Array.isArray(values) ? values : undefined;
   if (valueList === undefined) report(valuesPath(), `must be a list of strings, got ${describe(values)}`);
@@ -179,27 +179,27 @@ function validateRequirement(requirement: unknown, pathOf: () => string, report:
       break;
     default:
       report(
-        fieldPath(pathOf(), 'operator'),
+        [...pathOf(), 'operator'],
         `unsupported value ${describe(operator)}: supported values: ${OPERATORS.map((o) => `"${o}"`).join(', ')}`,
       );
   }
   valueList?.forEach((value, i) => {
-    const at = () => fieldPath(valuesPath(), i);
+    const at = (): FieldPath => [...valuesPath(), i];
     if (typeof value !== 'string') report(at(), `must be a string, got ${describe(value)}`);
     else reportValue(value, at, report);
   });
 }
 
-type Report = (path: string, message: string) => void;
+type Report = (path: FieldPath, message: string) => void;
 
 // These run for every key and value of every selector; `pathOf` builds a field path only for an error.
 
-function reportKey(key: string, pathOf: () => string, report: Report): void {
+function reportKey(key: string, pathOf: () => FieldPath, report: Report): void {
   for (const message of labelKeyErrors(key))
     report(pathOf(), `invalid label key ${JSON.stringify(key)}: ${message}`);
 }
 
-function reportValue(value: string, pathOf: () => string, report: Report): void {
+function reportValue(value: string, pathOf: () => FieldPath, report: Report): void {
   for (const message of labelValueErrors(value))
     report(pathOf(), `invalid value ${JSON.stringify(value)}: ${message}`);
 }
@@ -218,7 +218,7 @@ const compareStrings = (a: string, b: string): number => (a < b ? -1 : a > b ? 1
  * The selector's requirements, sorted by key then operator (apimachinery sorts by key), values sorted and
  * de-duplicated. Throws InvalidLabelSelectorError when validateLabelSelector reports anything.
  */
-export function labelSelectorRequirements(selector: LabelSelector, path = ''): LabelRequirement[] {
+export function labelSelectorRequirements(selector: LabelSelector, path: FieldPath = []): LabelRequirement[] {
   const errors = validateLabelSelector(selector, path);
   if (errors.length > 0) throw new InvalidLabelSelectorError(errors);
   const requirements: LabelRequirement[] = Object.entries(selector.matchLabels ?? {}).map(([key, value]) => ({
@@ -251,7 +251,10 @@ function requirementMatches({ key, operator, values }: LabelRequirement, labels:
  * Throws InvalidLabelSelectorError for a selector the API server would reject (e.g. `In` with no values), since
  * guessing a meaning could widen a policy.
  */
-export function compileLabelSelector(selector: LabelSelector, path = ''): (labels: Labels) => boolean {
+export function compileLabelSelector(
+  selector: LabelSelector,
+  path: FieldPath = [],
+): (labels: Labels) => boolean {
   const requirements = labelSelectorRequirements(selector, path);
   return (labels) => requirements.every((requirement) => requirementMatches(requirement, labels));
 }

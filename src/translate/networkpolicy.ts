@@ -64,7 +64,7 @@ import {
   parseCidr,
   type Cidr,
 } from '../util/cidr.js';
-import { fieldPath, type FieldError, type Finding } from '../api/errors.js';
+import { type FieldError, type Finding, type FieldPath } from '../api/errors.js';
 import { gnpNameForNetworkPolicy } from './names.js';
 import { andTerms, equalityTerm, labelSelectorTerms } from './selector.js';
 
@@ -124,32 +124,32 @@ export function translateNetworkPolicy(
   const tier = options.tier ?? DEFAULT_TIER;
   const order = options.order ?? DEFAULT_NETWORKPOLICY_ORDER;
   if (!Number.isFinite(order))
-    errors.push({ path: '', message: `the GNP order must be a finite number, got ${order}` });
+    errors.push({ path: [], message: `the GNP order must be a finite number, got ${order}` });
 
   const name = np.metadata?.name;
   const namespace = np.metadata?.namespace;
   if (typeof name !== 'string' || name === '') {
-    errors.push({ path: 'metadata.name', message: 'required' });
+    errors.push({ path: ['metadata', 'name'], message: 'required' });
   } else if (name.length > 253 || !DNS_SUBDOMAIN.test(name)) {
     errors.push({
-      path: 'metadata.name',
+      path: ['metadata', 'name'],
       message: `${JSON.stringify(name)} is not a valid object name (a DNS subdomain: lower-case alphanumerics, '-' and '.', at most 253 characters)`,
     });
   }
   if (typeof namespace !== 'string' || namespace === '') {
     errors.push({
-      path: 'metadata.namespace',
+      path: ['metadata', 'namespace'],
       message: 'required: a NetworkPolicy applies to the pods of its namespace',
     });
   } else if (namespace.length > 63 || !DNS_LABEL.test(namespace)) {
     errors.push({
-      path: 'metadata.namespace',
+      path: ['metadata', 'namespace'],
       message: `${JSON.stringify(namespace)} is not a valid namespace name (a DNS label: lower-case alphanumerics and '-', at most 63 characters)`,
     });
   }
   const spec: NetworkPolicySpec | undefined = np.spec;
   if (spec === undefined || spec === null || typeof spec !== 'object') {
-    errors.push({ path: 'spec', message: 'required' });
+    errors.push({ path: ['spec'], message: 'required' });
     return { ok: false, errors };
   }
   // Keep going with placeholders so that the spec's errors are reported together with the metadata's.
@@ -160,14 +160,14 @@ export function translateNetworkPolicy(
   (spec.policyTypes ?? []).forEach((type, index) => {
     if (!POLICY_TYPES.includes(type)) {
       errors.push({
-        path: fieldPath('spec.policyTypes', index),
+        path: ['spec', 'policyTypes', index],
         message: `${JSON.stringify(type)} is not a policy type: use Ingress or Egress`,
       });
     }
   });
   const types = effectivePolicyTypes(spec);
 
-  const podTerms = podSelectorTerms(spec.podSelector ?? {}, 'spec.podSelector', errors);
+  const podTerms = podSelectorTerms(spec.podSelector ?? {}, ['spec', 'podSelector'], errors);
   const selector = andTerms([ORCHESTRATOR_TERM, equalityTerm(CALICO_NAMESPACE_LABEL, ns), ...podTerms]);
 
   const translated: Record<PolicyType, CalicoRule[]> = { Ingress: [], Egress: [] };
@@ -180,7 +180,7 @@ export function translateNetworkPolicy(
     if (!types.includes(direction)) {
       if (rules.length > 0) {
         warnings.push({
-          path: fieldPath('spec', field),
+          path: ['spec', field],
           message: `ignored: spec.policyTypes does not include ${direction}, so Kubernetes does not enforce these rules`,
           severity: 'warning',
           code: 'RulesIgnoredByPolicyTypes',
@@ -190,14 +190,14 @@ export function translateNetworkPolicy(
     }
     const peerField = direction === 'Ingress' ? 'from' : 'to';
     rules.forEach((rule, ruleIndex) => {
-      const rulePath = fieldPath('spec', field, ruleIndex);
+      const rulePath = ['spec', field, ruleIndex];
       const { peers } = rule;
       translated[direction].push(
         ...ruleToCalico(
           direction,
           ns,
-          { peers: peers ?? [], path: fieldPath(rulePath, peerField) },
-          { ports: rule.ports ?? [], path: fieldPath(rulePath, 'ports') },
+          { peers: peers ?? [], path: [...rulePath, peerField] },
+          { ports: rule.ports ?? [], path: [...rulePath, 'ports'] },
           errors,
           warnings,
         ),
@@ -244,8 +244,8 @@ interface PeerFields {
 function ruleToCalico(
   direction: PolicyType,
   namespace: string,
-  { peers, path: peersPath }: { peers: readonly NetworkPolicyPeer[]; path: string },
-  { ports, path: portsPath }: { ports: readonly NetworkPolicyPort[]; path: string },
+  { peers, path: peersPath }: { peers: readonly NetworkPolicyPeer[]; path: FieldPath },
+  { ports, path: portsPath }: { ports: readonly NetworkPolicyPort[]; path: FieldPath },
   errors: FieldError[],
   warnings: Finding[],
 ): CalicoRule[] {
@@ -253,9 +253,7 @@ function ruleToCalico(
   const peerFields: PeerFields[] =
     peers.length === 0
       ? [{}]
-      : peers.map((peer, index) =>
-          peerToCalico(peer, namespace, fieldPath(peersPath, index), errors, warnings),
-        );
+      : peers.map((peer, index) => peerToCalico(peer, namespace, [...peersPath, index], errors, warnings));
   const protocolPorts = portsByProtocol(ports, portsPath, errors);
 
   const rules: CalicoRule[] = [];
@@ -294,7 +292,7 @@ function entityRule(peer: PeerFields, ports: CalicoPort[] | undefined): EntityRu
 function peerToCalico(
   peer: NetworkPolicyPeer,
   namespace: string,
-  path: string,
+  path: FieldPath,
   errors: FieldError[],
   warnings: Finding[],
 ): PeerFields {
@@ -312,7 +310,7 @@ function peerToCalico(
     return {};
   }
   if (peer.ipBlock !== undefined)
-    return ipBlockToCalico(peer.ipBlock, fieldPath(path, 'ipBlock'), errors, warnings);
+    return ipBlockToCalico(peer.ipBlock, [...path, 'ipBlock'], errors, warnings);
   if (!hasSelectors) {
     errors.push({
       path,
@@ -321,7 +319,7 @@ function peerToCalico(
     return {};
   }
 
-  const podTerms = podSelectorTerms(peer.podSelector, fieldPath(path, 'podSelector'), errors);
+  const podTerms = podSelectorTerms(peer.podSelector, [...path, 'podSelector'], errors);
   if (peer.namespaceSelector === undefined) {
     // podSelector alone means "pods in the policy's own namespace".
     return {
@@ -330,7 +328,7 @@ function peerToCalico(
   }
   const namespaceTerms = namespaceSelectorTerms(
     peer.namespaceSelector,
-    fieldPath(path, 'namespaceSelector'),
+    [...path, 'namespaceSelector'],
     errors,
   );
   // Calico evaluates a rule's namespaceSelector against the endpoint's namespace labels (`pcns.` + key) and ANDs it
@@ -344,18 +342,18 @@ function peerToCalico(
 
 function ipBlockToCalico(
   block: IPBlock,
-  path: string,
+  path: FieldPath,
   errors: FieldError[],
   warnings: Finding[],
 ): PeerFields {
   if (block === null || typeof block !== 'object' || typeof block.cidr !== 'string') {
-    errors.push({ path: fieldPath(path, 'cidr'), message: 'required' });
+    errors.push({ path: [...path, 'cidr'], message: 'required' });
     return {};
   }
-  const cidr = parseIpBlockCidr(block.cidr, fieldPath(path, 'cidr'), errors, warnings);
+  const cidr = parseIpBlockCidr(block.cidr, [...path, 'cidr'], errors, warnings);
   const except: Cidr[] = [];
   (block.except ?? []).forEach((text, index) => {
-    const exceptPath = fieldPath(path, 'except', index);
+    const exceptPath = [...path, 'except', index];
     if (typeof text !== 'string') {
       errors.push({ path: exceptPath, message: 'must be a CIDR string' });
       return;
@@ -382,7 +380,7 @@ function ipBlockToCalico(
 
 function parseIpBlockCidr(
   text: string,
-  path: string,
+  path: FieldPath,
   errors: FieldError[],
   warnings: Finding[],
 ): Cidr | undefined {
@@ -417,7 +415,11 @@ function uniqueSorted(cidrs: Cidr[]): Cidr[] {
 // ---------------------------------------------------------------------------------------------------------------
 // Selectors with Calico-reserved keys
 
-function podSelectorTerms(selector: LabelSelector | undefined, path: string, errors: FieldError[]): string[] {
+function podSelectorTerms(
+  selector: LabelSelector | undefined,
+  path: FieldPath,
+  errors: FieldError[],
+): string[] {
   return termsWithoutReservedKeys(selector, path, errors, (key) =>
     key === CALICO_NAMESPACE_LABEL ||
     key === CALICO_ORCHESTRATOR_LABEL ||
@@ -429,7 +431,7 @@ function podSelectorTerms(selector: LabelSelector | undefined, path: string, err
   );
 }
 
-function namespaceSelectorTerms(selector: LabelSelector, path: string, errors: FieldError[]): string[] {
+function namespaceSelectorTerms(selector: LabelSelector, path: FieldPath, errors: FieldError[]): string[] {
   return termsWithoutReservedKeys(selector, path, errors, (key) =>
     key === CALICO_NAME_LABEL
       ? `Calico sets the namespace label ${JSON.stringify(key)} to the namespace's name, so a namespace selector on it would not mean in Calico what it means in Kubernetes; select on kubernetes.io/metadata.name instead`
@@ -440,7 +442,7 @@ function namespaceSelectorTerms(selector: LabelSelector, path: string, errors: F
 /** The selector's Calico terms; a key `reason` refuses, or an invalid selector, is an error and gives no terms. */
 function termsWithoutReservedKeys(
   selector: LabelSelector | undefined,
-  path: string,
+  path: FieldPath,
   errors: FieldError[],
   reason: (key: string) => string | undefined,
 ): string[] {
@@ -455,19 +457,18 @@ function termsWithoutReservedKeys(
 
 function rejectReservedKeys(
   selector: LabelSelector | undefined,
-  path: string,
+  path: FieldPath,
   errors: FieldError[],
   reason: (key: string) => string | undefined,
 ): void {
   if (selector === undefined || selector === null || typeof selector !== 'object') return;
   for (const key of Object.keys(selector.matchLabels ?? {})) {
     const message = reason(key);
-    if (message !== undefined) errors.push({ path: fieldPath(path, 'matchLabels', key), message });
+    if (message !== undefined) errors.push({ path: [...path, 'matchLabels', key], message });
   }
   (selector.matchExpressions ?? []).forEach((requirement, index) => {
     const message = typeof requirement?.key === 'string' ? reason(requirement.key) : undefined;
-    if (message !== undefined)
-      errors.push({ path: fieldPath(path, 'matchExpressions', index, 'key'), message });
+    if (message !== undefined) errors.push({ path: [...path, 'matchExpressions', index, 'key'], message });
   });
 }
 
@@ -489,13 +490,13 @@ interface PortAccumulator {
 
 function portsByProtocol(
   ports: readonly NetworkPolicyPort[],
-  path: string,
+  path: FieldPath,
   errors: FieldError[],
 ): ProtocolPorts[] {
   if (ports.length === 0) return [{ protocol: undefined, ports: undefined }];
   const byProtocol = new Map<Protocol, PortAccumulator>();
   ports.forEach((port, index) => {
-    const portPath = fieldPath(path, index);
+    const portPath = [...path, index];
     if (port === null || typeof port !== 'object') {
       errors.push({ path: portPath, message: 'a port must be an object with protocol, port and endPort' });
       return;
@@ -503,7 +504,7 @@ function portsByProtocol(
     const protocol = port.protocol ?? 'TCP';
     if (!PROTOCOLS.includes(protocol)) {
       errors.push({
-        path: fieldPath(portPath, 'protocol'),
+        path: [...portPath, 'protocol'],
         message: `${JSON.stringify(protocol)} is not supported: use TCP, UDP or SCTP`,
       });
       return;
@@ -521,14 +522,14 @@ function portsByProtocol(
 
 function addPort(
   port: NetworkPolicyPort,
-  path: string,
+  path: FieldPath,
   accumulator: PortAccumulator,
   errors: FieldError[],
 ): void {
   const { port: value, endPort } = port;
   if (value === undefined || value === null) {
     if (endPort !== undefined && endPort !== null) {
-      errors.push({ path: fieldPath(path, 'endPort'), message: 'endPort requires port' });
+      errors.push({ path: [...path, 'endPort'], message: 'endPort requires port' });
       return;
     }
     accumulator.all = true;
@@ -537,20 +538,20 @@ function addPort(
   if (typeof value === 'string') {
     if (/^[0-9]+$/.test(value)) {
       errors.push({
-        path: fieldPath(path, 'port'),
+        path: [...path, 'port'],
         message: `"${value}" is a string; write a port number without quotes (a quoted value is a port name)`,
       });
       return;
     }
     if (value.length > 15 || !PORT_NAME.test(value) || value.endsWith('-') || !/[a-z]/.test(value)) {
       errors.push({
-        path: fieldPath(path, 'port'),
+        path: [...path, 'port'],
         message: `${JSON.stringify(value)} is not a valid port name (at most 15 lower-case letters, digits and single '-' inside, with at least one letter)`,
       });
       return;
     }
     if (endPort !== undefined && endPort !== null) {
-      errors.push({ path: fieldPath(path, 'endPort'), message: 'endPort cannot be used with a named port' });
+      errors.push({ path: [...path, 'endPort'], message: 'endPort cannot be used with a named port' });
       return;
     }
     accumulator.names.add(value);
@@ -558,7 +559,7 @@ function addPort(
   }
   if (!isPortNumber(value)) {
     errors.push({
-      path: fieldPath(path, 'port'),
+      path: [...path, 'port'],
       message: `${JSON.stringify(value)} is not a port: use 1 to 65535 or a port name`,
     });
     return;
@@ -567,7 +568,7 @@ function addPort(
   if (endPort !== undefined && endPort !== null) {
     if (!isPortNumber(endPort) || endPort < value) {
       errors.push({
-        path: fieldPath(path, 'endPort'),
+        path: [...path, 'endPort'],
         message: `${JSON.stringify(endPort)} must be a port number from ${value} (port) to 65535`,
       });
       return;

@@ -57,7 +57,7 @@ export function renderPolicies<S>(
         warnings.push({
           source,
           error: {
-            path: 'spec.zones',
+            path: ['spec', 'zones'],
             message: `${policy.metadata.name} is also claimed by profile ${owner}, which keeps it`,
           },
         });

@@ -1,3 +1,4 @@
+import { formatPath } from '../api/errors.js';
 import fc from 'fast-check';
 import type { LabelSelector } from '../api/kube.js';
 import { compileLabelSelector } from '../selectors/kubernetes.js';
@@ -5,7 +6,7 @@ import { parseSelector } from '../selectors/calico.js';
 import { labelSelectorToCalico, labelSelectorTerms } from './selector.js';
 
 const translate = (selector: LabelSelector | undefined): string => {
-  const result = labelSelectorToCalico(selector, 'spec.podSelector');
+  const result = labelSelectorToCalico(selector, ['spec', 'podSelector']);
   if (!result.ok) throw new Error(JSON.stringify(result.errors));
   return result.value;
 };
@@ -33,7 +34,7 @@ describe('labelSelectorToCalico', () => {
   it('an empty or absent selector is all()', () => {
     expect(translate({})).toBe('all()');
     expect(translate({ matchLabels: {}, matchExpressions: [] })).toBe('all()');
-    expect(labelSelectorTerms(undefined, 'x')).toEqual({ ok: true, value: [] });
+    expect(labelSelectorTerms(undefined, ['x'])).toEqual({ ok: true, value: [] });
   });
 
   it('is canonical: reordered expressions and values, duplicates, give the same text', () => {
@@ -61,11 +62,11 @@ describe('labelSelectorToCalico', () => {
   it('rejects values Calico cannot quote, naming the field, instead of widening', () => {
     const result = labelSelectorToCalico(
       { matchExpressions: [{ key: 'app', operator: 'In', values: ['ok', `it's "quoted"`] }] },
-      'spec.ingress[0].from[0].podSelector',
+      ['spec', 'ingress', 0, 'from', 0, 'podSelector'],
     );
     expect(result.ok).toBe(false);
     if (result.ok) return;
-    expect(result.errors.map((error) => error.path)).toContain(
+    expect(result.errors.map((error) => formatPath(error.path))).toContain(
       'spec.ingress[0].from[0].podSelector.matchExpressions[0].values[1]',
     );
   });
@@ -76,11 +77,11 @@ describe('labelSelectorToCalico', () => {
         matchLabels: { 'bad key': 'x' },
         matchExpressions: [{ key: 'app', operator: 'In', values: [] }],
       },
-      'spec.podSelector',
+      ['spec', 'podSelector'],
     );
     expect(result.ok).toBe(false);
     if (result.ok) return;
-    expect(result.errors.map((error) => error.path)).toEqual([
+    expect(result.errors.map((error) => formatPath(error.path))).toEqual([
       'spec.podSelector.matchLabels[bad key]',
       'spec.podSelector.matchExpressions[0].values',
     ]);

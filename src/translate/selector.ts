@@ -23,7 +23,7 @@
 import type { LabelSelector, LabelSelectorRequirement } from '../api/kube.js';
 import { isSelectorLabelKey, quoteSelectorValue } from '../selectors/calico.js';
 import { validateLabelSelector } from '../selectors/kubernetes.js';
-import { fieldPath, type FieldError, type Validated } from '../api/errors.js';
+import { type FieldError, type Validated, type FieldPath } from '../api/errors.js';
 
 /** The Calico expression matching everything; what an empty Kubernetes selector means. */
 export const MATCH_ALL = 'all()';
@@ -32,7 +32,10 @@ export const MATCH_ALL = 'all()';
  * The Calico terms (to be ANDed) equivalent to a Kubernetes label selector; `[]` for an empty selector.
  * `path` names the selector in errors, e.g. `spec.ingress[0].from[1].podSelector`.
  */
-export function labelSelectorTerms(selector: LabelSelector | undefined, path: string): Validated<string[]> {
+export function labelSelectorTerms(
+  selector: LabelSelector | undefined,
+  path: FieldPath,
+): Validated<string[]> {
   if (selector === undefined) return { ok: true, value: [] };
   // The API server's rules first: they also vouch for the shape (strings where strings belong) used below.
   const invalid = validateLabelSelector(selector, path);
@@ -44,14 +47,14 @@ export function labelSelectorTerms(selector: LabelSelector | undefined, path: st
   const labelTerms: string[] = [];
   const matchLabels = selector.matchLabels ?? {};
   for (const key of Object.keys(matchLabels).sort(compareCodeUnits)) {
-    const keyPath = () => fieldPath(path, 'matchLabels', key);
+    const keyPath = () => [...path, 'matchLabels', key];
     const quoted = quoteOrError(matchLabels[key] ?? '', keyPath, errors);
     if (checkKey(key, keyPath, errors) && quoted !== undefined) labelTerms.push(`${key} == ${quoted}`);
   }
 
   const expressionTerms: { sortKey: string; term: string }[] = [];
   (selector.matchExpressions ?? []).forEach((requirement, index) => {
-    const term = requirementTerm(requirement, () => fieldPath(path, 'matchExpressions', index), errors);
+    const term = requirementTerm(requirement, () => [...path, 'matchExpressions', index], errors);
     if (term === undefined) return;
     const rank = OPERATOR_RANK[requirement.operator];
     expressionTerms.push({ sortKey: `${requirement.key}\u0000${rank}\u0000${term}`, term });
@@ -63,7 +66,10 @@ export function labelSelectorTerms(selector: LabelSelector | undefined, path: st
 }
 
 /** The Calico selector equivalent to a Kubernetes label selector: `all()` when it is empty. */
-export function labelSelectorToCalico(selector: LabelSelector | undefined, path: string): Validated<string> {
+export function labelSelectorToCalico(
+  selector: LabelSelector | undefined,
+  path: FieldPath,
+): Validated<string> {
   const terms = labelSelectorTerms(selector, path);
   return terms.ok ? { ok: true, value: andTerms(terms.value) } : terms;
 }
@@ -89,21 +95,17 @@ const OPERATOR_RANK: Record<LabelSelectorRequirement['operator'], number> = {
 /** `pathOf` builds the requirement's field path, called only when there is an error to report. */
 function requirementTerm(
   requirement: LabelSelectorRequirement,
-  pathOf: () => string,
+  pathOf: () => FieldPath,
   errors: FieldError[],
 ): string | undefined {
   const { key, operator } = requirement;
-  const keyOk = checkKey(key, () => fieldPath(pathOf(), 'key'), errors);
+  const keyOk = checkKey(key, () => [...pathOf(), 'key'], errors);
   switch (operator) {
     case 'In':
     case 'NotIn': {
       const values = [...new Set(requirement.values ?? [])].sort(compareCodeUnits);
       const quoted = values.map((value) =>
-        quoteOrError(
-          value,
-          () => fieldPath(pathOf(), 'values', (requirement.values ?? []).indexOf(value)),
-          errors,
-        ),
+        quoteOrError(value, () => [...pathOf(), 'values', (requirement.values ?? []).indexOf(value)], errors),
       );
       if (!keyOk || quoted.some((q) => q === undefined)) return undefined;
       return `${key} ${operator === 'In' ? 'in' : 'not in'} {${quoted.join(', ')}}`;
@@ -120,7 +122,7 @@ function requirementTerm(
 
 // The checks below run for every key and value of every selector; `pathOf` builds a field path only for an error.
 
-function checkKey(key: string, pathOf: () => string, errors: FieldError[]): boolean {
+function checkKey(key: string, pathOf: () => FieldPath, errors: FieldError[]): boolean {
   if (isSelectorLabelKey(key)) return true;
   errors.push({
     path: pathOf(),
@@ -129,7 +131,7 @@ function checkKey(key: string, pathOf: () => string, errors: FieldError[]): bool
   return false;
 }
 
-function quoteOrError(value: string, pathOf: () => string, errors: FieldError[]): string | undefined {
+function quoteOrError(value: string, pathOf: () => FieldPath, errors: FieldError[]): string | undefined {
   try {
     return quoteSelectorValue(value);
   } catch (error) {

@@ -1,3 +1,4 @@
+import { formatPath } from '../api/errors.js';
 import fc from 'fast-check';
 import type { VpcEgressProfileSpec, VpcEgressProfileStatus, VpcZone } from '../api/v1alpha1.js';
 import { FakeIbmCloud, FIXTURE_REGION, FIXTURE_VPC_ID } from '../../test/fixtures/ibm/fake-ibm-cloud.js';
@@ -72,7 +73,7 @@ describe('discoverySettings', () => {
     });
     expect(result?.ok).toBe(false);
     const errors = result && !result.ok ? result.errors : [];
-    expect(errors.map((error) => error.path)).toEqual([
+    expect(errors.map((error) => formatPath(error.path))).toEqual([
       'spec.discovery.ibmCloud.region',
       'spec.discovery.ibmCloud.vpcId',
       'spec.discovery.ibmCloud.apiKeySecretRef.namespace',
@@ -94,7 +95,7 @@ describe('discoverySettings', () => {
     });
     expect(result && !result.ok && result.errors).toEqual([
       {
-        path: 'spec.discovery.ibmCloud.apiKeySecretRef',
+        path: ['spec', 'discovery', 'ibmCloud', 'apiKeySecretRef'],
         message: 'is required: the namespace, name and key of the Secret holding the API key',
       },
     ]);

@@ -26,14 +26,14 @@ import type {
   VpcZone,
   ZoneStatus,
 } from '../api/v1alpha1.js';
-import type { FieldError, Validated } from '../api/errors.js';
+import { formatPath, type FieldError, type FieldPath, type Validated } from '../api/errors.js';
 import { DNS_SUBDOMAIN_PATTERN, SECRET_KEY_PATTERN } from '../api/vpc-egress-profile.js';
 import { DurationError, formatDuration, parseDuration } from '../util/duration.js';
 import { IbmCloudError } from '../ibm/errors.js';
 import { parseServiceUrl } from '../ibm/http.js';
 import { defaultIamEndpointFor, defaultVpcEndpoint, isRegionName, isVpcId } from '../ibm/vpc.js';
 
-export const DISCOVERY_PATH = 'spec.discovery.ibmCloud';
+export const DISCOVERY_PATH: FieldPath = ['spec', 'discovery', 'ibmCloud'];
 export const DISCOVERED_CONDITION = 'Discovered';
 /** True while discovery fails and the last good zones are used. */
 export const DEGRADED_CONDITION = 'Degraded';
@@ -104,14 +104,14 @@ export function discoverySettings(
   const region = discovery.region;
   if (!isRegionName(region)) {
     errors.push({
-      path: `${DISCOVERY_PATH}.region`,
+      path: [...DISCOVERY_PATH, 'region'],
       message: `${describe(region)} is not an IBM Cloud region name like us-south or eu-de`,
     });
   }
   const vpcId = discovery.vpcId;
   if (!isVpcId(vpcId)) {
     errors.push({
-      path: `${DISCOVERY_PATH}.vpcId`,
+      path: [...DISCOVERY_PATH, 'vpcId'],
       message: `${describe(vpcId)} is not a VPC ID like r006-2f8b7c4e-8a1d-4b9e-9f3a-6c2d1e0b5a71 (see \`ibmcloud is vpcs\`)`,
     });
   }
@@ -119,11 +119,11 @@ export function discoverySettings(
 
   let endpoint: string | undefined;
   if (discovery.endpoint !== undefined) {
-    endpoint = checkUrl(discovery.endpoint, `${DISCOVERY_PATH}.endpoint`, errors);
+    endpoint = checkUrl(discovery.endpoint, [...DISCOVERY_PATH, 'endpoint'], errors);
     const regionOfHost = endpoint ? IBM_VPC_HOST.exec(new URL(endpoint).hostname)?.[1] : undefined;
     if (regionOfHost !== undefined && isRegionName(region) && regionOfHost !== region) {
       errors.push({
-        path: `${DISCOVERY_PATH}.endpoint`,
+        path: [...DISCOVERY_PATH, 'endpoint'],
         message: `is the endpoint of region ${regionOfHost}, but region is ${region}; a VPC is only visible from its own region's endpoint`,
       });
     }
@@ -132,7 +132,7 @@ export function discoverySettings(
   }
   let iamEndpoint: string | undefined;
   if (discovery.iamEndpoint !== undefined) {
-    iamEndpoint = checkUrl(discovery.iamEndpoint, `${DISCOVERY_PATH}.iamEndpoint`, errors);
+    iamEndpoint = checkUrl(discovery.iamEndpoint, [...DISCOVERY_PATH, 'iamEndpoint'], errors);
   } else if (endpoint !== undefined) {
     iamEndpoint = defaultIamEndpointFor(endpoint);
   }
@@ -140,21 +140,21 @@ export function discoverySettings(
   let refreshIntervalMs: number | undefined;
   if (discovery.refreshInterval !== undefined && typeof discovery.refreshInterval !== 'string') {
     errors.push({
-      path: `${DISCOVERY_PATH}.refreshInterval`,
+      path: [...DISCOVERY_PATH, 'refreshInterval'],
       message: `must be a duration string like "10m", got ${describe(discovery.refreshInterval)}`,
     });
   } else {
     try {
       refreshIntervalMs = parseRefreshInterval(
         discovery.refreshInterval,
-        `${DISCOVERY_PATH}.refreshInterval`,
+        formatPath([...DISCOVERY_PATH, 'refreshInterval']),
       );
     } catch (error) {
       if (!(error instanceof DurationError)) throw error;
       // parseRefreshInterval's message starts with the field path; FieldError carries it separately.
       errors.push({
-        path: `${DISCOVERY_PATH}.refreshInterval`,
-        message: error.message.replace(`${DISCOVERY_PATH}.refreshInterval `, ''),
+        path: [...DISCOVERY_PATH, 'refreshInterval'],
+        message: error.message.replace(`${formatPath([...DISCOVERY_PATH, 'refreshInterval'])} `, ''),
       });
     }
   }
@@ -174,7 +174,7 @@ export function discoverySettings(
 }
 
 function checkSecretRef(raw: unknown, errors: FieldError[]): SecretKeyRef | undefined {
-  const path = `${DISCOVERY_PATH}.apiKeySecretRef`;
+  const path: FieldPath = [...DISCOVERY_PATH, 'apiKeySecretRef'];
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     errors.push({
       path,
@@ -187,12 +187,12 @@ function checkSecretRef(raw: unknown, errors: FieldError[]): SecretKeyRef | unde
   for (const field of ['namespace', 'name'] as const) {
     const value = ref[field];
     if (typeof value !== 'string' || value.length > 253 || !DNS_SUBDOMAIN.test(value)) {
-      errors.push({ path: `${path}.${field}`, message: `${describe(value)} is not a Kubernetes ${field}` });
+      errors.push({ path: [...path, field], message: `${describe(value)} is not a Kubernetes ${field}` });
     }
   }
   if (typeof ref.key !== 'string' || ref.key.length > 253 || !SECRET_KEY.test(ref.key)) {
     errors.push({
-      path: `${path}.key`,
+      path: [...path, 'key'],
       message: `${describe(ref.key)} is not a Secret data key (letters, digits, '-', '_', '.')`,
     });
   }
@@ -200,16 +200,16 @@ function checkSecretRef(raw: unknown, errors: FieldError[]): SecretKeyRef | unde
   return { namespace: ref.namespace as string, name: ref.name as string, key: ref.key as string };
 }
 
-function checkUrl(raw: unknown, path: string, errors: FieldError[]): string | undefined {
+function checkUrl(raw: unknown, path: FieldPath, errors: FieldError[]): string | undefined {
   if (typeof raw !== 'string') {
     errors.push({ path, message: `must be a URL string, got ${describe(raw)}` });
     return undefined;
   }
   try {
-    return parseServiceUrl(raw, path).href.replace(/\/$/, '');
+    return parseServiceUrl(raw, formatPath(path)).href.replace(/\/$/, '');
   } catch (error) {
     if (!(error instanceof IbmCloudError)) throw error;
-    errors.push({ path, message: error.message.replace(`${path} `, '') });
+    errors.push({ path, message: error.message.replace(`${formatPath(path)} `, '') });
     return undefined;
   }
 }
@@ -233,7 +233,7 @@ export interface SecretLike {
  * the key, and list the keys it does have, never a value.
  */
 export function apiKeyFromSecret(secret: SecretLike | undefined, ref: SecretKeyRef): string {
-  const where = `Secret ${ref.namespace}/${ref.name} (${DISCOVERY_PATH}.apiKeySecretRef)`;
+  const where = `Secret ${ref.namespace}/${ref.name} (${formatPath([...DISCOVERY_PATH, 'apiKeySecretRef'])})`;
   if (!secret) {
     throw new IbmCloudError(
       'ApiKeySecretUnusable',

@@ -17,6 +17,7 @@
  * - The annotation `calico-vpc.io/discovery-requested-at` asks for a discovery now: whenever its value changes
  *   (like Flux's reconcile.fluxcd.io/requestedAt), e.g. right after adding an address prefix to the VPC.
  */
+import { formatPath } from '../api/errors.js';
 import type { KubeObject } from '../api/kube.js';
 import type { VpcEgressProfile, VpcEgressProfileStatus, VpcZone, ZoneStatus } from '../api/v1alpha1.js';
 import {
@@ -206,7 +207,7 @@ export class VpcDiscovery implements Discovery {
     } catch (error) {
       if (signal.aborted) throw error;
       if (!isNotFound(error)) {
-        const where = `Secret ${ref.namespace}/${ref.name} (${DISCOVERY_PATH}.apiKeySecretRef)`;
+        const where = `Secret ${ref.namespace}/${ref.name} (${formatPath([...DISCOVERY_PATH, 'apiKeySecretRef'])})`;
         if (isApiError(error) && error.status === 403) {
           throw new IbmCloudError(
             'ApiKeySecretUnusable',

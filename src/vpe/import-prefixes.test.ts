@@ -63,7 +63,7 @@ describe('importPrefixes', () => {
       ok: false,
       errors: [
         {
-          path: 'next',
+          path: ['next'],
           message:
             'this is one page of a paged response (2 prefixes here of 4); the next page is missing: ' +
             'https://us-south.iaas.cloud.ibm.com/v1/vpcs/r006-2f8b7c4e-8a1d-4b9e-9f3a-6c2d1e0b5a71/address_prefixes?limit=2&start=9d5a91a3e2cbd233b5a5b33436855ed1. ' +
@@ -78,7 +78,7 @@ describe('importPrefixes', () => {
       'not JSON',
       'zone us-south-1 10.240.0.0/18',
       {
-        path: '',
+        path: [],
         message: expect.stringMatching(
           /^not JSON \(.+\); expected the JSON array printed by `ibmcloud is vpc-address-prefixes VPC --output json` or the VPC API's response object with address_prefixes$/,
         ),
@@ -88,7 +88,7 @@ describe('importPrefixes', () => {
       'a JSON string',
       '"10.240.0.0/18"',
       {
-        path: '',
+        path: [],
         message:
           "expected the JSON array printed by `ibmcloud is vpc-address-prefixes VPC --output json` or the VPC API's " +
           'response object with address_prefixes; got string',
@@ -98,7 +98,7 @@ describe('importPrefixes', () => {
       'an object of another kind',
       '{"vpcs": [], "limit": 50}',
       {
-        path: 'address_prefixes',
+        path: ['address_prefixes'],
         message:
           "expected the JSON array printed by `ibmcloud is vpc-address-prefixes VPC --output json` or the VPC API's " +
           'response object with address_prefixes; got an object with the fields: limit, vpcs',
@@ -107,12 +107,12 @@ describe('importPrefixes', () => {
     [
       'an empty list',
       '[]',
-      { path: '', message: 'no address prefixes: a VPC with clusters has at least one per zone' },
+      { path: [], message: 'no address prefixes: a VPC with clusters has at least one per zone' },
     ],
     [
       'a total_count that does not match',
       '{"address_prefixes": [{"cidr": "10.240.0.0/18", "zone": {"name": "us-south-1"}}], "total_count": 3}',
-      { path: 'total_count', message: 'says 3 prefixes, but address_prefixes has 1; some are missing' },
+      { path: ['total_count'], message: 'says 3 prefixes, but address_prefixes has 1; some are missing' },
     ],
   ])('rejects %s', (_what, text, error) => {
     expect(importPrefixes(text, { name: 'prod' })).toEqual({ ok: false, errors: [error] });
@@ -131,19 +131,19 @@ describe('importPrefixes', () => {
       ok: false,
       errors: [
         {
-          path: 'address_prefixes[1].cidr',
+          path: ['address_prefixes', 1, 'cidr'],
           message: '10.240.1.0/18 has host bits set; the network is 10.240.0.0/18',
         },
-        { path: 'address_prefixes[2].zone.name', message: 'expected the zone name, e.g. us-south-1' },
-        { path: 'address_prefixes[2].cidr', message: 'expected a CIDR string, e.g. 10.240.0.0/18' },
-        { path: 'address_prefixes[3]', message: 'expected an address prefix object with cidr and zone' },
+        { path: ['address_prefixes', 2, 'zone', 'name'], message: 'expected the zone name, e.g. us-south-1' },
+        { path: ['address_prefixes', 2, 'cidr'], message: 'expected a CIDR string, e.g. 10.240.0.0/18' },
+        { path: ['address_prefixes', 3], message: 'expected an address prefix object with cidr and zone' },
       ],
     });
     expect(parseAddressPrefixes([{ cidr: 'x', zone: { name: 'z' } }])).toEqual({
       ok: false,
       errors: [
         {
-          path: '[0].cidr',
+          path: [0, 'cidr'],
           message: '"x" is not a valid CIDR: expected ADDRESS/PREFIX-LENGTH, e.g. 10.240.0.0/18',
         },
       ],
@@ -156,7 +156,10 @@ describe('importPrefixes', () => {
     ).toEqual({
       ok: false,
       errors: [
-        { path: 'metadata.name', message: expect.stringContaining('"Prod VPC" is not a valid profile name') },
+        {
+          path: ['metadata', 'name'],
+          message: expect.stringContaining('"Prod VPC" is not a valid profile name'),
+        },
       ],
     });
   });

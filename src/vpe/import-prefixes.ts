@@ -6,7 +6,7 @@
 import type { VpcEgressProfile } from '../api/v1alpha1.js';
 import { API_VERSION, VPC_EGRESS_PROFILE_KIND } from '../api/v1alpha1.js';
 import { parseCidr } from '../util/cidr.js';
-import { fieldPath, type FieldError, type Validated } from '../api/errors.js';
+import { type FieldError, type Validated, type FieldPath } from '../api/errors.js';
 import { groupPrefixesByZone, type ZonedPrefix } from '../ibm/address-prefixes.js';
 import { profileNameErrors } from './rules.js';
 
@@ -26,17 +26,20 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 // Paths name the input's own fields: `[2].zone.name` in the CLI's array, `address_prefixes[2].zone.name` in the API's.
-function readPrefixes(input: unknown, errors: FieldError[]): { list: unknown[]; path: string } | undefined {
-  if (Array.isArray(input)) return { list: input, path: '' };
+function readPrefixes(
+  input: unknown,
+  errors: FieldError[],
+): { list: unknown[]; path: FieldPath } | undefined {
+  if (Array.isArray(input)) return { list: input, path: [] };
   if (!isRecord(input)) {
-    errors.push({ path: '', message: `${EXPECTED_SHAPE}; got ${input === null ? 'null' : typeof input}` });
+    errors.push({ path: [], message: `${EXPECTED_SHAPE}; got ${input === null ? 'null' : typeof input}` });
     return undefined;
   }
   const list = input.address_prefixes;
   if (!Array.isArray(list)) {
     const keys = Object.keys(input).sort().join(', ') || 'none';
     errors.push({
-      path: 'address_prefixes',
+      path: ['address_prefixes'],
       message: `${EXPECTED_SHAPE}; got an object with the fields: ${keys}`,
     });
     return undefined;
@@ -46,7 +49,7 @@ function readPrefixes(input: unknown, errors: FieldError[]): { list: unknown[]; 
   if (next !== undefined && next !== null) {
     const href = isRecord(next) && typeof next.href === 'string' ? `: ${next.href}` : '';
     errors.push({
-      path: 'next',
+      path: ['next'],
       message:
         `this is one page of a paged response (${list.length} prefixes here` +
         `${typeof input.total_count === 'number' ? ` of ${input.total_count}` : ''}); the next page is missing${href}. ` +
@@ -54,11 +57,11 @@ function readPrefixes(input: unknown, errors: FieldError[]): { list: unknown[]; 
     });
   } else if (typeof input.total_count === 'number' && input.total_count !== list.length) {
     errors.push({
-      path: 'total_count',
+      path: ['total_count'],
       message: `says ${input.total_count} prefixes, but address_prefixes has ${list.length}; some are missing`,
     });
   }
-  return { list, path: 'address_prefixes' };
+  return { list, path: ['address_prefixes'] };
 }
 
 /** Validates the shape and the CIDR text of every prefix, reporting all problems. */
@@ -74,7 +77,7 @@ export function parseAddressPrefixes(input: unknown): Validated<ZonedPrefix[]> {
   }
   const prefixes: ZonedPrefix[] = [];
   read.list.forEach((item: unknown, i) => {
-    const path = fieldPath(read.path, i);
+    const path = [...read.path, i];
     if (!isRecord(item)) {
       errors.push({ path, message: 'expected an address prefix object with cidr and zone' });
       return;
@@ -83,18 +86,18 @@ export function parseAddressPrefixes(input: unknown): Validated<ZonedPrefix[]> {
     let valid = true;
     if (typeof zone !== 'string' || zone === '') {
       errors.push({
-        path: fieldPath(path, 'zone', 'name'),
+        path: [...path, 'zone', 'name'],
         message: 'expected the zone name, e.g. us-south-1',
       });
       valid = false;
     }
     if (typeof item.cidr !== 'string') {
-      errors.push({ path: fieldPath(path, 'cidr'), message: 'expected a CIDR string, e.g. 10.240.0.0/18' });
+      errors.push({ path: [...path, 'cidr'], message: 'expected a CIDR string, e.g. 10.240.0.0/18' });
       valid = false;
     } else {
       const cidr = parseCidr(item.cidr);
       if (!cidr.ok) {
-        errors.push({ path: fieldPath(path, 'cidr'), message: cidr.message });
+        errors.push({ path: [...path, 'cidr'], message: cidr.message });
         valid = false;
       }
     }
@@ -146,7 +149,7 @@ export function importPrefixes(text: string, options: ImportPrefixesOptions): Va
   } catch (error) {
     return {
       ok: false,
-      errors: [{ path: '', message: `not JSON (${(error as Error).message}); ${EXPECTED_SHAPE}` }],
+      errors: [{ path: [], message: `not JSON (${(error as Error).message}); ${EXPECTED_SHAPE}` }],
     };
   }
   return profileFromAddressPrefixes(input, options);

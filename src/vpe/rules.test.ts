@@ -1,3 +1,4 @@
+import { formatPath } from '../api/errors.js';
 import fc from 'fast-check';
 import type { VpcEgressProfile, VpcEgressProfileSpec } from '../api/v1alpha1.js';
 import type { GlobalNetworkPolicy } from '../calico/types.js';
@@ -189,12 +190,12 @@ describe('translateProfile: shape', () => {
       errorsOf(
         translateProfile(profile({}), {
           zones: [{ name: 'x', addressPrefixes: ['bad'] }],
-          zonesPath: 'zones',
+          zonesPath: ['zones'],
         }),
       ),
     ).toEqual([
       {
-        path: 'zones[0].addressPrefixes[0]',
+        path: ['zones', 0, 'addressPrefixes', 0],
         message: '"bad" is not a valid CIDR: expected ADDRESS/PREFIX-LENGTH, e.g. 10.240.0.0/18',
       },
     ]);
@@ -215,7 +216,7 @@ describe('translateProfile: shape', () => {
       {
         severity: 'warning',
         code: 'PrefixInMultipleZones',
-        path: 'spec.zones[1].addressPrefixes[1]',
+        path: ['spec', 'zones', 1, 'addressPrefixes', 1],
         message:
           '10.240.0.0/24 overlaps 10.240.0.0/18 of zone "us-south-1" (spec.zones[0].addressPrefixes[0]); ' +
           'a VPC address prefix belongs to one zone',
@@ -227,14 +228,14 @@ describe('translateProfile: shape', () => {
 
 describe('translateProfile: validation', () => {
   const cases: [string, Record<string, unknown>, FieldError[]][] = [
-    ['missing zones', {}, [{ path: 'spec.zones', message: 'at least one zone is required' }]],
-    ['empty zones', { zones: [] }, [{ path: 'spec.zones', message: 'at least one zone is required' }]],
+    ['missing zones', {}, [{ path: ['spec', 'zones'], message: 'at least one zone is required' }]],
+    ['empty zones', { zones: [] }, [{ path: ['spec', 'zones'], message: 'at least one zone is required' }]],
     [
       'no zones while discovery is on',
       { discovery: { ibmCloud: { region: 'us-south' } } },
       [
         {
-          path: 'spec.zones',
+          path: ['spec', 'zones'],
           message: 'no zones: spec.zones is empty and no zones have been discovered from the VPC yet',
         },
       ],
@@ -242,19 +243,24 @@ describe('translateProfile: validation', () => {
     [
       'zones not a list',
       { zones: 'us-south-1' },
-      [{ path: 'spec.zones', message: 'must be a list of zones, got the string "us-south-1"' }],
+      [{ path: ['spec', 'zones'], message: 'must be a list of zones, got the string "us-south-1"' }],
     ],
     [
       'a zone that is not an object',
       { zones: [7] },
-      [{ path: 'spec.zones[0]', message: 'must be an object with name and addressPrefixes, got number 7' }],
+      [
+        {
+          path: ['spec', 'zones', 0],
+          message: 'must be an object with name and addressPrefixes, got number 7',
+        },
+      ],
     ],
     [
       'invalid CIDR',
       { zones: [{ name: 'z', addressPrefixes: ['10.240.0.0/18', '10.240.0/18'] }] },
       [
         {
-          path: 'spec.zones[0].addressPrefixes[1]',
+          path: ['spec', 'zones', 0, 'addressPrefixes', 1],
           message: '"10.240.0/18" is not a valid CIDR: "10.240.0" is not an IPv4 or IPv6 address',
         },
       ],
@@ -264,7 +270,7 @@ describe('translateProfile: validation', () => {
       { zones: [{ name: 'z', addressPrefixes: ['10.240.1.0/18'] }] },
       [
         {
-          path: 'spec.zones[0].addressPrefixes[0]',
+          path: ['spec', 'zones', 0, 'addressPrefixes', 0],
           message: '10.240.1.0/18 has host bits set; the network is 10.240.0.0/18',
         },
       ],
@@ -274,7 +280,7 @@ describe('translateProfile: validation', () => {
       { zones: [{ name: 'z', addressPrefixes: ['2001:db8::/32'] }] },
       [
         {
-          path: 'spec.zones[0].addressPrefixes[0]',
+          path: ['spec', 'zones', 0, 'addressPrefixes', 0],
           message: '2001:db8::/32 is IPv6; VPC address prefixes are IPv4',
         },
       ],
@@ -284,7 +290,7 @@ describe('translateProfile: validation', () => {
       { zones: [{ name: 'z', addressPrefixes: ['10.0.0.0/8'] }] },
       [
         {
-          path: 'spec.zones[0].addressPrefixes[0]',
+          path: ['spec', 'zones', 0, 'addressPrefixes', 0],
           message: '10.0.0.0/8 has prefix length /8; VPC address prefixes are /9 to /29',
         },
       ],
@@ -294,7 +300,7 @@ describe('translateProfile: validation', () => {
       { zones: [{ name: 'z', addressPrefixes: ['10.0.0.0/30'] }] },
       [
         {
-          path: 'spec.zones[0].addressPrefixes[0]',
+          path: ['spec', 'zones', 0, 'addressPrefixes', 0],
           message: '10.0.0.0/30 has prefix length /30; VPC address prefixes are /9 to /29',
         },
       ],
@@ -304,7 +310,7 @@ describe('translateProfile: validation', () => {
       { zones: [{ name: 'z', addressPrefixes: [167772160] }] },
       [
         {
-          path: 'spec.zones[0].addressPrefixes[0]',
+          path: ['spec', 'zones', 0, 'addressPrefixes', 0],
           message: 'must be an IPv4 CIDR string such as 10.240.0.0/18, got number 167772160',
         },
       ],
@@ -312,14 +318,14 @@ describe('translateProfile: validation', () => {
     [
       'no prefixes',
       { zones: [{ name: 'z', addressPrefixes: [] }] },
-      [{ path: 'spec.zones[0].addressPrefixes', message: 'at least one address prefix is required' }],
+      [{ path: ['spec', 'zones', 0, 'addressPrefixes'], message: 'at least one address prefix is required' }],
     ],
     [
       'prefixes missing',
       { zones: [{ name: 'z' }] },
       [
         {
-          path: 'spec.zones[0].addressPrefixes',
+          path: ['spec', 'zones', 0, 'addressPrefixes'],
           message: 'must be a list of IPv4 CIDRs, got undefined undefined',
         },
       ],
@@ -333,14 +339,19 @@ describe('translateProfile: validation', () => {
           { name: 'us-south-1', addressPrefixes: ['10.240.128.0/18'] },
         ],
       },
-      [{ path: 'spec.zones[2].name', message: 'duplicate zone name "us-south-1" (first at spec.zones[0])' }],
+      [
+        {
+          path: ['spec', 'zones', 2, 'name'],
+          message: 'duplicate zone name "us-south-1" (first at spec.zones[0])',
+        },
+      ],
     ],
     [
       'a zone name that is not a DNS label',
       { zones: [{ name: 'US_South_1', addressPrefixes: ['10.240.0.0/18'] }] },
       [
         {
-          path: 'spec.zones[0].name',
+          path: ['spec', 'zones', 0, 'name'],
           message:
             '"US_South_1" is not a valid zone name: it must be a DNS-1123 label (lower-case letters, digits and \'-\', ' +
             'starting and ending with a letter or digit, at most 63 characters) because it is part of the policy name ' +
@@ -353,7 +364,7 @@ describe('translateProfile: validation', () => {
       { zones: [{ name: 'a'.repeat(64), addressPrefixes: ['10.240.0.0/18'] }] },
       [
         {
-          path: 'spec.zones[0].name',
+          path: ['spec', 'zones', 0, 'name'],
           message: expect.stringContaining('is not a valid zone name') as unknown as string,
         },
       ],
@@ -363,7 +374,7 @@ describe('translateProfile: validation', () => {
       { zones: [{ addressPrefixes: ['10.240.0.0/18'] }] },
       [
         {
-          path: 'spec.zones[0].name',
+          path: ['spec', 'zones', 0, 'name'],
           message: 'zone name is required (a non-empty string), got undefined undefined',
         },
       ],
@@ -373,7 +384,7 @@ describe('translateProfile: validation', () => {
       { zones: [{ name: 'z', addressPrefix: ['10.240.0.0/18'], addressPrefixes: ['10.240.0.0/18'] }] },
       [
         {
-          path: 'spec.zones[0].addressPrefix',
+          path: ['spec', 'zones', 0, 'addressPrefix'],
           message: 'unknown field (known fields: name, addressPrefixes)',
         },
       ],
@@ -383,7 +394,7 @@ describe('translateProfile: validation', () => {
       { zones: [US_SOUTH_1], gateway: [] },
       [
         {
-          path: 'spec.gateway',
+          path: ['spec', 'gateway'],
           message: 'unknown field (known fields: vpc, zones, gateways, selector, order, discovery)',
         },
       ],
@@ -399,7 +410,7 @@ describe('translateProfile: validation', () => {
       },
       [
         {
-          path: 'spec.gateways[1].name',
+          path: ['spec', 'gateways', 1, 'name'],
           message: 'duplicate gateway name "registry" (first at spec.gateways[0])',
         },
       ],
@@ -409,7 +420,7 @@ describe('translateProfile: validation', () => {
       { zones: [US_SOUTH_1], gateways: [{ name: 'cos.registry', ports: [443] }] },
       [
         {
-          path: 'spec.gateways[0].name',
+          path: ['spec', 'gateways', 0, 'name'],
           message: expect.stringContaining('"cos.registry" is not a valid gateway name') as unknown as string,
         },
       ],
@@ -418,17 +429,20 @@ describe('translateProfile: validation', () => {
       'ports out of range',
       { zones: [US_SOUTH_1], gateways: [{ name: 'registry', ports: [0, 443, 65536, 8.5, '443'] }] },
       [
-        { path: 'spec.gateways[0].ports[0]', message: 'must be a port number from 1 to 65535, got number 0' },
         {
-          path: 'spec.gateways[0].ports[2]',
+          path: ['spec', 'gateways', 0, 'ports', 0],
+          message: 'must be a port number from 1 to 65535, got number 0',
+        },
+        {
+          path: ['spec', 'gateways', 0, 'ports', 2],
           message: 'must be a port number from 1 to 65535, got number 65536',
         },
         {
-          path: 'spec.gateways[0].ports[3]',
+          path: ['spec', 'gateways', 0, 'ports', 3],
           message: 'must be a port number from 1 to 65535, got number 8.5',
         },
         {
-          path: 'spec.gateways[0].ports[4]',
+          path: ['spec', 'gateways', 0, 'ports', 4],
           message: 'must be a port number from 1 to 65535, got the string "443"',
         },
       ],
@@ -438,7 +452,7 @@ describe('translateProfile: validation', () => {
       { zones: [US_SOUTH_1], gateways: [{ name: 'registry', ports: [] }] },
       [
         {
-          path: 'spec.gateways[0].ports',
+          path: ['spec', 'gateways', 0, 'ports'],
           message: 'at least one port is required (a rule without ports would allow every port)',
         },
       ],
@@ -448,7 +462,7 @@ describe('translateProfile: validation', () => {
       { zones: [US_SOUTH_1], gateways: [{ name: 'registry' }] },
       [
         {
-          path: 'spec.gateways[0].ports',
+          path: ['spec', 'gateways', 0, 'ports'],
           message: 'must be a list of port numbers, got undefined undefined',
         },
       ],
@@ -456,14 +470,14 @@ describe('translateProfile: validation', () => {
     [
       'a protocol other than TCP or UDP',
       { zones: [US_SOUTH_1], gateways: [{ name: 'registry', protocol: 'SCTP', ports: [443] }] },
-      [{ path: 'spec.gateways[0].protocol', message: 'must be TCP or UDP, got the string "SCTP"' }],
+      [{ path: ['spec', 'gateways', 0, 'protocol'], message: 'must be TCP or UDP, got the string "SCTP"' }],
     ],
     [
       'an empty gateway list',
       { zones: [US_SOUTH_1], gateways: [] },
       [
         {
-          path: 'spec.gateways',
+          path: ['spec', 'gateways'],
           message:
             'must not be empty; omit it for the default [{"name":"registry","protocol":"TCP","ports":[443,4443]}]',
         },
@@ -474,7 +488,7 @@ describe('translateProfile: validation', () => {
       { zones: [US_SOUTH_1], selector: '  ' },
       [
         {
-          path: 'spec.selector',
+          path: ['spec', 'selector'],
           message:
             "must not be empty (Calico reads an empty selector as all()); omit it for the default ibm.role == 'worker_private'",
         },
@@ -485,7 +499,7 @@ describe('translateProfile: validation', () => {
       { zones: [US_SOUTH_1], selector: "ibm.role == 'worker_private" },
       [
         {
-          path: 'spec.selector',
+          path: ['spec', 'selector'],
           message: expect.stringMatching(
             /^invalid Calico selector "ibm.role == 'worker_private": expected /,
           ) as unknown as string,
@@ -495,12 +509,12 @@ describe('translateProfile: validation', () => {
     [
       'an order that is not a number',
       { zones: [US_SOUTH_1], order: '500' },
-      [{ path: 'spec.order', message: 'must be a number, got the string "500"' }],
+      [{ path: ['spec', 'order'], message: 'must be a number, got the string "500"' }],
     ],
     [
       'a vpc that is not a string',
       { zones: [US_SOUTH_1], vpc: 12 },
-      [{ path: 'spec.vpc', message: 'must be a string (the VPC name or id), got number 12' }],
+      [{ path: ['spec', 'vpc'], message: 'must be a string (the VPC name or id), got number 12' }],
     ],
     [
       'two (gateway, zone) pairs with the same policy name',
@@ -516,7 +530,7 @@ describe('translateProfile: validation', () => {
       },
       [
         {
-          path: 'spec.gateways[1].name',
+          path: ['spec', 'gateways', 1, 'name'],
           message:
             'policy name "allow-vpe-gateway-a-b-c" is made by both gateway "a" with zone "b-c" and gateway "a-b" ' +
             'with zone "c"; rename one of them',
@@ -541,7 +555,7 @@ describe('translateProfile: validation', () => {
       errorsOf(translateProfile(profile({ zones: [{ name: 'z', addressPrefixes: [prefix] }] }))),
     ).toEqual([
       {
-        path: 'spec.zones[0].addressPrefixes[0]',
+        path: ['spec', 'zones', 0, 'addressPrefixes', 0],
         message: `${prefix} overlaps ${reserved}, which cannot be a VPC address prefix`,
       },
     ]);
@@ -557,7 +571,7 @@ describe('translateProfile: validation', () => {
   it.each(['p'.repeat(64), 'Prod', 'prod_1', '-prod', 'prod.'])('rejects the profile name %j', (name) => {
     expect(errorsOf(translateProfile(profile({ zones: [US_SOUTH_1] }, name)))).toEqual([
       {
-        path: 'metadata.name',
+        path: ['metadata', 'name'],
         message:
           `${JSON.stringify(name)} is not a valid profile name: it must be at most 63 characters of lower-case ` +
           "letters, digits, '-' and '.', starting and ending with a letter or digit, because it is the value of " +
@@ -589,7 +603,7 @@ describe('translateProfile: validation', () => {
         }),
       ),
     );
-    expect(errors.map((e) => e.path)).toEqual([
+    expect(errors.map((e) => formatPath(e.path))).toEqual([
       'spec.zones[0].addressPrefixes[0]',
       'spec.zones[0].addressPrefixes[1]',
       'spec.zones[1].name',

@@ -20,7 +20,7 @@ import {
 } from '../calico/types.js';
 import { parseSelector, SelectorParseError } from '../selectors/calico.js';
 import { aggregateCidrs, cidrsOverlap, formatCidr, parseCidr, type Cidr } from '../util/cidr.js';
-import { fieldPath, type FieldError, type Finding, type Validated } from '../api/errors.js';
+import { formatPath, type FieldError, type FieldPath, type Finding, type Validated } from '../api/errors.js';
 import type { Node } from '../api/definition.js';
 import {
   DNS_LABEL_PATTERN,
@@ -69,7 +69,7 @@ export interface TranslateProfileOptions {
    */
   zones?: readonly VpcZone[];
   /** Field path of `zones` in error messages; default `status.discoveredZones`. */
-  zonesPath?: string;
+  zonesPath?: FieldPath;
 }
 
 export interface VpeTranslation {
@@ -94,14 +94,14 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
 /** The API server prunes unknown fields; a file given to the CLI is not pruned, so a typo must not pass. */
 function unknownFieldErrors(
   object: Record<string, unknown>,
-  path: string,
+  path: FieldPath,
   known: readonly string[],
 ): FieldError[] {
   return Object.keys(object)
     .filter((key) => !known.includes(key))
     .sort()
     .map((key) => ({
-      path: fieldPath(path, key),
+      path: [...path, key],
       message: `unknown field (known fields: ${known.join(', ')})`,
     }));
 }
@@ -115,7 +115,7 @@ function describe(value: unknown): string {
 }
 
 /** Errors for a name that becomes part of a GNP name and a label value. */
-function nameErrors(value: unknown, path: string, what: string, label: string): FieldError[] {
+function nameErrors(value: unknown, path: FieldPath, what: string, label: string): FieldError[] {
   if (typeof value !== 'string' || value === '') {
     return [{ path, message: `${what} name is required (a non-empty string), got ${describe(value)}` }];
   }
@@ -134,13 +134,13 @@ function nameErrors(value: unknown, path: string, what: string, label: string): 
 
 interface CheckedZone {
   name: string;
-  path: string;
-  prefixes: { cidr: Cidr; path: string }[];
+  path: FieldPath;
+  prefixes: { cidr: Cidr; path: FieldPath }[];
 }
 
 function checkZones(
   zones: unknown,
-  zonesPath: string,
+  zonesPath: FieldPath,
   errors: FieldError[],
   discovery: boolean,
 ): CheckedZone[] {
@@ -160,7 +160,7 @@ function checkZones(
   const checked: CheckedZone[] = [];
   const firstByName = new Map<string, string>();
   zones.forEach((zone: unknown, i) => {
-    const path = fieldPath(zonesPath, i);
+    const path = [...zonesPath, i];
     if (!isRecord(zone)) {
       errors.push({
         path,
@@ -169,7 +169,7 @@ function checkZones(
       return;
     }
     errors.push(...unknownFieldErrors(zone, path, VPE_ZONE_FIELDS));
-    const namePath = fieldPath(path, 'name');
+    const namePath = [...path, 'name'];
     const nameProblems = nameErrors(zone.name, namePath, 'zone', ZONE_LABEL);
     errors.push(...nameProblems);
     if (nameProblems.length === 0) {
@@ -181,10 +181,10 @@ function checkZones(
           message: `duplicate zone name ${JSON.stringify(name)} (first at ${first})`,
         });
       } else {
-        firstByName.set(name, path);
+        firstByName.set(name, formatPath(path));
       }
     }
-    const prefixesPath = fieldPath(path, 'addressPrefixes');
+    const prefixesPath = [...path, 'addressPrefixes'];
     const prefixes = zone.addressPrefixes;
     if (!Array.isArray(prefixes) || prefixes.length === 0) {
       errors.push({
@@ -195,9 +195,9 @@ function checkZones(
       });
       return;
     }
-    const parsed: { cidr: Cidr; path: string }[] = [];
+    const parsed: { cidr: Cidr; path: FieldPath }[] = [];
     prefixes.forEach((prefix: unknown, j) => {
-      const prefixPath = fieldPath(prefixesPath, j);
+      const prefixPath = [...prefixesPath, j];
       const cidr = checkPrefix(prefix, prefixPath, errors);
       if (cidr) parsed.push({ cidr, path: prefixPath });
     });
@@ -206,7 +206,7 @@ function checkZones(
   return checked;
 }
 
-function checkPrefix(prefix: unknown, path: string, errors: FieldError[]): Cidr | undefined {
+function checkPrefix(prefix: unknown, path: FieldPath, errors: FieldError[]): Cidr | undefined {
   if (typeof prefix !== 'string') {
     errors.push({
       path,
@@ -248,17 +248,17 @@ function checkPrefix(prefix: unknown, path: string, errors: FieldError[]): Cidr 
 
 interface CheckedGateway {
   name: string;
-  path: string;
+  path: FieldPath;
   protocol: 'TCP' | 'UDP';
   ports: number[];
 }
 
 function checkGateways(gateways: unknown, errors: FieldError[]): CheckedGateway[] {
-  const gatewaysPath = 'spec.gateways';
+  const gatewaysPath: FieldPath = ['spec', 'gateways'];
   if (gateways === undefined || gateways === null) {
     return DEFAULT_GATEWAYS.map((g, i) => ({
       name: g.name,
-      path: fieldPath(gatewaysPath, i),
+      path: [...gatewaysPath, i],
       protocol: g.protocol ?? 'TCP',
       ports: [...g.ports],
     }));
@@ -275,7 +275,7 @@ function checkGateways(gateways: unknown, errors: FieldError[]): CheckedGateway[
   const checked: CheckedGateway[] = [];
   const firstByName = new Map<string, string>();
   gateways.forEach((gateway: unknown, i) => {
-    const path = fieldPath(gatewaysPath, i);
+    const path = [...gatewaysPath, i];
     if (!isRecord(gateway)) {
       errors.push({
         path,
@@ -286,7 +286,7 @@ function checkGateways(gateways: unknown, errors: FieldError[]): CheckedGateway[
     const unknown = unknownFieldErrors(gateway, path, VPE_GATEWAY_FIELDS);
     errors.push(...unknown);
     let valid = unknown.length === 0;
-    const namePath = fieldPath(path, 'name');
+    const namePath = [...path, 'name'];
     const nameProblems = nameErrors(gateway.name, namePath, 'gateway', GATEWAY_LABEL);
     errors.push(...nameProblems);
     if (nameProblems.length === 0) {
@@ -299,7 +299,7 @@ function checkGateways(gateways: unknown, errors: FieldError[]): CheckedGateway[
         });
         valid = false;
       } else {
-        firstByName.set(name, path);
+        firstByName.set(name, formatPath(path));
       }
     } else {
       valid = false;
@@ -307,12 +307,12 @@ function checkGateways(gateways: unknown, errors: FieldError[]): CheckedGateway[
     const protocol = gateway.protocol ?? 'TCP';
     if (protocol !== 'TCP' && protocol !== 'UDP') {
       errors.push({
-        path: fieldPath(path, 'protocol'),
+        path: [...path, 'protocol'],
         message: `must be TCP or UDP, got ${describe(protocol)}`,
       });
       valid = false;
     }
-    const ports = checkPorts(gateway.ports, fieldPath(path, 'ports'), errors);
+    const ports = checkPorts(gateway.ports, [...path, 'ports'], errors);
     if (valid && ports) {
       checked.push({ name: gateway.name as string, path, protocol: protocol as 'TCP' | 'UDP', ports });
     }
@@ -320,7 +320,7 @@ function checkGateways(gateways: unknown, errors: FieldError[]): CheckedGateway[
   return checked;
 }
 
-function checkPorts(ports: unknown, path: string, errors: FieldError[]): number[] | undefined {
+function checkPorts(ports: unknown, path: FieldPath, errors: FieldError[]): number[] | undefined {
   if (!Array.isArray(ports) || ports.length === 0) {
     // An empty port list in a Calico rule means every port: never let a typo widen the rule.
     errors.push({
@@ -335,7 +335,7 @@ function checkPorts(ports: unknown, path: string, errors: FieldError[]): number[
   ports.forEach((port: unknown, k) => {
     if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
       errors.push({
-        path: fieldPath(path, k),
+        path: [...path, k],
         message: `must be a port number from 1 to 65535, got ${describe(port)}`,
       });
       valid = false;
@@ -345,7 +345,7 @@ function checkPorts(ports: unknown, path: string, errors: FieldError[]): number[
 }
 
 function checkSelector(selector: unknown, errors: FieldError[]): string {
-  const path = 'spec.selector';
+  const path: FieldPath = ['spec', 'selector'];
   if (selector === undefined || selector === null) return DEFAULT_WORKER_SELECTOR;
   if (typeof selector !== 'string') {
     errors.push({ path, message: `must be a Calico selector string, got ${describe(selector)}` });
@@ -371,7 +371,7 @@ function checkSelector(selector: unknown, errors: FieldError[]): string {
 function checkOrder(order: unknown, errors: FieldError[]): number {
   if (order === undefined || order === null) return DEFAULT_VPE_ORDER;
   if (typeof order !== 'number' || !Number.isFinite(order)) {
-    errors.push({ path: 'spec.order', message: `must be a number, got ${describe(order)}` });
+    errors.push({ path: ['spec', 'order'], message: `must be a number, got ${describe(order)}` });
     return DEFAULT_VPE_ORDER;
   }
   return order;
@@ -379,7 +379,7 @@ function checkOrder(order: unknown, errors: FieldError[]): number {
 
 /** Errors for a VpcEgressProfile name: it is also the value of PROFILE_LABEL on every policy it writes. */
 export function profileNameErrors(name: unknown): FieldError[] {
-  const path = 'metadata.name';
+  const path: FieldPath = ['metadata', 'name'];
   if (typeof name !== 'string' || name === '')
     return [{ path, message: `is required, got ${describe(name)}` }];
   if (name.length > MAX_LABEL_LENGTH || !DNS_SUBDOMAIN.test(name)) {
@@ -410,7 +410,7 @@ function zoneOverlapWarnings(zones: readonly CheckedZone[]): Finding[] {
             path: prefix.path,
             message:
               `${formatCidr(prefix.cidr)} overlaps ${formatCidr(other.cidr)} of zone ${JSON.stringify(earlier.name)} ` +
-              `(${other.path}); a VPC address prefix belongs to one zone`,
+              `(${formatPath(other.path)}); a VPC address prefix belongs to one zone`,
           });
         }
       }
@@ -462,12 +462,14 @@ export function translateProfile(
   const errors: FieldError[] = [];
   const spec: Record<string, unknown> = isRecord(profile.spec) ? profile.spec : {};
   if (!isRecord(profile.spec))
-    errors.push({ path: 'spec', message: `is required, got ${describe(profile.spec)}` });
-  errors.push(...unknownFieldErrors(spec, 'spec', VPE_SPEC_FIELDS));
+    errors.push({ path: ['spec'], message: `is required, got ${describe(profile.spec)}` });
+  errors.push(...unknownFieldErrors(spec, ['spec'], VPE_SPEC_FIELDS));
 
   const profileName = profile.metadata?.name;
   errors.push(...profileNameErrors(profileName));
-  const zonesPath = options.zones ? (options.zonesPath ?? 'status.discoveredZones') : 'spec.zones';
+  const zonesPath: FieldPath = options.zones
+    ? (options.zonesPath ?? ['status', 'discoveredZones'])
+    : ['spec', 'zones'];
   const discovery = isRecord(spec.discovery) && spec.discovery.ibmCloud !== undefined;
   const zones = checkZones(options.zones ?? spec.zones, zonesPath, errors, discovery);
   const gateways = checkGateways(spec.gateways, errors);
@@ -475,7 +477,7 @@ export function translateProfile(
   const order = checkOrder(spec.order, errors);
   if (spec.vpc !== undefined && typeof spec.vpc !== 'string') {
     errors.push({
-      path: 'spec.vpc',
+      path: ['spec', 'vpc'],
       message: `must be a string (the VPC name or id), got ${describe(spec.vpc)}`,
     });
   }
@@ -490,7 +492,7 @@ export function translateProfile(
       if (earlier === undefined) producers.set(name, producer);
       else if (earlier !== producer) {
         errors.push({
-          path: fieldPath(gateway.path, 'name'),
+          path: [...gateway.path, 'name'],
           message: `policy name ${JSON.stringify(name)} is made by both ${earlier} and ${producer}; rename one of them`,
         });
       }

@@ -234,7 +234,7 @@ export async function loadAnalysisInput(
     .map(
       (object) =>
         object.source.error(
-          '',
+          [],
           `${describeObject(object)} (${object.apiVersion ?? 'no apiVersion'}) is a policy connectivity does not evaluate: connections it denies would be reported allowed`,
         ).message,
     );
@@ -328,15 +328,15 @@ function tierOf(object: ManifestObject, errors: string[]): CalicoTier[] {
   const metadata = object.raw.metadata as { name?: unknown } | undefined;
   const spec = (object.raw.spec ?? {}) as { order?: unknown; defaultAction?: unknown };
   const tier: CalicoTier = { name: typeof metadata?.name === 'string' ? metadata.name : '' };
-  if (tier.name === '') errors.push(object.source.error('metadata.name', 'required').message);
+  if (tier.name === '') errors.push(object.source.error(['metadata', 'name'], 'required').message);
   if (spec.order !== undefined && spec.order !== null) {
     if (typeof spec.order === 'number' && Number.isFinite(spec.order)) tier.order = spec.order;
-    else errors.push(object.source.error('spec.order', 'must be a number').message);
+    else errors.push(object.source.error(['spec', 'order'], 'must be a number').message);
   }
   if (spec.defaultAction !== undefined && spec.defaultAction !== null) {
     if (spec.defaultAction === 'Deny' || spec.defaultAction === 'Pass')
       tier.defaultAction = spec.defaultAction;
-    else errors.push(object.source.error('spec.defaultAction', 'must be Deny or Pass').message);
+    else errors.push(object.source.error(['spec', 'defaultAction'], 'must be Deny or Pass').message);
   }
   return [tier];
 }
@@ -357,6 +357,6 @@ function problemMessages(problem: ConnectivityProblem, inventory: Inventory): st
   return problem.errors.map((error) =>
     located
       ? source.error(error.path, `${problem.subject}: ${error.message}`).message
-      : source.error('', `${problem.subject}: ${formatFieldError(error)}`).message,
+      : source.error([], `${problem.subject}: ${formatFieldError(error)}`).message,
   );
 }

@@ -74,7 +74,7 @@ export const registerRender: CommandRegistrar = (program, io) => {
         ...manifests.warnings.map((warning) => warning.message),
         ...inventory.ignored.filter(isUnevaluatedPolicy).map((object) => {
           const message = `${describeObject(object)} (${object.apiVersion ?? 'no apiVersion'}) is not translated: the controller translates networking.k8s.io/v1 NetworkPolicies only`;
-          return object.source.error('', message).message;
+          return object.source.error([], message).message;
         }),
         ...result.warnings.map(({ source, error }) => source.error(error.path, error.message).message),
       ];

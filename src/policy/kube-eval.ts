@@ -359,26 +359,26 @@ function peerMismatch(
   policyNamespace: string,
   endpoint: ResolvedEndpoint,
 ): Why | undefined {
-  const who = () => describeEndpoint(endpoint);
   if (peer.kind === 'ipBlock') {
-    const block = () =>
-      `ipBlock ${formatCidr(peer.cidr)}${peer.except.length > 0 ? ` except ${peer.except.map(formatCidr).join(', ')}` : ''}`;
     const address = endpoint.address;
     if (address === undefined)
-      return () => `${who()} has no IPv${peer.cidr.family} address to match ${block()}`;
-    if (!cidrContainsIp(peer.cidr, address)) return () => `${formatIp(address)} is outside ${block()}`;
+      return () =>
+        `${describeEndpoint(endpoint)} has no IPv${peer.cidr.family} address to match ${describeIpBlock(peer)}`;
+    if (!cidrContainsIp(peer.cidr, address))
+      return () => `${formatIp(address)} is outside ${describeIpBlock(peer)}`;
     const excepted = peer.except.find((cidr) => cidrContainsIp(cidr, address));
     if (excepted)
-      return () => `${formatIp(address)} is in the excepted ${formatCidr(excepted)} of ${block()}`;
+      return () =>
+        `${formatIp(address)} is in the excepted ${formatCidr(excepted)} of ${describeIpBlock(peer)}`;
     return undefined;
   }
   if (endpoint.kind !== 'pod')
-    return () => `${who()} is not a pod, and pod/namespace selectors only match pods`;
+    return () => `${describeEndpoint(endpoint)} is not a pod, and pod/namespace selectors only match pods`;
   const { pod, namespace } = endpoint;
   if (peer.namespaces === undefined) {
     if (pod.namespace !== policyNamespace) {
       return () =>
-        `${who()} is not in the policy's namespace ${policyNamespace} (a podSelector alone selects only there)`;
+        `${describeEndpoint(endpoint)} is not in the policy's namespace ${policyNamespace} (a podSelector alone selects only there)`;
     }
   } else if (!peer.namespaces.matches(namespace.labels)) {
     const selector = peer.namespaces;
@@ -386,9 +386,13 @@ function peerMismatch(
   }
   if (peer.pods !== undefined && !peer.pods.matches(pod.labels)) {
     const selector = peer.pods;
-    return () => `${who()} does not match podSelector ${selector.text}`;
+    return () => `${describeEndpoint(endpoint)} does not match podSelector ${selector.text}`;
   }
   return undefined;
+}
+
+function describeIpBlock(peer: { cidr: Cidr; except: Cidr[] }): string {
+  return `ipBlock ${formatCidr(peer.cidr)}${peer.except.length > 0 ? ` except ${peer.except.map(formatCidr).join(', ')}` : ''}`;
 }
 
 function portMismatch(port: CompiledPort, connection: ResolvedConnection): Why | undefined {

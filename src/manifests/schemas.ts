@@ -4,11 +4,13 @@
  * the code that gives the fields meaning: src/selectors/kubernetes.ts, src/translate/networkpolicy.ts and
  * src/vpe/rules.ts.
  *
- * NetworkPolicy follows networking.k8s.io/v1 (k8s.io/api/networking/v1/types.go) field for field; VpcEgressProfile
- * follows src/api/v1alpha1.ts; the Calico GlobalNetworkPolicy is the union of Calico 3.31's crd.projectcalico.org/v1
- * and 3.32's projectcalico.org/v3 schemas (schemas.test.ts compares it with both CRDs). Pods and workloads are
+ * NetworkPolicy follows networking.k8s.io/v1 (k8s.io/api/networking/v1/types.go) field for field; VpcEgressProfile's
+ * spec is derived from its one definition (src/api/vpc-egress-profile.ts); the Calico GlobalNetworkPolicy is the
+ * union of Calico 3.31's crd.projectcalico.org/v1 and 3.32's projectcalico.org/v3 schemas (schemas.test.ts compares it with both CRDs). Pods and workloads are
  * open: only the fields we read are typed, the rest is the API server's business.
  */
+import { VPC_EGRESS_PROFILE } from '../api/vpc-egress-profile.js';
+import { schemaOf } from './from-definition.js';
 import type { ObjectSchema, Schema } from './schema.js';
 
 const labelMap: Schema = { type: 'map', values: { type: 'string' } };
@@ -151,68 +153,7 @@ export const VPC_EGRESS_PROFILE_SCHEMA: ObjectSchema = {
   fields: {
     ...typeMeta,
     metadata: objectMeta(),
-    spec: {
-      type: 'object',
-      name: 'VpcEgressProfileSpec',
-      fields: {
-        vpc: { type: 'string' },
-        zones: {
-          type: 'array',
-          items: {
-            type: 'object',
-            name: 'VpcZone',
-            fields: {
-              name: { type: 'string' },
-              addressPrefixes: { type: 'array', items: { type: 'string' } },
-            },
-            required: ['name', 'addressPrefixes'],
-          },
-        },
-        gateways: {
-          type: 'array',
-          items: {
-            type: 'object',
-            name: 'VpeGateway',
-            fields: {
-              name: { type: 'string' },
-              protocol: { type: 'string', enum: ['TCP', 'UDP'] },
-              ports: { type: 'array', items: { type: 'integer' } },
-            },
-            required: ['name', 'ports'],
-          },
-        },
-        selector: { type: 'string' },
-        order: { type: 'number' },
-        discovery: {
-          type: 'object',
-          name: 'VpcDiscovery',
-          fields: {
-            ibmCloud: {
-              type: 'object',
-              name: 'IbmCloudDiscovery',
-              fields: {
-                region: { type: 'string' },
-                vpcId: { type: 'string' },
-                apiKeySecretRef: {
-                  type: 'object',
-                  name: 'SecretKeyRef',
-                  fields: {
-                    namespace: { type: 'string' },
-                    name: { type: 'string' },
-                    key: { type: 'string' },
-                  },
-                  required: ['namespace', 'name', 'key'],
-                },
-                endpoint: { type: 'string' },
-                iamEndpoint: { type: 'string' },
-                refreshInterval: { type: 'string' },
-              },
-              required: ['region', 'vpcId', 'apiKeySecretRef'],
-            },
-          },
-        },
-      },
-    },
+    spec: schemaOf(VPC_EGRESS_PROFILE.schema.properties.spec, 'VpcEgressProfileSpec'),
     status: { type: 'any' },
   },
   required: ['metadata', 'spec'],

@@ -245,26 +245,29 @@ export function kubeDirectionAllowed(
 ): boolean {
   const endpoint = direction === 'Ingress' ? connection.dst : connection.src;
   if (endpoint.kind !== 'pod') return true;
-  const selecting = selectingPolicies(policies, endpoint, direction);
-  if (selecting.length === 0) return true;
+  // No array of the selecting policies: this runs once per port segment of every class of pairs.
   const peer = direction === 'Ingress' ? connection.src : connection.dst;
-  return selecting.some((policy) =>
-    (direction === 'Ingress' ? policy.ingress : policy.egress).some((rule) =>
-      ruleMatches(rule, policy.namespace, peer, connection),
-    ),
-  );
+  let selected = false;
+  for (const policy of policies) {
+    if (!selects(policy, endpoint, direction)) continue;
+    selected = true;
+    for (const rule of direction === 'Ingress' ? policy.ingress : policy.egress) {
+      if (ruleMatches(rule, policy.namespace, peer, connection)) return true;
+    }
+  }
+  return !selected;
 }
 
-function selectingPolicies(
-  policies: readonly CompiledNetworkPolicy[],
+/** Whether a policy isolates the pod for the direction. */
+function selects(
+  policy: CompiledNetworkPolicy,
   endpoint: ResolvedEndpoint & { kind: 'pod' },
   direction: Direction,
-): CompiledNetworkPolicy[] {
-  return policies.filter(
-    (policy) =>
-      policy.namespace === endpoint.pod.namespace &&
-      policy.types.includes(direction) &&
-      policy.podSelector.matches(endpoint.pod.labels),
+): boolean {
+  return (
+    policy.namespace === endpoint.pod.namespace &&
+    policy.types.includes(direction) &&
+    policy.podSelector.matches(endpoint.pod.labels)
   );
 }
 
@@ -277,7 +280,7 @@ function directionVerdict(
   const base = { direction, endpoint: describeEndpoint(endpoint), selectedBy: [], allowedBy: [], rules: [] };
   if (endpoint.kind !== 'pod') return { ...base, allowed: true, outcome: 'not-applicable' };
 
-  const selecting = selectingPolicies(policies, endpoint, direction);
+  const selecting = policies.filter((policy) => selects(policy, endpoint, direction));
   if (selecting.length === 0) return { ...base, allowed: true, outcome: 'no-policy-selects' };
 
   const peer = direction === 'Ingress' ? connection.src : connection.dst;

@@ -4,6 +4,7 @@
  * refused, and redirects are not followed.
  */
 import type { VpcZone } from '../api/v1alpha1.js';
+import { REGION_PATTERN, VPC_ID_PATTERN } from '../api/vpc-egress-profile.js';
 import { groupPrefixesByZone } from './address-prefixes.js';
 import { IbmCloudError, redact } from './errors.js';
 import {
@@ -322,14 +323,17 @@ function nextPageUrl(href: string, firstPage: URL, visited: ReadonlySet<string>,
   return next;
 }
 
+const REGION = new RegExp(REGION_PATTERN);
+const VPC_ID = new RegExp(VPC_ID_PATTERN);
+
 /** A plain region name ("us-south", "eu-de"): it becomes part of a host name, so nothing else may pass. */
 export function isRegionName(region: unknown): region is string {
-  return typeof region === 'string' && /^[a-z]{2,}(-[a-z0-9]+)+$/.test(region);
+  return typeof region === 'string' && REGION.test(region);
 }
 
 /** IBM VPC IDs are like r006-2f8b7c4e-8a1d-4b9e-9f3a-6c2d1e0b5a71: one path segment, no dots or slashes. */
 export function isVpcId(vpcId: unknown): vpcId is string {
-  return typeof vpcId === 'string' && /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/.test(vpcId);
+  return typeof vpcId === 'string' && VPC_ID.test(vpcId);
 }
 
 function assertRegion(region: string): void {

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { hasDuplicateKey } from './json-locator.js';
 import { parseManifestText, parseYamlText } from './parse.js';
 import type { PathSegment } from './path.js';
 
@@ -62,5 +63,23 @@ describe('JSON positions', () => {
     const { errors } = parseManifestText('{"apiVersion": "v1",\n  "kind": "Pod",,\n  "x": 1}\n', 'bad.json');
     expect(errors).toHaveLength(1);
     expect(errors[0]?.position).toEqual({ line: 2, col: 17 });
+  });
+});
+
+describe('hasDuplicateKey', () => {
+  it('finds no duplicate in what JSON.stringify writes, and finds one a text repeats a key in', () => {
+    fc.assert(
+      fc.property(
+        fc.jsonValue({ maxDepth: 4 }),
+        fc.constantFrom<string | number>(0, 2),
+        fc.string(),
+        (data, indent, key) => {
+          expect(hasDuplicateKey(JSON.stringify({ data }, null, indent))).toBe(false);
+          // The same key twice in one object, however deep, with any value between.
+          const twice = `{"data": [${JSON.stringify(data)}, {${JSON.stringify(key)}: 1, "x": ${JSON.stringify(data)}, ${JSON.stringify(key)}: 2}]}`;
+          expect(hasDuplicateKey(twice)).toBe(true);
+        },
+      ),
+    );
   });
 });

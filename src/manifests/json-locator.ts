@@ -151,6 +151,45 @@ export class JsonLocator {
   }
 }
 
+/**
+ * Whether any object in a JSON text JSON.parse accepted has the same key twice. JSON.parse keeps the last silently;
+ * the API server and the YAML reader refuse such a document, so the caller hands it to the YAML reader, which says
+ * where. One pass over the text with one key set per open object.
+ */
+export function hasDuplicateKey(text: string): boolean {
+  // Per open container: the keys seen (an object) or undefined (an array).
+  const open: (Set<string> | undefined)[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) {
+      let end = i + 1;
+      let escaped = false;
+      for (; end < text.length; end++) {
+        const d = text.charCodeAt(end);
+        if (d === BACKSLASH) {
+          escaped = true;
+          end++;
+        } else if (d === QUOTE) break;
+      }
+      const keys = open[open.length - 1];
+      if (keys !== undefined) {
+        let j = end + 1;
+        while (j < text.length && isSpace(text.charCodeAt(j))) j++;
+        if (text.charCodeAt(j) === COLON) {
+          // Escapes are compared by what they mean ("ki\u006ed" is "kind").
+          const key = escaped ? (JSON.parse(text.slice(i, end + 1)) as string) : text.slice(i + 1, end);
+          if (keys.has(key)) return true;
+          keys.add(key);
+        }
+      }
+      i = end;
+    } else if (c === OPEN_BRACE) open.push(new Set());
+    else if (c === OPEN_BRACKET) open.push(undefined);
+    else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) open.pop();
+  }
+  return false;
+}
+
 function isSpace(code: number): boolean {
   return code === 0x20 || code === NEWLINE || code === 0x0d || code === 0x09;
 }

@@ -151,6 +151,21 @@ describe('parseManifestText', () => {
     expect(errors[0]?.detail).toMatch(/unique/i);
   });
 
+  it('rejects duplicate keys in JSON too, with their position, instead of keeping the last one', () => {
+    const text = '{"kind": "NetworkPolicy",\n "metadata": {"name": "p", "name": "q"}}';
+    const { objects, errors } = parseManifestText(text, 'd.json');
+    expect(objects).toEqual([]);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]?.detail).toMatch(/unique/i);
+    expect(errors[0]?.position?.line).toBe(2);
+    // Escaped keys are compared by what they mean, not how they are written.
+    expect(parseManifestText('{"kind": "A", "ki\\u006ed": "B"}', 'e.json').errors).toHaveLength(1);
+    // The same key in sibling objects is no duplicate.
+    expect(
+      parseManifestText('{"kind": "List", "items": [{"kind": "A"}, {"kind": "B"}]}', 'f.json').errors,
+    ).toEqual([]);
+  });
+
   it('keeps the sources apart', () => {
     const { objects } = parseManifests([
       { file: 'a.yaml', text: 'kind: A' },

@@ -24,7 +24,7 @@ import {
   type Tags,
 } from 'yaml';
 import { ManifestError, type DocumentRef, type Position } from './errors.js';
-import { JsonLocator } from './json-locator.js';
+import { hasDuplicateKey, JsonLocator } from './json-locator.js';
 import { parsePath, type FieldPath, type PathSegment } from './path.js';
 
 export interface ManifestSource {
@@ -107,6 +107,8 @@ function parseJsonText(text: string, file: string): ParseResult | undefined {
   } catch {
     return undefined;
   }
+  // JSON.parse keeps the last of two equal keys without a word; the YAML reader refuses them with a position.
+  if (hasDuplicateKey(text)) return undefined;
   const objects: ManifestObject[] = [];
   const errors: ManifestError[] = [];
   const skipped: ManifestError[] = [];

@@ -1,6 +1,7 @@
 /**
- * The hand-written schemas against the real ones: Calico's CRDs (both API groups, read from the shared reference
- * data beside the repository) and our own VpcEgressProfile CRD in crds/.
+ * The schemas against the real ones: Calico's CRDs of both API groups (read from the shared reference data beside
+ * the repository; ours are generated from the projectcalico.org/v3 ones, this checks crd.projectcalico.org/v1 has
+ * the same fields) and, for the VpcEgressProfile schema derived from its definition, our CRD in crds/.
  */
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
@@ -95,6 +96,7 @@ describe('GLOBAL_NETWORK_POLICY_SCHEMA', () => {
 });
 
 describe('VPC_EGRESS_PROFILE_SCHEMA', () => {
+  // Derived from the definition the CRD is generated from; this checks the derivation's types against OpenAPI's.
   it('has exactly the fields of the CRD in crds/, with their types', () => {
     const crd = specSchema('crds/calico-vpc.io_vpcegressprofiles.yaml');
     const theirs = openApiPaths(crd, '', new Map());

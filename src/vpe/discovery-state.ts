@@ -27,6 +27,7 @@ import type {
   ZoneStatus,
 } from '../api/v1alpha1.js';
 import type { FieldError, Validated } from '../api/errors.js';
+import { DNS_SUBDOMAIN_PATTERN, SECRET_KEY_PATTERN } from '../api/vpc-egress-profile.js';
 import { DurationError, formatDuration, parseDuration } from '../util/duration.js';
 import { IbmCloudError } from '../ibm/errors.js';
 import { parseServiceUrl } from '../ibm/http.js';
@@ -81,8 +82,8 @@ export function parseRefreshInterval(
   return ms;
 }
 
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const SECRET_KEY = /^[-._a-zA-Z0-9]+$/;
+const DNS_SUBDOMAIN = new RegExp(DNS_SUBDOMAIN_PATTERN);
+const SECRET_KEY = new RegExp(SECRET_KEY_PATTERN);
 const IBM_VPC_HOST = /^([a-z]{2,}(?:-[a-z0-9]+)+)(?:\.private)?\.iaas\.cloud\.ibm\.com$/;
 
 /**

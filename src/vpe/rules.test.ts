@@ -1,28 +1,9 @@
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { parse as parseYaml } from 'yaml';
-import type {
-  IbmCloudDiscovery,
-  VpcEgressProfile,
-  VpcEgressProfileSpec,
-  VpcEgressProfileStatus,
-} from '../api/v1alpha1.js';
-import { GROUP, VERSION, VPC_EGRESS_PROFILE_KIND, VPC_EGRESS_PROFILE_PLURAL } from '../api/v1alpha1.js';
+import type { VpcEgressProfile, VpcEgressProfileSpec } from '../api/v1alpha1.js';
 import type { GlobalNetworkPolicy } from '../calico/types.js';
 import type { FieldError, Finding, Validated } from '../api/errors.js';
 import { claimedPolicyNames, conflictsBetweenProfiles, resolveClaims } from './claims.js';
-import {
-  RESERVED_RANGES,
-  translateProfile,
-  VPC_PREFIX_MAX_LENGTH,
-  VPC_PREFIX_MIN_LENGTH,
-  VPE_GATEWAY_FIELDS,
-  VPE_SPEC_FIELDS,
-  VPE_ZONE_FIELDS,
-  vpePolicyName,
-  type VpeTranslation,
-} from './rules.js';
+import { translateProfile, vpePolicyName, type VpeTranslation } from './rules.js';
 
 function profile(spec: VpcEgressProfileSpec | Record<string, unknown>, name = 'prod'): VpcEgressProfile {
   return {
@@ -798,90 +779,5 @@ describe('conflicts between profiles', () => {
       ),
     ).toEqual(['allow-vpe-gateway-cos-us-south-2', 'allow-vpe-gateway-registry-us-south-2']);
     expect(claimedPolicyNames(profile({}), [US_SOUTH_1])).toEqual(['allow-vpe-gateway-registry-us-south-1']);
-  });
-});
-
-describe('the CRD agrees with translateProfile', () => {
-  type Schema = {
-    type?: string;
-    properties?: Record<string, Schema>;
-    items?: Schema;
-    pattern?: string;
-    maxLength?: number;
-    'x-kubernetes-validations'?: { rule: string; message?: string; messageExpression?: string }[];
-  };
-  const crd = parseYaml(
-    readFileSync(
-      fileURLToPath(new URL('../../crds/calico-vpc.io_vpcegressprofiles.yaml', import.meta.url)),
-      'utf8',
-    ),
-  ) as {
-    spec: {
-      group: string;
-      scope: string;
-      names: { kind: string; plural: string; shortNames: string[] };
-      versions: { name: string; subresources: unknown; schema: { openAPIV3Schema: Schema } }[];
-    };
-  };
-  const version = crd.spec.versions[0];
-  const root = version?.schema.openAPIV3Schema;
-  const spec = root?.properties?.spec;
-  const zone = spec?.properties?.zones?.items;
-  const gateway = spec?.properties?.gateways?.items;
-  const prefixRules = zone?.properties?.addressPrefixes?.items?.['x-kubernetes-validations'] ?? [];
-  const keys = (schema: Schema | undefined) => Object.keys(schema?.properties ?? {});
-
-  it('names the resource as src/api/v1alpha1.ts does', () => {
-    expect(crd.spec.group).toBe(GROUP);
-    expect(version?.name).toBe(VERSION);
-    expect(crd.spec.names.kind).toBe(VPC_EGRESS_PROFILE_KIND);
-    expect(crd.spec.names.plural).toBe(VPC_EGRESS_PROFILE_PLURAL);
-    expect(crd.spec.names.shortNames).toEqual(['vep']);
-    expect(crd.spec.scope).toBe('Cluster');
-    expect(version?.subresources).toEqual({ status: {} });
-  });
-
-  it('has the fields the translator knows', () => {
-    expect(keys(spec)).toEqual([...VPE_SPEC_FIELDS]);
-    expect(keys(zone)).toEqual([...VPE_ZONE_FIELDS]);
-    expect(keys(gateway)).toEqual([...VPE_GATEWAY_FIELDS]);
-    const ibmCloud: Record<keyof IbmCloudDiscovery, true> = {
-      region: true,
-      vpcId: true,
-      apiKeySecretRef: true,
-      endpoint: true,
-      iamEndpoint: true,
-      refreshInterval: true,
-    };
-    expect(keys(spec?.properties?.discovery?.properties?.ibmCloud)).toEqual(Object.keys(ibmCloud));
-    const status: Record<keyof VpcEgressProfileStatus, true> = {
-      observedGeneration: true,
-      conditions: true,
-      policies: true,
-      zones: true,
-      zoneCount: true,
-      discoveredZones: true,
-      lastDiscoveryTime: true,
-    };
-    expect(keys(root?.properties?.status)).toEqual(Object.keys(status));
-  });
-
-  it("checks names with the translator's rule", () => {
-    for (const name of [zone?.properties?.name, gateway?.properties?.name]) {
-      expect(name?.pattern).toBe('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$');
-      expect(name?.maxLength).toBe(63);
-    }
-  });
-
-  it('rejects the same prefix lengths and reserved ranges', () => {
-    const rules = prefixRules.map((r) => r.rule).join('\n');
-    expect(rules).toContain(`cidr(self).prefixLength() >= ${VPC_PREFIX_MIN_LENGTH}`);
-    expect(rules).toContain(`cidr(self).prefixLength() <= ${VPC_PREFIX_MAX_LENGTH}`);
-    const reservedRule = prefixRules.find((r) => r.rule.includes('containsCIDR'));
-    const listed = [...(reservedRule?.rule ?? '').matchAll(/'([0-9.]+\/[0-9]+)'/g)].map((m) => m[1]);
-    expect(listed).toEqual(RESERVED_RANGES.map((r) => r.cidr));
-    expect(
-      [...(reservedRule?.messageExpression ?? '').matchAll(/'([0-9.]+\/[0-9]+)'/g)].map((m) => m[1]),
-    ).toEqual(listed);
   });
 });

@@ -21,20 +21,19 @@ import {
 import { parseSelector, SelectorParseError } from '../selectors/calico.js';
 import { aggregateCidrs, cidrsOverlap, formatCidr, parseCidr, type Cidr } from '../util/cidr.js';
 import { fieldPath, type FieldError, type Finding, type Validated } from '../api/errors.js';
+import type { Node } from '../api/definition.js';
+import {
+  DNS_LABEL_PATTERN,
+  DNS_SUBDOMAIN_PATTERN,
+  MAX_LABEL_LENGTH,
+  RESERVED_RANGES,
+  VPC_EGRESS_PROFILE,
+  VPC_PREFIX_MAX_LENGTH,
+  VPC_PREFIX_MIN_LENGTH,
+} from '../api/vpc-egress-profile.js';
 
 export const VPE_POLICY_NAME_PREFIX = 'allow-vpe-gateway-';
-/** IBM Cloud VPC address prefixes are IPv4 with a prefix length from 9 to 29. */
-export const VPC_PREFIX_MIN_LENGTH = 9;
-export const VPC_PREFIX_MAX_LENGTH = 29;
-
-/** Ranges IBM Cloud VPC does not allow as address prefixes; a prefix overlapping one is rejected. */
-export const RESERVED_RANGES: readonly { cidr: string; use: string }[] = Object.freeze([
-  { cidr: '127.0.0.0/8', use: 'loopback' },
-  { cidr: '161.26.0.0/16', use: 'IBM Cloud infrastructure service endpoints' },
-  { cidr: '166.8.0.0/14', use: 'IBM Cloud private service endpoints' },
-  { cidr: '169.254.0.0/16', use: 'link-local' },
-  { cidr: '224.0.0.0/4', use: 'multicast' },
-]);
+export { MAX_LABEL_LENGTH };
 
 const RESERVED: readonly { cidr: Cidr; text: string; use: string }[] = RESERVED_RANGES.map(
   ({ cidr, use }) => {
@@ -44,18 +43,17 @@ const RESERVED: readonly { cidr: Cidr; text: string; use: string }[] = RESERVED_
   },
 );
 
-/** The fields of VpcEgressProfileSpec (crds/ lists the same). */
-export const VPE_SPEC_FIELDS: readonly string[] = Object.freeze([
-  'vpc',
-  'zones',
-  'gateways',
-  'selector',
-  'order',
-  'discovery',
-]);
-/** The fields of a zone and of a gateway (crds/ lists the same). */
-export const VPE_ZONE_FIELDS: readonly string[] = Object.freeze(['name', 'addressPrefixes']);
-export const VPE_GATEWAY_FIELDS: readonly string[] = Object.freeze(['name', 'protocol', 'ports']);
+// The API server prunes unknown fields; a file given to the CLI is not pruned, so its fields are checked here
+// against the definition's.
+const specSchema = VPC_EGRESS_PROFILE.schema.properties.spec;
+const fieldsOf = (node: Node | undefined): readonly string[] =>
+  Object.freeze(Object.keys((node?.type === 'object' && node.properties) || {}));
+const itemsOf = (node: Node | undefined): Node | undefined =>
+  node?.type === 'array' ? node.items : undefined;
+/** The fields of VpcEgressProfileSpec, of a zone and of a gateway. */
+const VPE_SPEC_FIELDS = fieldsOf(specSchema);
+const VPE_ZONE_FIELDS = fieldsOf(itemsOf(specSchema.properties?.zones));
+const VPE_GATEWAY_FIELDS = fieldsOf(itemsOf(specSchema.properties?.gateways));
 
 /** Finding codes of translateProfile's warnings. */
 export const PREFIX_IN_MULTIPLE_ZONES = 'PrefixInMultipleZones';
@@ -83,10 +81,9 @@ export interface VpeTranslation {
 }
 
 // DNS-1123 label: what a Kubernetes name segment and (a subset of) a label value may be.
-export const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+export const DNS_LABEL = new RegExp(DNS_LABEL_PATTERN);
 // A cluster-scoped object's name (DNS-1123 subdomain); at most 63 long it is also a valid label value.
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-export const MAX_LABEL_LENGTH = 63;
+const DNS_SUBDOMAIN = new RegExp(DNS_SUBDOMAIN_PATTERN);
 const DNS_LABEL_RULE =
   "lower-case letters, digits and '-', starting and ending with a letter or digit, at most 63 characters";
 

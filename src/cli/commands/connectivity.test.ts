@@ -188,9 +188,7 @@ spec:
     const result = await run(['-f', SEED_FIXED, '--focus-workload', 'accounts/nope']);
     expect(result.code).toBe(1);
     expect(result.out).toBe('');
-    expect(result.err).toContain(
-      'error: --focus-workload accounts/nope: no workload or pod of that name in the input',
-    );
+    expect(result.err).toContain('error: accounts/nope: no workload or pod of that name in the input');
     expect(result.err).toContain('accounts/srv1-backend[Deployment]');
   });
 

@@ -137,6 +137,7 @@ describe('flag errors', () => {
       'accounts/srv1-db[Deployment] has no port named http',
     ],
     [['--explain', '--from', 'srv1-backend', '--to', 'nope'], 'error: nope: no workload or pod of that name'],
+    [['--explain', '--from', 'nope', '--to', 'srv1-db'], 'error: nope: no workload or pod of that name'],
     [['--explain', '--from', '2001:db8::1', '--to', 'srv1-db'], 'give an IPv4 address'],
   ])('%j', async (args, message) => {
     const result = await run(['-f', SEED_FIXED, ...args]);

@@ -145,6 +145,24 @@ describe('calico-vpc render', () => {
     );
   });
 
+  it('with --strict, refuses what it would only warn about: nothing rendered, every warning an error, exit 1', async () => {
+    const beta =
+      'apiVersion: networking.k8s.io/v1beta1\nkind: NetworkPolicy\nmetadata: {name: beta, namespace: a}\nspec: {podSelector: {}}\n';
+    const lenient = await run(['render', '-f', 'config/samples']);
+    expect(lenient.code).toBe(0);
+    const samples = await run(['render', '--strict', '-f', 'config/samples']);
+    expect(samples.code).toBe(1);
+    expect(samples.out).toBe('');
+    expect(samples.err).toBe(
+      'config/samples/kustomization.yaml: document 1: not a Kubernetes object (no apiVersion, kind or metadata): skipped\n',
+    );
+    const unevaluated = await run(['render', '--strict', '-f', '-'], beta);
+    expect(unevaluated.code).toBe(1);
+    expect(unevaluated.out).toBe('');
+    expect(unevaluated.err).toContain('NetworkPolicy a/beta (networking.k8s.io/v1beta1) is not translated');
+    expect(unevaluated.err).not.toContain('warning:');
+  });
+
   it('prints the GNPs of a profile by name, whatever the order of spec.gateways', async () => {
     const profile = (gateways: string) =>
       `apiVersion: calico-vpc.io/v1alpha1\nkind: VpcEgressProfile\nmetadata: {name: p}\nspec:\n  zones: [{name: z1, addressPrefixes: [10.240.0.0/18]}]\n  gateways: ${gateways}\n`;

@@ -1,5 +1,5 @@
 /**
- * `calico-vpc render -f FILE|DIR ... [-o yaml|json] [--calico-api v3|crd]`: the GlobalNetworkPolicies the
+ * `calico-vpc render -f FILE|DIR ... [-o yaml|json] [--calico-api v3|crd] [--strict]`: the GlobalNetworkPolicies the
  * controller would write for the given VpcEgressProfiles and NetworkPolicies, like `kubectl apply --dry-run`.
  * Invalid input: nothing on stdout, every problem on stderr as `file: document N: field.path: message`, exit 1.
  */
@@ -18,6 +18,7 @@ interface RenderOptions {
   crdNaming: CrdNaming;
   networkPolicyOrder: string;
   tier: string;
+  strict?: boolean;
 }
 
 export const registerRender: CommandRegistrar = (program, io) => {
@@ -51,6 +52,7 @@ export const registerRender: CommandRegistrar = (program, io) => {
     )
     .option('--network-policy-order <n>', 'order of the GNPs translated from NetworkPolicies', '1000')
     .option('--tier <name>', 'Calico tier of the GNPs translated from NetworkPolicies', 'default')
+    .option('--strict', 'treat every warning as an error: render nothing and exit 1')
     .action(async (options: RenderOptions) => {
       const order = Number(options.networkPolicyOrder);
       if (!Number.isFinite(order))
@@ -68,14 +70,16 @@ export const registerRender: CommandRegistrar = (program, io) => {
         ...manifests.errors.map((e) => e.message),
         ...result.errors.map(({ source, error }) => source.error(error.path, error.message).message),
       ];
-      for (const warning of manifests.warnings) io.stderr(`warning: ${warning.message}\n`);
-      for (const object of inventory.ignored.filter(isUnevaluatedPolicy)) {
-        const message = `${describeObject(object)} (${object.apiVersion ?? 'no apiVersion'}) is not translated: the controller translates networking.k8s.io/v1 NetworkPolicies only`;
-        io.stderr(`warning: ${object.source.error('', message).message}\n`);
-      }
-      for (const { source, error } of result.warnings) {
-        io.stderr(`warning: ${source.error(error.path, error.message).message}\n`);
-      }
+      const warnings = [
+        ...manifests.warnings.map((warning) => warning.message),
+        ...inventory.ignored.filter(isUnevaluatedPolicy).map((object) => {
+          const message = `${describeObject(object)} (${object.apiVersion ?? 'no apiVersion'}) is not translated: the controller translates networking.k8s.io/v1 NetworkPolicies only`;
+          return object.source.error('', message).message;
+        }),
+        ...result.warnings.map(({ source, error }) => source.error(error.path, error.message).message),
+      ];
+      if (options.strict === true) errors.push(...warnings);
+      else for (const warning of warnings) io.stderr(`warning: ${warning}\n`);
       if (errors.length) throw new CliExit(1, errors.join('\n'));
       const objects = result.policies.map((p) =>
         toWire(p, options.calicoApi, { crdNaming: options.crdNaming }),

@@ -1,6 +1,7 @@
 /**
- * The hand-written schemas against the real ones: Calico's CRDs (both API groups, read from the shared reference
- * data beside the repository) and, for the VpcEgressProfile schema derived from its definition, our CRD in crds/.
+ * The schemas against the real ones: Calico's CRDs of both API groups (read from the shared reference data beside
+ * the repository; ours are generated from the projectcalico.org/v3 ones, this checks crd.projectcalico.org/v1 has
+ * the same fields) and, for the VpcEgressProfile schema derived from its definition, our CRD in crds/.
  */
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';

@@ -1,16 +1,20 @@
 /**
- * Hand-written schemas of the kinds the tools read: field names, shapes, required fields and enums, i.e. what the
- * API server's decoder rejects. Semantic rules (label syntax, port names, CIDRs, peers with no selector) belong to
+ * The schemas of the kinds the tools read: field names, shapes, required fields and enums, i.e. what the API
+ * server's decoder rejects. Semantic rules (label syntax, port names, CIDRs, peers with no selector) belong to
  * the code that gives the fields meaning: src/selectors/kubernetes.ts, src/translate/networkpolicy.ts and
  * src/vpe/rules.ts.
  *
- * NetworkPolicy follows networking.k8s.io/v1 (k8s.io/api/networking/v1/types.go) field for field; VpcEgressProfile's
- * spec is derived from its one definition (src/api/vpc-egress-profile.ts); the Calico GlobalNetworkPolicy is the
- * union of Calico 3.31's crd.projectcalico.org/v1 and 3.32's projectcalico.org/v3 schemas (schemas.test.ts compares it with both CRDs). Pods and workloads are
- * open: only the fields we read are typed, the rest is the API server's business.
+ * NetworkPolicy follows networking.k8s.io/v1 (k8s.io/api/networking/v1/types.go) field for field, hand-written;
+ * VpcEgressProfile's spec is derived from its one definition (src/api/vpc-egress-profile.ts); the Calico
+ * GlobalNetworkPolicy and Tier specs are built from the projectcalico.org/v3 CRDs we install
+ * (./calico-openapi.generated.ts, `npm run generate`), whose fields are those of crd.projectcalico.org/v1 too
+ * (schemas.test.ts compares with both groups' CRDs). Pods and workloads are open: only the fields we read are
+ * typed, the rest is the API server's business.
  */
 import { VPC_EGRESS_PROFILE } from '../api/vpc-egress-profile.js';
+import { GLOBAL_NETWORK_POLICY_SPEC, TIER_SPEC } from './calico-openapi.generated.js';
 import { schemaOf } from './from-definition.js';
+import { objectSchemaOfOpenApi, type OpenApiNaming } from './openapi.js';
 import type { ObjectSchema, Schema } from './schema.js';
 
 const labelMap: Schema = { type: 'map', values: { type: 'string' } };
@@ -159,15 +163,7 @@ export const VPC_EGRESS_PROFILE_SCHEMA: ObjectSchema = {
   required: ['metadata', 'spec'],
 };
 
-const CALICO_PORTS: Schema = { type: 'array', items: { type: 'int-or-string' } };
-const CALICO_ICMP: ObjectSchema = {
-  type: 'object',
-  name: 'ICMPFields',
-  fields: {
-    type: { type: 'integer', minimum: 0, maximum: 254 },
-    code: { type: 'integer', minimum: 0, maximum: 255 },
-  },
-};
+/** Calico's validator, not its CRD, limits protocol names (the CRD says only "integer or string"). */
 const CALICO_PROTOCOL: Schema = {
   type: 'int-or-string',
   check: (p) =>
@@ -180,66 +176,23 @@ const CALICO_PROTOCOL: Schema = {
         : `"${p}" is not a protocol Calico knows: TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite or a number 1..255`,
 };
 
-function calicoEntityRule(name: string): ObjectSchema {
-  return {
-    type: 'object',
-    name,
-    fields: {
-      nets: { type: 'array', items: { type: 'string' } },
-      notNets: { type: 'array', items: { type: 'string' } },
-      selector: { type: 'string' },
-      notSelector: { type: 'string' },
-      namespaceSelector: { type: 'string' },
-      ports: CALICO_PORTS,
-      notPorts: CALICO_PORTS,
-      serviceAccounts: {
-        type: 'object',
-        name: 'ServiceAccountMatch',
-        fields: { names: { type: 'array', items: { type: 'string' } }, selector: { type: 'string' } },
-      },
-      services: {
-        type: 'object',
-        name: 'ServiceMatch',
-        fields: { name: { type: 'string' }, namespace: { type: 'string' } },
-      },
-    },
-  };
-}
-
-const CALICO_RULE: ObjectSchema = {
-  type: 'object',
-  name: 'Rule',
-  fields: {
-    action: { type: 'string', enum: ['Allow', 'Deny', 'Log', 'Pass'] },
-    ipVersion: { type: 'integer', enum: [4, 6] },
-    protocol: CALICO_PROTOCOL,
-    notProtocol: CALICO_PROTOCOL,
-    icmp: CALICO_ICMP,
-    notICMP: CALICO_ICMP,
-    source: calicoEntityRule('EntityRule (source)'),
-    destination: calicoEntityRule('EntityRule (destination)'),
-    http: {
-      type: 'object',
-      name: 'HTTPMatch',
-      fields: {
-        methods: { type: 'array', items: { type: 'string' } },
-        paths: {
-          type: 'array',
-          items: {
-            type: 'object',
-            name: 'HTTPPath',
-            fields: { exact: { type: 'string' }, prefix: { type: 'string' } },
-          },
-        },
-      },
-    },
-    metadata: {
-      type: 'object',
-      name: 'RuleMetadata',
-      fields: { annotations: { type: 'map', values: { type: 'string' } } },
-    },
+/** The Go type names of Calico's API (api/pkg/apis/projectcalico/v3), by the field that holds each object. */
+const CALICO_NAMING: OpenApiNaming = {
+  names: {
+    spec: 'GlobalNetworkPolicySpec',
+    'ingress[]': 'Rule',
+    'egress[]': 'Rule',
+    icmp: 'ICMPFields',
+    notICMP: 'ICMPFields',
+    source: 'EntityRule (source)',
+    destination: 'EntityRule (destination)',
+    serviceAccounts: 'ServiceAccountMatch',
+    services: 'ServiceMatch',
+    http: 'HTTPMatch',
+    'paths[]': 'HTTPPath',
+    metadata: 'RuleMetadata',
   },
-  required: ['action'],
+  refine: { protocol: CALICO_PROTOCOL, notProtocol: CALICO_PROTOCOL },
 };
 
 export const GLOBAL_NETWORK_POLICY_SCHEMA: ObjectSchema = {
@@ -248,24 +201,7 @@ export const GLOBAL_NETWORK_POLICY_SCHEMA: ObjectSchema = {
   fields: {
     ...typeMeta,
     metadata: objectMeta(),
-    spec: {
-      type: 'object',
-      name: 'GlobalNetworkPolicySpec',
-      fields: {
-        tier: { type: 'string' },
-        order: { type: 'number' },
-        selector: { type: 'string' },
-        namespaceSelector: { type: 'string' },
-        serviceAccountSelector: { type: 'string' },
-        types: { type: 'array', items: { type: 'string', enum: ['Ingress', 'Egress'] } },
-        ingress: { type: 'array', items: CALICO_RULE },
-        egress: { type: 'array', items: CALICO_RULE },
-        doNotTrack: { type: 'boolean' },
-        preDNAT: { type: 'boolean' },
-        applyOnForward: { type: 'boolean' },
-        performanceHints: { type: 'array', items: { type: 'string', enum: ['AssumeNeededOnEveryNode'] } },
-      },
-    },
+    spec: objectSchemaOfOpenApi(GLOBAL_NETWORK_POLICY_SPEC, 'spec', CALICO_NAMING),
     status: { type: 'any' },
   },
   required: ['metadata', 'spec'],
@@ -278,11 +214,7 @@ export const TIER_SCHEMA: ObjectSchema = {
   fields: {
     ...typeMeta,
     metadata: objectMeta(),
-    spec: {
-      type: 'object',
-      name: 'TierSpec',
-      fields: { order: { type: 'number' }, defaultAction: { type: 'string', enum: ['Deny', 'Pass'] } },
-    },
+    spec: objectSchemaOfOpenApi(TIER_SPEC, 'spec', { names: { spec: 'TierSpec' } }),
     status: { type: 'any' },
   },
   required: ['metadata'],

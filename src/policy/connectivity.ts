@@ -47,7 +47,12 @@ import {
   type CalicoTier,
   type CompiledCalicoPolicy,
 } from './calico-eval.js';
-import { compileNetworkPolicy, kubeVerdict, type CompiledNetworkPolicy } from './kube-eval.js';
+import {
+  compileNetworkPolicy,
+  kubeDirectionAllowed,
+  kubeVerdict,
+  type CompiledNetworkPolicy,
+} from './kube-eval.js';
 import type { Labels } from '../selectors/kubernetes.js';
 import {
   calicoEndpointLabels,
@@ -295,9 +300,21 @@ interface PolicyEngine {
    * gives that side's answer exactly, without testing every other policy of the input again.
    */
   verdictUnder(indices: readonly number[], connection: ResolvedConnection): Verdict;
+  /** `verdictUnder(indices, connection)[direction].allowed`, without building explanations. */
+  allowedUnder(indices: readonly number[], connection: ResolvedConnection, direction: Direction): boolean;
 }
 
 function kubeEngine(policies: readonly CompiledNetworkPolicy[]): PolicyEngine {
+  // One array per distinct subset: the listing path asks the same subset once per port segment.
+  const subsets = new Map<readonly number[], CompiledNetworkPolicy[]>();
+  const subset = (indices: readonly number[]) => {
+    let set = subsets.get(indices);
+    if (set === undefined) {
+      set = indices.map((index) => policies[index] as CompiledNetworkPolicy);
+      subsets.set(indices, set);
+    }
+    return set;
+  };
   return {
     policies: policies.map((policy) => ({
       selects: (pod, _namespace, direction) =>
@@ -311,11 +328,9 @@ function kubeEngine(policies: readonly CompiledNetworkPolicy[]): PolicyEngine {
       },
     })),
     verdict: (connection) => kubeVerdict(policies, connection),
-    verdictUnder: (indices, connection) =>
-      kubeVerdict(
-        indices.map((index) => policies[index] as CompiledNetworkPolicy),
-        connection,
-      ),
+    verdictUnder: (indices, connection) => kubeVerdict(subset(indices), connection),
+    allowedUnder: (indices, connection, direction) =>
+      kubeDirectionAllowed(subset(indices), connection, direction),
   };
 }
 
@@ -371,6 +386,8 @@ function calicoEngine(policies: readonly CompiledCalicoPolicy[], tiers: readonly
     })),
     verdict: (connection) => calicoVerdict(policySet, connection),
     verdictUnder: (indices, connection) => calicoVerdict(subset(indices), connection),
+    allowedUnder: (indices, connection, direction) =>
+      calicoVerdict(subset(indices), connection)[direction === 'Egress' ? 'egress' : 'ingress'].allowed,
   };
 }
 
@@ -845,9 +862,8 @@ function pairAnalyser(cluster: ClusterModel, engine: PolicyEngine, sides: PeerSi
         dst,
         side.portCuts,
         side.namedPorts,
-        (connection) => engine.verdictUnder(side.selecting, connection),
         // The subset may select the other endpoint too; only this direction's answer is this side's.
-        (verdict) => (direction === 'Egress' ? verdict.egress.allowed : verdict.ingress.allowed),
+        (connection) => ({ allowed: engine.allowedUnder(side.selecting, connection, direction) }),
       ).allowed;
       answers.set(key, answer);
     }
@@ -872,15 +888,10 @@ function explainedPair(cluster: ClusterModel, engine: PolicyEngine, sides: PeerS
       UDP: [...egress.portCuts.UDP, ...ingress.portCuts.UDP],
     };
     const named = new Set([...egress.namedPorts, ...ingress.namedPorts]);
-    const { allowed, segments } = allowedPorts(
-      cluster,
-      src,
-      dst,
-      cuts,
-      named,
-      (connection) => engine.verdict(connection),
-      (verdict) => verdict.allowed,
-    );
+    const { allowed, segments } = allowedPorts(cluster, src, dst, cuts, named, (connection) => {
+      const verdict = engine.verdict(connection);
+      return { allowed: verdict.allowed, verdict };
+    });
     return { src, dst, allowed, conn: formatPortSet(allowed), segments };
   };
 }
@@ -895,8 +906,7 @@ function allowedPorts(
   dst: ConnectivityPeer,
   portCuts: Readonly<Record<Protocol, readonly number[]>>,
   namedPorts: ReadonlySet<Protocol>,
-  verdictOf: (connection: ResolvedConnection) => Verdict,
-  allows: (verdict: Verdict) => boolean,
+  decide: (connection: ResolvedConnection) => { allowed: boolean; verdict?: Verdict },
 ): { allowed: PortSet; segments: PortSegment[] } {
   const resolved = resolveConnection(cluster, {
     src: src.ref,
@@ -923,10 +933,9 @@ function allowedPorts(
       .sort((a, b) => a - b);
     segmentStarts.forEach((first, index) => {
       const last = (segmentStarts[index + 1] ?? MAX_PORT + 1) - 1;
-      const verdict = verdictOf({ ...resolved.value, protocol, port: first });
-      const allowedHere = allows(verdict);
+      const { allowed: allowedHere, verdict } = decide({ ...resolved.value, protocol, port: first });
       if (allowedHere) appendPortRange(allowed[protocol], first, last);
-      segments.push({ protocol, first, last, allowed: allowedHere, verdict });
+      segments.push({ protocol, first, last, allowed: allowedHere, ...(verdict && { verdict }) });
     });
   }
   return { allowed, segments };

@@ -233,6 +233,44 @@ export function kubeVerdict(
   };
 }
 
+/**
+ * Whether the Kubernetes policies allow one direction of a connection: the same decision as the verdict's
+ * `allowed` for that direction, without building the explanation of every rule that does not match (what listing
+ * every pair of a cluster needs; explanations cost most of the time there).
+ */
+export function kubeDirectionAllowed(
+  policies: readonly CompiledNetworkPolicy[],
+  connection: ResolvedConnection,
+  direction: Direction,
+): boolean {
+  const endpoint = direction === 'Ingress' ? connection.dst : connection.src;
+  if (endpoint.kind !== 'pod') return true;
+  // No array of the selecting policies: this runs once per port segment of every class of pairs.
+  const peer = direction === 'Ingress' ? connection.src : connection.dst;
+  let selected = false;
+  for (const policy of policies) {
+    if (!selects(policy, endpoint, direction)) continue;
+    selected = true;
+    for (const rule of direction === 'Ingress' ? policy.ingress : policy.egress) {
+      if (ruleMatches(rule, policy.namespace, peer, connection)) return true;
+    }
+  }
+  return !selected;
+}
+
+/** Whether a policy isolates the pod for the direction. */
+function selects(
+  policy: CompiledNetworkPolicy,
+  endpoint: ResolvedEndpoint & { kind: 'pod' },
+  direction: Direction,
+): boolean {
+  return (
+    policy.namespace === endpoint.pod.namespace &&
+    policy.types.includes(direction) &&
+    policy.podSelector.matches(endpoint.pod.labels)
+  );
+}
+
 function directionVerdict(
   policies: readonly CompiledNetworkPolicy[],
   connection: ResolvedConnection,
@@ -242,12 +280,7 @@ function directionVerdict(
   const base = { direction, endpoint: describeEndpoint(endpoint), selectedBy: [], allowedBy: [], rules: [] };
   if (endpoint.kind !== 'pod') return { ...base, allowed: true, outcome: 'not-applicable' };
 
-  const selecting = policies.filter(
-    (policy) =>
-      policy.namespace === endpoint.pod.namespace &&
-      policy.types.includes(direction) &&
-      policy.podSelector.matches(endpoint.pod.labels),
-  );
+  const selecting = policies.filter((policy) => selects(policy, endpoint, direction));
   if (selecting.length === 0) return { ...base, allowed: true, outcome: 'no-policy-selects' };
 
   const peer = direction === 'Ingress' ? connection.src : connection.dst;
@@ -276,6 +309,20 @@ function directionVerdict(
   };
 }
 
+/** A rule matches when one of its peers matches (no peers: any) and one of its ports matches (no ports: any). */
+function ruleMatches(
+  rule: CompiledRule,
+  policyNamespace: string,
+  peer: ResolvedEndpoint,
+  connection: ResolvedConnection,
+): boolean {
+  return (
+    (rule.peers === undefined ||
+      rule.peers.some((candidate) => peerMismatch(candidate, policyNamespace, peer) === undefined)) &&
+    (rule.ports === undefined || rule.ports.some((port) => portMismatch(port, connection) === undefined))
+  );
+}
+
 function ruleMismatches(
   rule: CompiledRule,
   policyNamespace: string,
@@ -287,71 +334,90 @@ function ruleMismatches(
   if (rule.peers !== undefined) {
     const peerMisses = rule.peers.map((candidate) => peerMismatch(candidate, policyNamespace, peer));
     if (peerMisses.every((miss) => miss !== undefined)) {
-      peerMisses.forEach((message, index) =>
-        mismatches.push({ field: formatPath([peersField, index]), message: message as string }),
+      peerMisses.forEach((why, index) =>
+        mismatches.push({ field: formatPath([peersField, index]), message: (why as Why)() }),
       );
     }
   }
   if (rule.ports !== undefined) {
     const portMisses = rule.ports.map((port) => portMismatch(port, connection));
     if (portMisses.every((miss) => miss !== undefined)) {
-      portMisses.forEach((message, index) =>
-        mismatches.push({ field: formatPath(['ports', index]), message: message as string }),
+      portMisses.forEach((why, index) =>
+        mismatches.push({ field: formatPath(['ports', index]), message: (why as Why)() }),
       );
     }
   }
   return mismatches;
 }
 
+/**
+ * Why a peer or port does not match, formatted only when asked: the evaluator formats reasons for explanations,
+ * and deciding whether a connection is allowed must not pay for them.
+ */
+type Why = () => string;
+
 /** undefined when the peer matches the endpoint; otherwise why not. */
 function peerMismatch(
   peer: CompiledPeer,
   policyNamespace: string,
   endpoint: ResolvedEndpoint,
-): string | undefined {
-  const who = describeEndpoint(endpoint);
+): Why | undefined {
   if (peer.kind === 'ipBlock') {
-    const block = `ipBlock ${formatCidr(peer.cidr)}${peer.except.length > 0 ? ` except ${peer.except.map(formatCidr).join(', ')}` : ''}`;
     const address = endpoint.address;
-    if (address === undefined) return `${who} has no IPv${peer.cidr.family} address to match ${block}`;
-    if (!cidrContainsIp(peer.cidr, address)) return `${formatIp(address)} is outside ${block}`;
+    if (address === undefined)
+      return () =>
+        `${describeEndpoint(endpoint)} has no IPv${peer.cidr.family} address to match ${describeIpBlock(peer)}`;
+    if (!cidrContainsIp(peer.cidr, address))
+      return () => `${formatIp(address)} is outside ${describeIpBlock(peer)}`;
     const excepted = peer.except.find((cidr) => cidrContainsIp(cidr, address));
-    if (excepted) return `${formatIp(address)} is in the excepted ${formatCidr(excepted)} of ${block}`;
+    if (excepted)
+      return () =>
+        `${formatIp(address)} is in the excepted ${formatCidr(excepted)} of ${describeIpBlock(peer)}`;
     return undefined;
   }
-  if (endpoint.kind !== 'pod') return `${who} is not a pod, and pod/namespace selectors only match pods`;
+  if (endpoint.kind !== 'pod')
+    return () => `${describeEndpoint(endpoint)} is not a pod, and pod/namespace selectors only match pods`;
   const { pod, namespace } = endpoint;
   if (peer.namespaces === undefined) {
     if (pod.namespace !== policyNamespace) {
-      return `${who} is not in the policy's namespace ${policyNamespace} (a podSelector alone selects only there)`;
+      return () =>
+        `${describeEndpoint(endpoint)} is not in the policy's namespace ${policyNamespace} (a podSelector alone selects only there)`;
     }
   } else if (!peer.namespaces.matches(namespace.labels)) {
-    return `namespace ${namespace.name} does not match namespaceSelector ${peer.namespaces.text}`;
+    const selector = peer.namespaces;
+    return () => `namespace ${namespace.name} does not match namespaceSelector ${selector.text}`;
   }
   if (peer.pods !== undefined && !peer.pods.matches(pod.labels)) {
-    return `${who} does not match podSelector ${peer.pods.text}`;
+    const selector = peer.pods;
+    return () => `${describeEndpoint(endpoint)} does not match podSelector ${selector.text}`;
   }
   return undefined;
 }
 
-function portMismatch(port: CompiledPort, connection: ResolvedConnection): string | undefined {
-  if (port.protocol !== connection.protocol) return `protocol ${port.protocol}, not ${connection.protocol}`;
+function describeIpBlock(peer: { cidr: Cidr; except: Cidr[] }): string {
+  return `ipBlock ${formatCidr(peer.cidr)}${peer.except.length > 0 ? ` except ${peer.except.map(formatCidr).join(', ')}` : ''}`;
+}
+
+function portMismatch(port: CompiledPort, connection: ResolvedConnection): Why | undefined {
+  if (port.protocol !== connection.protocol)
+    return () => `protocol ${port.protocol}, not ${connection.protocol}`;
   if (port.port === undefined) return undefined;
   const actual = connection.port as number;
   if (typeof port.port === 'number') {
-    const last = port.endPort ?? port.port;
-    if (actual >= port.port && actual <= last) return undefined;
-    return last === port.port
-      ? `port ${port.port}, not ${actual}`
-      : `ports ${port.port}-${last}, not ${actual}`;
+    const first = port.port;
+    const last = port.endPort ?? first;
+    if (actual >= first && actual <= last) return undefined;
+    return () => (last === first ? `port ${first}, not ${actual}` : `ports ${first}-${last}, not ${actual}`);
   }
+  const name = port.port;
   const dst = connection.dst;
-  if (dst.kind !== 'pod') return `named port ${port.port} cannot be resolved: the destination is not a pod`;
-  const numbers = namedPortNumbers(dst.pod, port.port, port.protocol);
+  if (dst.kind !== 'pod') return () => `named port ${name} cannot be resolved: the destination is not a pod`;
+  const numbers = namedPortNumbers(dst.pod, name, port.protocol);
   if (numbers.includes(actual)) return undefined;
-  return numbers.length === 0
-    ? `destination pod ${describeEndpoint(dst)} has no ${port.protocol} port named ${port.port}`
-    : `named port ${port.port} is ${numbers.join(', ')} on ${describeEndpoint(dst)}, not ${actual}`;
+  return () =>
+    numbers.length === 0
+      ? `destination pod ${describeEndpoint(dst)} has no ${port.protocol} port named ${name}`
+      : `named port ${name} is ${numbers.join(', ')} on ${describeEndpoint(dst)}, not ${actual}`;
 }
 
 /** `app=web,tier in (a,b),!legacy` as kubectl prints selectors; `{}` (everything) for an empty one. */

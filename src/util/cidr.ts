@@ -44,8 +44,18 @@ function maxValue(family: IpFamily): bigint {
 }
 
 function hostMask(family: IpFamily, prefixLength: number): bigint {
+  return (
+    (family === 4 ? HOST_MASKS_V4 : HOST_MASKS_V6)[prefixLength] ?? computeHostMask(family, prefixLength)
+  );
+}
+
+function computeHostMask(family: IpFamily, prefixLength: number): bigint {
   return (1n << BigInt(addressBits(family) - prefixLength)) - 1n;
 }
+
+// Computed once: connectivity tests addresses against CIDRs millions of times, and BigInt shifts are not cheap.
+const HOST_MASKS_V4 = Array.from({ length: 33 }, (_, length) => computeHostMask(4, length));
+const HOST_MASKS_V6 = Array.from({ length: 129 }, (_, length) => computeHostMask(6, length));
 
 // Go's net.ParseIP (and so Calico) rejects leading zeros in IPv4 octets: "010.0.0.1" is not 10.0.0.1.
 const IPV4_TEXT = /^(?:(?:0|[1-9][0-9]{0,2})\.){3}(?:0|[1-9][0-9]{0,2})$/;
@@ -329,8 +339,12 @@ export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
 }
 
 export function cidrContainsIp(cidr: Cidr, address: IpAddress): boolean {
-  const range = cidrToRange(cidr);
-  return range.family === address.family && range.first <= address.value && address.value <= range.last;
+  // cidrToRange without the object: this runs once per ipBlock per connection evaluated.
+  return (
+    cidr.family === address.family &&
+    cidr.network <= address.value &&
+    address.value <= (cidr.network | hostMask(cidr.family, cidr.prefixLength))
+  );
 }
 
 /** The addresses in both sets, as merged intervals. */

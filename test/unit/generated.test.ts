@@ -12,6 +12,7 @@ describe('generated files', () => {
     expect(files.map((f) => f.path).sort()).toEqual([
       'crds/calico-vpc.io_vpcegressprofiles.yaml',
       'src/api/v1alpha1.generated.ts',
+      'src/manifests/calico-openapi.generated.ts',
     ]);
     for (const file of files) {
       const committed = readFileSync(`${REPOSITORY_ROOT}/${file.path}`, 'utf8');

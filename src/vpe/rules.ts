@@ -173,16 +173,8 @@ function checkZones(
     const nameProblems = nameErrors(zone.name, namePath, 'zone', ZONE_LABEL);
     errors.push(...nameProblems);
     if (nameProblems.length === 0) {
-      const name = zone.name as string;
-      const first = firstByName.get(name);
-      if (first !== undefined) {
-        errors.push({
-          path: namePath,
-          message: `duplicate zone name ${JSON.stringify(name)} (first at ${first})`,
-        });
-      } else {
-        firstByName.set(name, formatPath(path));
-      }
+      const duplicate = claimName(firstByName, zone.name as string, path, 'zone');
+      if (duplicate !== undefined) errors.push(duplicate);
     }
     const prefixesPath = [...path, 'addressPrefixes'];
     const prefixes = zone.addressPrefixes;
@@ -290,16 +282,10 @@ function checkGateways(gateways: unknown, errors: FieldError[]): CheckedGateway[
     const nameProblems = nameErrors(gateway.name, namePath, 'gateway', GATEWAY_LABEL);
     errors.push(...nameProblems);
     if (nameProblems.length === 0) {
-      const name = gateway.name as string;
-      const first = firstByName.get(name);
-      if (first !== undefined) {
-        errors.push({
-          path: namePath,
-          message: `duplicate gateway name ${JSON.stringify(name)} (first at ${first})`,
-        });
+      const duplicate = claimName(firstByName, gateway.name as string, path, 'gateway');
+      if (duplicate !== undefined) {
+        errors.push(duplicate);
         valid = false;
-      } else {
-        firstByName.set(name, formatPath(path));
       }
     } else {
       valid = false;
@@ -509,4 +495,25 @@ export function translateProfile(
     zoneStatuses.map((zone) => vpePolicy(profileName, gateway, zone, selector, order)),
   );
   return { ok: true, value: { policies, zones: zoneStatuses, warnings: zoneOverlapWarnings(zones) } };
+}
+
+/**
+ * Names are unique within a list (zones, gateways): the first item at `path` claims its name; a later one gets an
+ * error on its name that says where the first is.
+ */
+function claimName(
+  firstByName: Map<string, string>,
+  name: string,
+  path: FieldPath,
+  what: 'zone' | 'gateway',
+): FieldError | undefined {
+  const first = firstByName.get(name);
+  if (first === undefined) {
+    firstByName.set(name, formatPath(path));
+    return undefined;
+  }
+  return {
+    path: [...path, 'name'],
+    message: `duplicate ${what} name ${JSON.stringify(name)} (first at ${first})`,
+  };
 }

@@ -284,12 +284,19 @@ describe('cachedGnp: the cache keeps metadata and a digest of the spec, and comp
     expect(cached.spec).toEqual({ tier: 'default' });
     expect(Object.keys(cached.metadata).sort()).toEqual([
       'annotations',
+      'generation',
       'labels',
       'name',
       'resourceVersion',
       'uid',
     ]);
     expect(cachedGnp(cached, 'v3')).toBe(cached);
+  });
+
+  it('an entry whose spec is unknown (null digest) always needs a write', () => {
+    const desired = toWire(DESIRED, 'v3');
+    const cached = { ...cachedGnp(asServerReturnsIt(desired), 'v3'), specDigest: null };
+    expect(needsUpdate(desired, cached)).toBe(true);
   });
 
   it('sees any change to the spec', () => {

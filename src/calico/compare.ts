@@ -169,51 +169,86 @@ export function specDigest(spec: GlobalNetworkPolicySpec | undefined, api: Calic
  * What the operator's cache keeps of a stored GNP: the metadata the reconcilers and the compare read, the tier
  * (it decides the logical name on crd.projectcalico.org/v1) and a digest of the spec instead of the spec. A GNP
  * with many rules is several KB as a JavaScript object; this is a few hundred bytes, and the compare stays exact:
- * any edit of the spec by anyone changes the digest of the object the watch delivers.
+ * any edit of the spec by anyone changes the object's metadata.generation (custom resources count every change
+ * outside metadata), and an entry whose generation moved without our write has no digest (null) until the store
+ * has read the object in full (GnpStore.ensure).
  */
 export interface CachedGnp extends KubeObject {
   apiVersion: string;
   metadata: Pick<
     ObjectMeta,
-    'name' | 'uid' | 'resourceVersion' | 'labels' | 'annotations' | 'deletionTimestamp'
+    'name' | 'uid' | 'resourceVersion' | 'generation' | 'labels' | 'annotations' | 'deletionTimestamp'
   >;
   spec: Pick<GlobalNetworkPolicySpec, 'tier'>;
-  specDigest: string;
+  /** specDigest of the stored spec; null when the spec changed since it was last read or written by us. */
+  specDigest: string | null;
 }
 
 export function isCachedGnp(object: object): object is CachedGnp {
-  return typeof (object as Partial<CachedGnp>).specDigest === 'string';
+  return 'specDigest' in object;
 }
 
-/** The compact cache entry of a stored GNP of `api` (the informer's transform); idempotent. */
+/** The metadata a cache entry keeps (of a full object, or of the PartialObjectMetadata a metadata watch sends). */
+function cachedMetadata(object: KubeObject): CachedGnp['metadata'] {
+  const { name, uid, resourceVersion, generation, labels, annotations, deletionTimestamp } =
+    object.metadata ?? {};
+  return {
+    name,
+    uid,
+    resourceVersion,
+    ...(generation !== undefined && { generation }),
+    ...(labels && { labels }),
+    ...(annotations && { annotations }),
+    ...(deletionTimestamp && { deletionTimestamp }),
+  };
+}
+
+/** The compact cache entry of a stored GNP of `api`, read in full (a list, a GET); idempotent. */
 export function cachedGnp(object: KubeObject, api: CalicoApi): CachedGnp {
   if (isCachedGnp(object)) return object;
-  const { name, uid, resourceVersion, labels, annotations, deletionTimestamp } = object.metadata ?? {};
   const spec = (object as Partial<GlobalNetworkPolicy>).spec;
   return {
     apiVersion: object.apiVersion ?? GLOBAL_NETWORK_POLICY_RESOURCES[api].apiVersion,
     kind: object.kind ?? 'GlobalNetworkPolicy',
-    metadata: {
-      name,
-      uid,
-      resourceVersion,
-      ...(labels && { labels }),
-      ...(annotations && { annotations }),
-      ...(deletionTimestamp && { deletionTimestamp }),
-    },
+    metadata: cachedMetadata(object),
     spec: spec?.tier === undefined ? {} : { tier: spec.tier },
     specDigest: specDigest(spec, api),
   };
 }
 
 /**
- * True when writing `desired` would change something the operator owns in `live`, a stored object in full or as
- * the cache keeps it (cachedGnp).
+ * The cache entry of a GNP of `api` seen only as metadata (a PartialObjectMetadata watch event), with what is
+ * known of its spec from elsewhere: our own write of that version, or the previous entry of the same generation;
+ * `undefined` when neither tells (someone else changed the spec): the digest is then null.
  */
-export function needsUpdate(desired: GlobalNetworkPolicy, live: GlobalNetworkPolicy | CachedGnp): boolean {
+export function cachedGnpOfMetadata(
+  object: KubeObject,
+  api: CalicoApi,
+  known: { specDigest: string; tier?: string } | undefined,
+): CachedGnp {
+  return {
+    apiVersion: GLOBAL_NETWORK_POLICY_RESOURCES[api].apiVersion,
+    kind: 'GlobalNetworkPolicy',
+    metadata: cachedMetadata(object),
+    spec: known?.tier === undefined ? {} : { tier: known.tier },
+    specDigest: known?.specDigest ?? null,
+  };
+}
+
+/**
+ * True when writing `desired` would change something the operator owns in `live`, a stored object in full or as
+ * the cache keeps it (cachedGnp). A cache entry whose spec is unknown (null digest) counts as different: the
+ * caller reads such an object in full first when it wants to avoid a needless write (GnpStore.ensure does).
+ * `desiredDigest` saves computing specDigest(desired.spec) again when the caller has it.
+ */
+export function needsUpdate(
+  desired: GlobalNetworkPolicy,
+  live: GlobalNetworkPolicy | CachedGnp,
+  desiredDigest?: string,
+): boolean {
   const api = requireApi(desired);
   if (calicoApiOf(live) !== api) return true;
   if (metadataDifferences(desired, live).length > 0) return true;
   const liveDigest = isCachedGnp(live) ? live.specDigest : specDigest(live.spec, api);
-  return specDigest(desired.spec, api) !== liveDigest;
+  return (desiredDigest ?? specDigest(desired.spec, api)) !== liveDigest;
 }

@@ -1,11 +1,11 @@
 import type { KubeObject } from '../api/kube.js';
-import { cachedGnp } from '../calico/compare.js';
+import { cachedGnp, specDigest, type CachedGnp } from '../calico/compare.js';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, type GlobalNetworkPolicy } from '../calico/types.js';
 import type { ResourceClient } from '../kube/resource.js';
 import type { InformerEvent } from '../kube/informer.js';
 import { HandFedInformer } from '../../test/support/hand-fed-informer.js';
 import { Registry } from '../observability/metrics.js';
-import { GnpStore } from './gnp-store.js';
+import { GnpStore, OwnWrites, gnpCacheTransform } from './gnp-store.js';
 
 /** Create and update answer with the stored object and a fresh resourceVersion, as the API server does. */
 function resourceClient(): { client: ResourceClient<KubeObject>; stored: KubeObject[]; sent: KubeObject[] } {
@@ -96,5 +96,145 @@ describe('GnpStore.ensure against the compact cache (cachedGnp)', () => {
     cache(edited);
     expect(await gnps.ensure(policy('all()'))).toBe('updated');
     expect(sent[1]).toMatchObject({ metadata: { resourceVersion: '900' }, spec: { selector: 'all()' } });
+  });
+});
+
+/**
+ * A fake GNP resource that answers as the API server does for a custom resource: the responses of writes are
+ * PartialObjectMetadata when asked for (the store asks), metadata.generation moves only when the spec changes, and
+ * `get` returns the stored object in full.
+ */
+function storingClient() {
+  let rv = 100;
+  const stored = new Map<string, GlobalNetworkPolicy>();
+  const gets: string[] = [];
+  const writes: KubeObject[] = [];
+  const hooks: { beforeAnswer?: (stored: GlobalNetworkPolicy) => void } = {};
+  const metadataOf = (object: GlobalNetworkPolicy): KubeObject => ({
+    apiVersion: 'meta.k8s.io/v1',
+    kind: 'PartialObjectMetadata',
+    metadata: object.metadata,
+  });
+  const write = (object: KubeObject, options: { metadataOnly?: boolean } = {}) => {
+    writes.push(object);
+    const gnp = structuredClone(object) as GlobalNetworkPolicy;
+    const before = stored.get(gnp.metadata.name);
+    const specChanged = JSON.stringify(before?.spec) !== JSON.stringify(gnp.spec);
+    gnp.metadata.resourceVersion = String(++rv);
+    gnp.metadata.generation = (before?.metadata.generation ?? 0) + (specChanged ? 1 : 0);
+    stored.set(gnp.metadata.name, gnp);
+    hooks.beforeAnswer?.(gnp);
+    return Promise.resolve(options.metadataOnly ? metadataOf(gnp) : gnp);
+  };
+  const client = {
+    create: write,
+    update: write,
+    get: (name: string) => {
+      gets.push(name);
+      return Promise.resolve(structuredClone(stored.get(name)));
+    },
+  } as unknown as ResourceClient<KubeObject>;
+  /** Someone else's write of the stored object; returns the watch event's object (metadata only). */
+  const foreignEdit = (name: string, edit: (gnp: GlobalNetworkPolicy) => void): KubeObject => {
+    const gnp = structuredClone(stored.get(name)!);
+    edit(gnp);
+    void write(gnp);
+    return metadataOf(stored.get(name)!);
+  };
+  return { client, stored, gets, writes, metadataOf, foreignEdit, hooks };
+}
+
+describe('GnpStore with a metadata-only watch (gnpCacheTransform)', () => {
+  function metadataSetup() {
+    const informer = new HandFedInformer<KubeObject>('gnps', { synced: true });
+    const fake = storingClient();
+    const ownWrites = new OwnWrites();
+    const transform = gnpCacheTransform('v3', ownWrites);
+    const gnps = new GnpStore('v3', fake.client, informer, new Registry(), {}, ownWrites);
+    const name = policy('all()').metadata.name;
+    /** The watch delivers `object` (metadata only, or in full as a list does) through the transform. */
+    const watch = (type: 'added' | 'modified', object: KubeObject) =>
+      informer.emit(type, name, transform(object, informer.get(name)));
+    const echo = (type: 'added' | 'modified') => watch(type, fake.metadataOf(fake.stored.get(name)!));
+    const cached = () => informer.get(name) as CachedGnp;
+    return { gnps, fake, watch, echo, cached, name };
+  }
+
+  it('knows the spec of its own write from the echo of its version, without reading it', async () => {
+    const { gnps, fake, echo, cached } = metadataSetup();
+    expect(await gnps.ensure(policy('all()'))).toBe('created');
+    echo('added');
+    expect(cached().specDigest).toBe(specDigest(fake.stored.get(cached().metadata.name!)!.spec, 'v3'));
+    expect(await gnps.ensure(policy('all()'))).toBe('unchanged');
+    expect(fake.gets).toEqual([]);
+    expect(fake.writes).toHaveLength(1);
+  });
+
+  it('keeps the digest across a change of metadata only (same generation)', async () => {
+    const { gnps, fake, watch, echo, cached, name } = metadataSetup();
+    await gnps.ensure(policy('all()'));
+    echo('added');
+    const digest = cached().specDigest;
+    watch(
+      'modified',
+      fake.foreignEdit(name, (g) => (g.metadata.labels = { ...g.metadata.labels, team: 'net' })),
+    );
+    expect(cached().metadata.labels).toMatchObject({ team: 'net' });
+    expect(cached().specDigest).toBe(digest);
+    expect(await gnps.ensure(policy('all()'))).toBe('unchanged');
+    expect(fake.gets).toEqual([]);
+  });
+
+  it('reads the object in full when someone else moved the generation, and repairs a real drift', async () => {
+    const { gnps, fake, watch, echo, cached, name } = metadataSetup();
+    await gnps.ensure(policy('all()'));
+    echo('added');
+    watch(
+      'modified',
+      fake.foreignEdit(name, (g) => (g.spec.selector = "app == 'other'")),
+    );
+    expect(cached().specDigest).toBeNull();
+    expect(await gnps.ensure(policy('all()'))).toBe('updated');
+    expect(fake.gets).toEqual([name]);
+    expect(fake.stored.get(name)!.spec.selector).toBe('all()');
+    echo('modified');
+    expect(await gnps.ensure(policy('all()'))).toBe('unchanged');
+    expect(fake.gets).toEqual([name]);
+  });
+
+  it('writes nothing when a foreign edit moved the generation but not what the spec means', async () => {
+    const { gnps, fake, watch, echo, cached, name } = metadataSetup();
+    await gnps.ensure(policy('all()'));
+    echo('added');
+    // An explicit `doNotTrack: false` is the default spelled out: a new generation, the same policy.
+    watch(
+      'modified',
+      fake.foreignEdit(name, (g) => (g.spec.doNotTrack = false)),
+    );
+    expect(cached().specDigest).toBeNull();
+    expect(await gnps.ensure(policy('all()'))).toBe('unchanged');
+    expect(fake.gets).toEqual([name]);
+    expect(fake.writes).toHaveLength(2); // our create and the foreign edit
+  });
+
+  it('takes the digest of a version listed in full from its spec', async () => {
+    const { gnps, fake, watch, cached, name } = metadataSetup();
+    await gnps.ensure(policy('all()'));
+    const full = structuredClone(fake.stored.get(name)!);
+    full.spec.selector = "app == 'listed'";
+    full.metadata.resourceVersion = '999';
+    watch('modified', full);
+    expect(cached().specDigest).toBe(specDigest(full.spec, 'v3'));
+    expect(await gnps.ensure(policy('all()'))).toBe('updated');
+    expect(fake.gets).toEqual([]);
+  });
+
+  it('learns the digest of its own version when the echo arrived before the answer to the write', async () => {
+    const { gnps, fake, watch, cached } = metadataSetup();
+    fake.hooks.beforeAnswer = (stored) => watch('added', fake.metadataOf(stored));
+    expect(await gnps.ensure(policy('all()'))).toBe('created');
+    expect(cached().specDigest).toBe(specDigest(policy('all()').spec, 'v3'));
+    expect(await gnps.ensure(policy('all()'))).toBe('unchanged');
+    expect(fake.gets).toEqual([]);
   });
 });

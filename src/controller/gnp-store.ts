@@ -12,7 +12,15 @@
  */
 import type { KubeObject } from '../api/kube.js';
 import { fromWire, storedPolicyName, toWire, type CalicoApi, type WireOptions } from '../calico/flavour.js';
-import { cachedGnp, isManaged, needsUpdate, type CachedGnp } from '../calico/compare.js';
+import {
+  cachedGnp,
+  cachedGnpOfMetadata,
+  isCachedGnp,
+  isManaged,
+  needsUpdate,
+  specDigest,
+  type CachedGnp,
+} from '../calico/compare.js';
 import { DEFAULT_TIER, type GlobalNetworkPolicy } from '../calico/types.js';
 import type { ResourceClient } from '../kube/resource.js';
 import { isAlreadyExists, isNotFound } from '../kube/errors.js';
@@ -29,39 +37,107 @@ export class NotOwnedError extends Error {
   }
 }
 
-/** The GNP informer's transform: each stored GNP of `api` cached as metadata and a digest of its spec. */
-export function gnpCacheTransform(api: CalicoApi): (object: KubeObject) => KubeObject {
-  return (object) => cachedGnp(object, api);
+/** What the store knows of its last write of one stored name: the version written and the spec it holds. */
+interface OwnWrite {
+  resourceVersion: string;
+  specDigest: string;
+  tier: string | undefined;
+}
+
+/**
+ * Stored name -> this store's last create or update of it. Shared by the store (which records its writes) and the
+ * GNP informer's transform (which reads them): the watch event carrying exactly that resourceVersion is the echo
+ * of our own write, whose spec we know without reading it.
+ */
+export class OwnWrites {
+  private readonly writes = new Map<string, OwnWrite>();
+
+  get(name: string): OwnWrite | undefined {
+    return this.writes.get(name);
+  }
+
+  record(name: string, write: OwnWrite): void {
+    this.writes.set(name, write);
+  }
+
+  forget(name: string): void {
+    this.writes.delete(name);
+  }
+
+  /** True when `object` is the version of our last write of it. */
+  isOwnVersion(object: KubeObject): boolean {
+    const { name, resourceVersion } = object.metadata ?? {};
+    return (
+      name !== undefined &&
+      resourceVersion !== undefined &&
+      this.writes.get(name)?.resourceVersion === resourceVersion
+    );
+  }
+}
+
+/** The kind of what a metadata-only list or watch sends. */
+const PARTIAL_OBJECT_METADATA_KIND = 'PartialObjectMetadata';
+
+/**
+ * The GNP informer's transform: each stored GNP of `api` cached as metadata and a digest of its spec (cachedGnp).
+ * The informer lists GNPs in full (digests of what is stored) and watches them as metadata only (the spec is most
+ * of a GNP's bytes, and the watch mostly brings back our own writes): a watched version's spec is known when it
+ * is our own write (`ownWrites`), or when its metadata.generation equals the cached entry's (custom resources
+ * count every change outside metadata, so the spec is the one already digested). Otherwise someone else changed
+ * the spec: the entry's digest is null and GnpStore.ensure reads the object in full before comparing.
+ */
+export function gnpCacheTransform(
+  api: CalicoApi,
+  ownWrites: OwnWrites,
+): (object: KubeObject, cached: KubeObject | undefined) => KubeObject {
+  return (object, cached) => {
+    if (object.kind !== PARTIAL_OBJECT_METADATA_KIND) return cachedGnp(object, api);
+    const own = ownWrites.isOwnVersion(object) ? ownWrites.get(object.metadata!.name!) : undefined;
+    if (own) return cachedGnpOfMetadata(object, api, own);
+    const generation = object.metadata?.generation;
+    const sameSpec =
+      cached !== undefined &&
+      isCachedGnp(cached) &&
+      cached.specDigest !== null &&
+      generation !== undefined &&
+      cached.metadata.generation === generation;
+    return cachedGnpOfMetadata(
+      object,
+      api,
+      sameSpec ? { specDigest: cached.specDigest!, tier: cached.spec.tier } : undefined,
+    );
+  };
 }
 
 export type WriteOutcome = 'created' | 'updated' | 'unchanged';
 
 export class GnpStore {
   private readonly writes: ReturnType<typeof writeMetrics>;
-  /**
-   * Stored name -> resourceVersion of this store's last create or update of it. The watch event carrying exactly
-   * that version is the echo of our own write: it holds the state the reconcile just decided on, so mapping it
-   * back to its source key would only re-run that reconcile to find nothing to do (it doubled the reconciles of a
-   * cold start; bench/). An entry is dropped when any other version of the object, or its deletion, is seen.
-   */
-  private readonly ownWrites = new Map<string, string>();
 
   constructor(
     readonly api: CalicoApi,
     private readonly resource: ResourceClient<KubeObject>,
     /**
      * An informer over the managed GNPs of `api` (label selector MANAGED_BY_LABEL=MANAGED_BY_VALUE), caching them
-     * as `cachedGnp` makes them (gnpCacheTransform): metadata and a digest of the spec.
+     * as gnpCacheTransform(api, ownWrites) makes them: metadata and a digest of the spec.
      */
     readonly informer: Informer<KubeObject>,
     registry: Registry = sharedRegistry(),
     private readonly wireOptions: WireOptions = {},
+    /**
+     * This store's last write of each stored name (shared with the informer's transform). The watch event carrying
+     * exactly that version is the echo of our own write: it holds the state the reconcile just decided on, so
+     * mapping it back to its source key would only re-run that reconcile to find nothing to do (it doubled the
+     * reconciles of a cold start; bench/). An entry is dropped when any other version of the object, or its
+     * deletion, is seen.
+     */
+    private readonly ownWrites: OwnWrites = new OwnWrites(),
   ) {
     this.writes = writeMetrics(registry);
     informer.onChange((event) => {
       const name = event.object.metadata?.name;
-      if (name === undefined || !this.ownWrites.has(name)) return;
-      if (event.type === 'deleted' || !this.isOwnWrite(event)) this.ownWrites.delete(name);
+      if (name === undefined || this.ownWrites.get(name) === undefined) return;
+      if (event.type === 'deleted' || !this.isOwnWrite(event)) this.ownWrites.forget(name);
     });
   }
 
@@ -76,16 +152,22 @@ export class GnpStore {
   }
 
   private isOwnWrite(event: InformerEvent<KubeObject>): boolean {
-    if (event.type !== 'added' && event.type !== 'modified') return false;
-    const { name, resourceVersion } = event.object.metadata ?? {};
-    return (
-      name !== undefined && resourceVersion !== undefined && this.ownWrites.get(name) === resourceVersion
-    );
+    return (event.type === 'added' || event.type === 'modified') && this.ownWrites.isOwnVersion(event.object);
   }
 
-  private recordWrite(stored: KubeObject): void {
+  /**
+   * Records a write from the server's answer (metadata only). When the echo beat the answer, the cache already
+   * holds this version without a digest: it is our write, so its digest is the one we wrote (client-go's mutation
+   * cache does the same for the object it just wrote).
+   */
+  private recordWrite(stored: KubeObject, written: GlobalNetworkPolicy, digest: string): void {
     const { name, resourceVersion } = stored.metadata ?? {};
-    if (name !== undefined && resourceVersion !== undefined) this.ownWrites.set(name, resourceVersion);
+    if (name === undefined || resourceVersion === undefined) return;
+    this.ownWrites.record(name, { resourceVersion, specDigest: digest, tier: written.spec.tier });
+    const cached = this.informer.get(name);
+    if (cached && isCachedGnp(cached) && cached.metadata.resourceVersion === resourceVersion) {
+      cached.specDigest ??= digest;
+    }
   }
 
   /** The logical name of a stored object (without Calico's tier prefix). */
@@ -106,10 +188,12 @@ export class GnpStore {
   async ensure(desired: GlobalNetworkPolicy, signal?: AbortSignal): Promise<WriteOutcome> {
     const wire = toWire(desired, this.api, this.wireOptions);
     const name = wire.metadata.name;
+    const digest = specDigest(wire.spec, this.api);
     let live: KubeObject | undefined = this.informer.get(name);
     if (!live) {
       try {
-        this.recordWrite(await this.resource.create(wire, { signal }));
+        const created = await this.resource.create(wire, { signal, metadataOnly: true });
+        this.recordWrite(created, wire, digest);
         this.writes.inc({ verb: 'create', resource: 'globalnetworkpolicies' });
         return 'created';
       } catch (err) {
@@ -117,9 +201,12 @@ export class GnpStore {
         // Not in our cache: either not ours (the cache only holds managed objects) or not yet seen.
         live = await this.resource.get(name, { signal });
       }
+    } else if (isCachedGnp(live) && live.specDigest === null) {
+      // Someone else changed the spec (the watch only says that the generation moved): compare with what is stored.
+      live = await this.resource.get(name, { signal });
     }
     if (!isManaged(live)) throw new NotOwnedError(desired.metadata.name);
-    if (!needsUpdate(wire, live as GlobalNetworkPolicy | CachedGnp)) return 'unchanged';
+    if (!needsUpdate(wire, live as GlobalNetworkPolicy | CachedGnp, digest)) return 'unchanged';
     const metadata = {
       ...wire.metadata,
       // Labels and annotations others added stay; ours win.
@@ -127,7 +214,8 @@ export class GnpStore {
       annotations: { ...live.metadata?.annotations, ...wire.metadata?.annotations },
       resourceVersion: live.metadata?.resourceVersion,
     };
-    this.recordWrite(await this.resource.update({ ...wire, metadata }, { signal }));
+    const updated = await this.resource.update({ ...wire, metadata }, { signal, metadataOnly: true });
+    this.recordWrite(updated, wire, digest);
     this.writes.inc({ verb: 'update', resource: 'globalnetworkpolicies' });
     return 'updated';
   }

@@ -31,7 +31,7 @@ import { detectCalicoApi, type CalicoApiChoice } from './calico-api.js';
 import type { ControllerContext, ControllerSetup } from './context.js';
 import type { Controller } from './controller.js';
 import type { DiscoveryOptions } from '../vpe/discovery.js';
-import { GnpStore, gnpCacheTransform } from './gnp-store.js';
+import { GnpStore, OwnWrites, gnpCacheTransform } from './gnp-store.js';
 import { setupNetworkPolicyController } from './networkpolicy-reconciler.js';
 import { setupVpcEgressProfileController, type VpeReconcilerDeps } from './vpe-reconciler.js';
 
@@ -132,11 +132,20 @@ export class Operator {
       return shared as ListWatchInformer<T>;
     };
     const gnpRef = globalNetworkPolicies(api);
+    const ownWrites = new OwnWrites();
     const gnpInformer = informer<KubeObject>(gnpRef, {
       labelSelector: `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE}`,
-      transform: gnpCacheTransform(api),
+      transform: gnpCacheTransform(api, ownWrites),
+      watchMetadataOnly: true,
     });
-    const gnps = new GnpStore(api, this.client.resource(gnpRef), gnpInformer, this.registry, wireOptions);
+    const gnps = new GnpStore(
+      api,
+      this.client.resource(gnpRef),
+      gnpInformer,
+      this.registry,
+      wireOptions,
+      ownWrites,
+    );
     const identity = o.leaderElection?.identity ?? `${hostname()}_${randomBytes(4).toString('hex')}`;
     const events: EventRecorder = new KubeEventRecorder({
       events: this.client.resource(EVENTS),

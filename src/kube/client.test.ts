@@ -13,6 +13,7 @@ import { Registry } from '../observability/metrics.js';
 import { KubeClient } from './client.js';
 import { loadKubeConfig } from './config.js';
 import { ApiError, isAlreadyExists, isConflict, isGone, isInvalid, isNotFound } from './errors.js';
+import { DeadlineSweeper } from './transport.js';
 
 interface Recorded {
   method: string;
@@ -385,6 +386,20 @@ describe('KubeClient', () => {
     client.close();
   });
 
+  it('bounds a request whose answer starts but never ends, and leaves finished requests alone', async () => {
+    handler = (req, res) => {
+      if (req.url === '/version') return res.writeHead(200).write('{"major":'); // never ended
+      json(res, 200, {});
+    };
+    const kc = newClient().kubeConfig;
+    const client = new KubeClient(kc, { registry: new Registry(), requestTimeoutMs: 80 });
+    // Requests that finish well within their deadline share the timer with the one that does not.
+    await Promise.all([1, 2, 3].map(() => client.request({ method: 'GET', path: '/ok' })));
+    await expect(client.discovery.serverVersion()).rejects.toThrow(/no complete response within 80ms/);
+    await expect(client.request({ method: 'GET', path: '/ok' })).resolves.toEqual({});
+    client.close();
+  });
+
   it('counts requests in rest_client_requests_total by code and method', async () => {
     handler = (_req, res) => json(res, 200, {});
     const registry = new Registry();
@@ -418,5 +433,25 @@ describe('loadKubeConfig', () => {
     );
     expect(loadKubeConfig({ path: file }).getCurrentCluster()?.server).toBe('https://127.0.0.1:6443');
     rmSync(dir, { recursive: true });
+  });
+});
+
+describe('DeadlineSweeper', () => {
+  it('expires each deadline once, in time order, and never a cancelled one', async () => {
+    const sweeper = new DeadlineSweeper();
+    const expired: string[] = [];
+    const all = new Promise<void>((resolve) => {
+      const expire = (name: string) => () => {
+        expired.push(name);
+        if (expired.length === 3) resolve();
+      };
+      sweeper.add(60, expire('late'));
+      sweeper.add(20, expire('early'));
+      const cancel = sweeper.add(10, expire('cancelled'));
+      sweeper.add(40, expire('middle'));
+      cancel();
+    });
+    await all;
+    expect(expired).toEqual(['early', 'middle', 'late']);
   });
 });

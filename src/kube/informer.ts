@@ -78,10 +78,11 @@ export interface SelectorOptions {
 export function listerWatcherFor<T extends KubeObject>(
   resource: ResourceClient<T>,
   selectors: SelectorOptions = {},
+  watchMetadataOnly = false,
 ): ListerWatcher<T> {
   return {
     list: (options) => resource.list({ ...selectors, ...options }),
-    watch: (options) => resource.watch({ ...selectors, ...options }),
+    watch: (options) => resource.watch({ ...selectors, ...options, metadataOnly: watchMetadataOnly }),
   };
 }
 
@@ -105,10 +106,11 @@ export interface InformerOptions<T> {
   indexers?: Record<string, IndexFunction<T>>;
   /**
    * Applied to every object before it is cached or handed to handlers (client-go's SetTransform), to keep only
-   * what the controllers read. Default: stripManagedFields. It must not change the name, namespace or
-   * resourceVersion, and should return the object itself when there is nothing to drop.
+   * what the controllers read; `cached` is the entry the object replaces, if any. Default: stripManagedFields. It
+   * must not change the name, namespace or resourceVersion, and should return the object itself when there is
+   * nothing to drop.
    */
-  transform?: (object: T) => T;
+  transform?: (object: T, cached: T | undefined) => T;
   clock?: Clock;
   random?: () => number;
   logger?: Logger;
@@ -211,7 +213,7 @@ export class ListWatchInformer<T extends KubeObject> implements Informer<T> {
   private readonly backoff: BackoffPolicy;
   private readonly healthyWatchMs: number;
   private readonly indexers: Record<string, IndexFunction<T>>;
-  private readonly transform: (object: T) => T;
+  private readonly transform: (object: T, cached: T | undefined) => T;
 
   private readonly store = new Map<string, T>();
   private readonly indices = new Map<string, Map<string, Set<string>>>();
@@ -393,7 +395,10 @@ export class ListWatchInformer<T extends KubeObject> implements Informer<T> {
         }
         throw err;
       }
-      for (const item of page.items) fresh.set(objectKey(item), this.transform(item));
+      for (const item of page.items) {
+        const key = objectKey(item);
+        fresh.set(key, this.transform(item, this.store.get(key)));
+      }
       resourceVersion = page.metadata.resourceVersion ?? resourceVersion;
       continueToken = page.metadata.continue || undefined;
       if (!continueToken) break;
@@ -476,9 +481,9 @@ export class ListWatchInformer<T extends KubeObject> implements Informer<T> {
       if (resourceVersion) this.resourceVersion = resourceVersion;
       return;
     }
-    const object = this.transform(event.object);
-    const key = objectKey(object);
+    const key = objectKey(event.object);
     const old = this.store.get(key);
+    const object = this.transform(event.object, old);
     if (event.type === 'DELETED') {
       this.remove(key);
       this.emit({ type: 'deleted', key, object, ...(old ? { old } : {}) });
@@ -554,6 +559,11 @@ export class ListWatchInformer<T extends KubeObject> implements Informer<T> {
 
 export interface CreateInformerOptions<T> extends Omit<InformerOptions<T>, 'name'>, SelectorOptions {
   name?: string;
+  /**
+   * List objects in full but watch them as PartialObjectMetadata: for a cache that keeps metadata and derives the
+   * rest itself (the GNP cache, src/controller/gnp-store.ts); the transform sees both forms.
+   */
+  watchMetadataOnly?: boolean;
 }
 
 /** An informer on one resource, named `plural.group` (or `plural` for the core group) unless told otherwise. */
@@ -561,11 +571,12 @@ export function createInformer<T extends KubeObject>(
   resource: ResourceClient<T>,
   options: CreateInformerOptions<T> = {},
 ): ListWatchInformer<T> {
-  const { namespace, labelSelector, fieldSelector, ...rest } = options;
+  const { namespace, labelSelector, fieldSelector, watchMetadataOnly, ...rest } = options;
   const name =
     options.name ??
     (resource.ref.group ? `${resource.ref.plural}.${resource.ref.group}` : resource.ref.plural);
-  return new ListWatchInformer(listerWatcherFor(resource, { namespace, labelSelector, fieldSelector }), {
+  const selectors = { namespace, labelSelector, fieldSelector };
+  return new ListWatchInformer(listerWatcherFor(resource, selectors, watchMetadataOnly), {
     ...rest,
     name,
   });

@@ -37,6 +37,14 @@ export interface WatchEvent<T> {
   object: T;
 }
 
+/**
+ * The Accept header that asks for objects as metav1.PartialObjectMetadata (metadata only, no spec): honoured by
+ * every API server since 1.15 for get, list, watch and the responses of writes (controller-runtime's metadata-only
+ * informers use it).
+ */
+export const PARTIAL_OBJECT_METADATA =
+  'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json';
+
 export function groupVersionPath(group: string, version: string): string {
   return group === '' ? `/api/${version}` : `/apis/${group}/${version}`;
 }
@@ -65,6 +73,8 @@ export interface WatchOptions {
   allowWatchBookmarks?: boolean;
   /** The server ends the watch after this long (a clean end, not an error). */
   timeoutSeconds?: number;
+  /** Events carry PartialObjectMetadata (kind, apiVersion meta.k8s.io/v1, metadata) instead of the object. */
+  metadataOnly?: boolean;
   signal?: AbortSignal;
 }
 
@@ -73,6 +83,8 @@ export interface WriteOptions {
   namespace?: string;
   fieldManager?: string;
   dryRun?: boolean;
+  /** The response is the stored object's PartialObjectMetadata (name, resourceVersion, generation...) only. */
+  metadataOnly?: boolean;
   signal?: AbortSignal;
 }
 
@@ -190,6 +202,7 @@ export class ResourceClient<T extends KubeObject> {
       path: this.path(this.namespaceOf(object, options)),
       query: this.writeQuery(options),
       body: this.withTypeMeta(object),
+      accept: options.metadataOnly ? PARTIAL_OBJECT_METADATA : undefined,
       signal: options.signal,
     });
   }
@@ -259,6 +272,7 @@ export class ResourceClient<T extends KubeObject> {
         fieldSelector: options.fieldSelector,
       },
       options.signal,
+      options.metadataOnly ? PARTIAL_OBJECT_METADATA : undefined,
     );
     response.setEncoding('utf8');
     let buffered = '';
@@ -292,6 +306,7 @@ export class ResourceClient<T extends KubeObject> {
       path: this.path(this.namespaceOf(object, options), object.metadata?.name ?? '', subresource),
       query: this.writeQuery(options),
       body: this.withTypeMeta(object),
+      accept: options.metadataOnly ? PARTIAL_OBJECT_METADATA : undefined,
       signal: options.signal,
     });
   }

@@ -55,6 +55,54 @@ const restMetrics = perRegistry((registry) => ({
   }),
 }));
 
+/** A request in flight, for its deadline: the current attempt, and the error it was ended with once expired. */
+interface InFlight {
+  request?: http.ClientRequest;
+  expired?: Error;
+}
+
+/**
+ * The deadlines of every request in flight on ONE timer, armed for the earliest. AbortSignal.timeout per request
+ * (plus AbortSignal.any to combine it with the caller's signal) showed in the controller's profile: each made a
+ * timer that lives for the whole timeout (30 s) after its request has finished, thousands of them at a few
+ * hundred writes per second. Here a finished request just leaves the set.
+ */
+export class DeadlineSweeper {
+  private readonly pending = new Set<{ deadline: number; expire: () => void }>();
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = Infinity;
+
+  /** Calls `expire` once `timeoutMs` have passed, unless the returned cancel function runs first. */
+  add(timeoutMs: number, expire: () => void): () => void {
+    const entry = { deadline: performance.now() + timeoutMs, expire };
+    this.pending.add(entry);
+    if (entry.deadline < this.timerAt) this.arm(entry.deadline);
+    return () => this.pending.delete(entry);
+  }
+
+  private arm(at: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => this.sweep(), Math.max(0, at - performance.now()));
+    // The timer never keeps the process alive: only the requests it bounds do.
+    this.timer.unref();
+  }
+
+  private sweep(): void {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    const now = performance.now();
+    let next = Infinity;
+    for (const entry of this.pending) {
+      if (entry.deadline <= now) {
+        this.pending.delete(entry);
+        entry.expire();
+      } else if (entry.deadline < next) next = entry.deadline;
+    }
+    if (next < Infinity) this.arm(next);
+  }
+}
+
 interface Connection {
   server: URL;
   agent: http.Agent;
@@ -73,6 +121,7 @@ export class Transport {
   /** The last connection and when it must be rebuilt; see connection(). */
   private cachedConnection: { value: Promise<Connection>; expiresAt: number } | undefined;
   private readonly retiredAgents: http.Agent[] = [];
+  private readonly deadlines = new DeadlineSweeper();
 
   constructor(kubeConfig: KubeConfig, options: TransportOptions = {}) {
     this.kubeConfig = kubeConfig;
@@ -86,27 +135,32 @@ export class Transport {
   /** Sends a request and returns the parsed JSON body (undefined for an empty body); non-2xx throws ApiError. */
   async request<R>(options: RequestOptions): Promise<R> {
     const timeoutMs = options.timeoutMs ?? this.requestTimeoutMs;
-    const timeout = timeoutMs > 0 ? AbortSignal.timeout(timeoutMs) : undefined;
-    const signal = combineSignals(options.signal, timeout);
+    const inFlight: InFlight = {};
+    const cancelDeadline =
+      timeoutMs > 0
+        ? this.deadlines.add(timeoutMs, () => {
+            const timedOut = new Error(
+              `${options.method} ${options.path}: no complete response within ${timeoutMs}ms`,
+            );
+            timedOut.name = 'TimeoutError';
+            inFlight.expired = timedOut;
+            inFlight.request?.destroy(timedOut);
+          })
+        : undefined;
     const started = performance.now();
     const host = this.host();
     try {
-      const response = await this.send(options, signal);
+      const response = await this.send(options, options.signal, inFlight);
       const text = await readBody(response);
       if (response.statusCode === undefined || response.statusCode < 200 || response.statusCode >= 300) {
         throw ApiError.fromResponse(response.statusCode ?? 0, text, `${options.method} ${options.path}`);
       }
       return (text ? JSON.parse(text) : undefined) as R;
     } catch (err) {
-      if (timeout?.aborted && !options.signal?.aborted) {
-        const timedOut = new Error(
-          `${options.method} ${options.path}: no complete response within ${timeoutMs}ms`,
-        );
-        timedOut.name = 'TimeoutError';
-        throw timedOut;
-      }
+      if (inFlight.expired && !options.signal?.aborted) throw inFlight.expired;
       throw err;
     } finally {
+      cancelDeadline?.();
       this.metrics.duration.observe({ verb: options.method, host }, (performance.now() - started) / 1000);
     }
   }
@@ -115,8 +169,13 @@ export class Transport {
    * Opens a streaming GET (a watch) and returns the response once its status is known; non-200 throws ApiError.
    * The caller reads the body and must destroy it (or abort `signal`) when done.
    */
-  async openStream(path: string, query: Query, signal?: AbortSignal): Promise<http.IncomingMessage> {
-    const response = await this.send({ method: 'GET', path, query }, signal);
+  async openStream(
+    path: string,
+    query: Query,
+    signal?: AbortSignal,
+    accept?: string,
+  ): Promise<http.IncomingMessage> {
+    const response = await this.send({ method: 'GET', path, query, accept }, signal, {});
     if (response.statusCode !== 200) {
       const text = await readBody(response);
       throw ApiError.fromResponse(response.statusCode ?? 0, text, `WATCH ${path}`);
@@ -144,6 +203,7 @@ export class Transport {
   private async send(
     options: RequestOptions,
     signal: AbortSignal | undefined,
+    inFlight: InFlight,
   ): Promise<http.IncomingMessage> {
     const connection = await this.connection();
     const url = new URL(connection.server.href.replace(/\/+$/, '') + options.path);
@@ -169,6 +229,8 @@ export class Transport {
           headers,
           signal,
         });
+        inFlight.request = req;
+        if (inFlight.expired) req.destroy(inFlight.expired);
         req.once('response', (response) => resolve({ response }));
         req.once('error', (error) => resolve({ error, reusedSocket: req.reusedSocket }));
         req.end(body);
@@ -283,12 +345,6 @@ function fingerprintOf(server: string, proxyUrl: string | undefined, tls: https.
     }
   }
   return hash.digest('hex');
-}
-
-function combineSignals(...signals: (AbortSignal | undefined)[]): AbortSignal | undefined {
-  const present = signals.filter((s): s is AbortSignal => s !== undefined);
-  if (present.length <= 1) return present[0];
-  return AbortSignal.any(present);
 }
 
 async function readBody(response: http.IncomingMessage): Promise<string> {

@@ -1,5 +1,13 @@
 import fc from 'fast-check';
-import { cachedGnp, isManaged, needsUpdate, policyDifferences } from './compare.js';
+import {
+  cachedGnp,
+  canonicalSpec,
+  canonicalSpecJson,
+  isManaged,
+  needsUpdate,
+  policyDifferences,
+  stableJson,
+} from './compare.js';
 import { CALICO_METADATA_ANNOTATION, toWire, type CalicoApi } from './flavour.js';
 import type { GlobalNetworkPolicy } from './types.js';
 
@@ -316,5 +324,84 @@ describe('cachedGnp: the cache keeps metadata and a digest of the spec, and comp
       ),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('canonicalSpecJson: the one-pass text of the canonical spec the digest is taken of', () => {
+  const maybe = <T>(arb: fc.Arbitrary<T>) =>
+    fc.oneof(arb, fc.constant(null), fc.constant(undefined), fc.constant({}), fc.constant([]));
+  const port = fc.oneof(
+    fc.integer({ min: 0, max: 65535 }),
+    fc.integer({ min: 0, max: 65535 }).map(String),
+    fc.constantFrom('80:90', 'http', '', '007', 'a1'),
+    fc.constant(null),
+    fc.constant({}),
+  );
+  const entity = fc.dictionary(
+    fc.constantFrom('selector', 'nets', 'notNets', 'ports', 'notPorts', 'namespaceSelector', '10', '9', 'x'),
+    maybe(fc.oneof(fc.array(port, { maxLength: 4 }), fc.jsonValue({ maxDepth: 2 }))),
+  );
+  const rule = fc.oneof(
+    fc.dictionary(
+      fc.constantFrom('action', 'protocol', 'source', 'destination', 'metadata', 'ipVersion', '1'),
+      maybe(fc.oneof(entity, fc.jsonValue({ maxDepth: 2 }))),
+    ),
+    fc.array(maybe(entity), { maxLength: 3 }),
+    fc.jsonValue({ maxDepth: 1 }),
+  );
+  const spec = fc.dictionary(
+    fc.constantFrom(
+      'tier',
+      'order',
+      'selector',
+      'types',
+      'ingress',
+      'egress',
+      'doNotTrack',
+      'preDNAT',
+      'applyOnForward',
+      'serviceAccountSelector',
+      '2',
+      'zz',
+    ),
+    maybe(
+      fc.oneof(
+        fc.array(maybe(rule), { maxLength: 4 }),
+        fc.subarray(['Ingress', 'Egress', 'Egress']),
+        fc.boolean(),
+        fc.constantFrom('', 'default', 'security', 0, 1),
+        fc.jsonValue({ maxDepth: 2 }),
+      ),
+    ),
+  );
+
+  it('is stableJson(canonicalSpec(spec)) for any spec, in both APIs', () => {
+    fc.assert(
+      fc.property(fc.constantFrom<CalicoApi>('v3', 'crd'), spec, (api, value) => {
+        const reference = (() => {
+          try {
+            return stableJson(canonicalSpec(value as never, api));
+          } catch (err) {
+            return `throws ${(err as Error).name}`;
+          }
+        })();
+        let actual: string;
+        try {
+          actual = canonicalSpecJson(value as never, api);
+        } catch (err) {
+          actual = `throws ${(err as Error).name}`;
+        }
+        expect(actual).toBe(reference);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('is stableJson(canonicalSpec(spec)) for the policies the operator writes', () => {
+    for (const api of ['v3', 'crd'] as const) {
+      const desired = toWire(DESIRED, api);
+      expect(canonicalSpecJson(desired.spec, api)).toBe(stableJson(canonicalSpec(desired.spec, api)));
+      expect(canonicalSpecJson(undefined, api)).toBe(stableJson(canonicalSpec(undefined, api)));
+    }
   });
 });

@@ -9,6 +9,7 @@ import http from 'node:http';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
+import { parseAllDocuments } from 'yaml';
 import { REPO_ROOT, freePort } from '../src/controlplane/local.js';
 
 const execFileAsync = promisify(execFile);
@@ -20,6 +21,25 @@ const REST_REQUESTS_METRIC = 'rest_client_requests_total';
 const RECONCILE_METRIC = 'controller_runtime_reconcile_total';
 const HEAP_USED_METRIC = 'nodejs_heap_size_used_bytes';
 const NETWORKPOLICY_CONTROLLER = 'networkpolicy';
+
+const DEPLOYMENT_MANIFEST = join(REPO_ROOT, 'config', 'manager', 'manager.yaml');
+
+/**
+ * The NODE_OPTIONS the operator's Deployment gives its container (heap sizes): the benchmark runs the controller
+ * with them, as it runs in a cluster.
+ */
+export function deploymentNodeOptions(manifest = DEPLOYMENT_MANIFEST): string {
+  type Container = { name?: string; env?: { name?: string; value?: string }[] };
+  for (const doc of parseAllDocuments(readFileSync(manifest, 'utf8'))) {
+    const object = doc.toJS() as
+      { kind?: string; spec?: { template?: { spec?: { containers?: Container[] } } } } | undefined;
+    if (object?.kind !== 'Deployment') continue;
+    const manager = object.spec?.template?.spec?.containers?.find((c) => c.name === 'manager');
+    const value = manager?.env?.find((e) => e.name === 'NODE_OPTIONS')?.value;
+    if (value !== undefined) return value;
+  }
+  throw new Error(`${manifest}: no Deployment container "manager" with a NODE_OPTIONS value`);
+}
 
 /** Why the controller cannot be benchmarked yet (not built, or no `run` command), or undefined when it can. */
 export async function controllerUnavailable(): Promise<string | undefined> {
@@ -199,7 +219,10 @@ export class ControllerProcess {
     ];
     const fd = openSync(logFile, 'a');
     const startedAt = performance.now();
-    const child = spawn(process.execPath, args, { stdio: ['ignore', fd, fd] });
+    const child = spawn(process.execPath, args, {
+      stdio: ['ignore', fd, fd],
+      env: { ...process.env, NODE_OPTIONS: deploymentNodeOptions() },
+    });
     closeSync(fd);
     if (child.pid === undefined) throw new Error(`could not start ${CONTROLLER_MAIN}`);
     return new ControllerProcess(

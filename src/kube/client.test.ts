@@ -4,6 +4,7 @@
  * are covered by the integration tests.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { getEventListeners } from 'node:events';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -397,6 +398,23 @@ describe('KubeClient', () => {
     await Promise.all([1, 2, 3].map(() => client.request({ method: 'GET', path: '/ok' })));
     await expect(client.discovery.serverVersion()).rejects.toThrow(/no complete response within 80ms/);
     await expect(client.request({ method: 'GET', path: '/ok' })).resolves.toEqual({});
+    client.close();
+  });
+
+  it("ends a request when the caller's signal aborts, and leaves no listener on a long-lived signal", async () => {
+    handler = (req, res) => {
+      if (req.url === '/version') return; // never answered
+      json(res, 200, {});
+    };
+    const client = newClient();
+    const controllerSignal = new AbortController();
+    for (let i = 0; i < 20; i++)
+      await client.request({ method: 'GET', path: '/ok', signal: controllerSignal.signal });
+    expect(getEventListeners(controllerSignal.signal, 'abort')).toHaveLength(0);
+    const pending = client.discovery.serverVersion(controllerSignal.signal);
+    setTimeout(() => controllerSignal.abort(), 10);
+    await expect(pending).rejects.toMatchObject({ name: 'AbortError' });
+    expect(getEventListeners(controllerSignal.signal, 'abort')).toHaveLength(0);
     client.close();
   });
 

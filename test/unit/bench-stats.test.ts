@@ -4,7 +4,15 @@
  * benchmark is the measurement.
  */
 import fc from 'fast-check';
-import { parsePrometheusText, procCpuSeconds, sumSamples } from '../../bench/controller.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  deploymentNodeOptions,
+  parsePrometheusText,
+  procCpuSeconds,
+  sumSamples,
+} from '../../bench/controller.js';
 import { generateNetworkPolicies, revisedNetworkPolicy, seededRandom } from '../../bench/generate.js';
 import { areaOf } from '../../bench/profile.js';
 import { formatTable, linearFit, mapConcurrent, median, percentile } from '../../bench/stats.js';
@@ -243,5 +251,19 @@ describe('procCpuSeconds', () => {
     while (after === before && Date.now() < giveUp) after = procCpuSeconds(process.pid);
     expect(after).toBeGreaterThan(before!);
     expect(procCpuSeconds(2 ** 30)).toBeUndefined();
+  });
+});
+
+describe('deploymentNodeOptions', () => {
+  it("runs the benchmarked controller with the Deployment's NODE_OPTIONS", () => {
+    expect(deploymentNodeOptions()).toContain('--max-semi-space-size=4');
+  });
+
+  it('says which manifest lacks them', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bench-manifest-'));
+    const file = join(dir, 'manager.yaml');
+    writeFileSync(file, 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: x\n');
+    expect(() => deploymentNodeOptions(file)).toThrow(`${file}: no Deployment container "manager"`);
+    rmSync(dir, { recursive: true });
   });
 });

@@ -7,6 +7,7 @@
  */
 import { Option, type Command } from 'commander';
 import { join } from 'node:path';
+import v8 from 'node:v8';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { LocalControlPlane } from '../../controlplane/local.js';
 import type { CalicoApiChoice } from '../../controller/calico-api.js';
@@ -204,6 +205,7 @@ export const registerRun: CommandRegistrar = (program: Command, io: CliIO) => {
     .option('--concurrency <n>', 'NetworkPolicy reconciles in parallel', '16')
     .option('--resync-period <duration>', 'full re-reconcile period', '10m')
     .action(async (flags: RunFlags) => {
+      tuneGarbageCollector();
       const log = createLogger({ level: parseLogLevel(flags.logLevel), pretty: flags.logPretty });
       const { timings, translation, concurrency, resyncPeriodMs, metricsAddress, healthAddress } =
         runSettings(flags);
@@ -286,3 +288,16 @@ export const registerRun: CommandRegistrar = (program: Command, io: CliIO) => {
       if (code !== 0) throw new CliExit(code);
     });
 };
+
+/**
+ * How much V8 lets the old generation grow past what the last full collection left alive: 30% instead of V8's
+ * default (up to 4x for a small heap). The operator's garbage is short-lived request and watch data, and its
+ * live heap is its caches; a run that converges 10,000 NetworkPolicies peaked at about 210 MB of RSS with the
+ * default and 161 MB with this and the Deployment's --max-semi-space-size=4, for the same CPU (bench/, README).
+ * Not settable through NODE_OPTIONS, so the process sets it; V8 reads it whenever it sizes the next limit.
+ */
+export const HEAP_GROWING_PERCENT = 30;
+
+function tuneGarbageCollector(): void {
+  v8.setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
+}

@@ -10,17 +10,18 @@
  *    ObjectSchema per type, named as the API names it (`NetworkPolicyPeer`) in users' messages.
  */
 import type { KUBERNETES_OVERRIDES, TypeOverride } from './kubernetes-overrides.js';
+import { scalarSchemaOf, type OpenApiSchema } from './openapi.js';
 import type { Schema } from './schema.js';
 
-/** An OpenAPI v3 schema node as Kubernetes publishes it (the parts this module reads). */
-export interface KubernetesOpenApiNode {
-  readonly type?: string;
+/**
+ * An OpenAPI v3 schema node as Kubernetes publishes it: what the CRD schemas have (./openapi.ts), plus named types
+ * referenced through `$ref` and `format: int-or-string` where CRDs say `x-kubernetes-int-or-string`.
+ */
+export interface KubernetesOpenApiNode extends OpenApiSchema {
   readonly format?: string;
   readonly properties?: Readonly<Record<string, KubernetesOpenApiNode>>;
   readonly items?: KubernetesOpenApiNode;
   readonly additionalProperties?: KubernetesOpenApiNode;
-  readonly required?: readonly string[];
-  readonly enum?: readonly (string | number)[];
   readonly allOf?: readonly KubernetesOpenApiNode[];
   readonly $ref?: string;
   readonly [other: string]: unknown;
@@ -182,17 +183,9 @@ export function generateKubernetesSchemaModule(
       return exportNames.get(ref)!;
     }
     if (node.format === 'int-or-string') return literal({ type: 'int-or-string' }, at);
+    const scalar = scalarSchemaOf(node);
+    if (scalar !== undefined) return literal(scalar, at);
     switch (node.type) {
-      case 'string':
-        return literal(node.enum ? { type: 'string', enum: node.enum.map(String) } : { type: 'string' }, at);
-      case 'integer':
-        return literal(
-          node.enum ? { type: 'integer', enum: node.enum.map(Number) } : { type: 'integer' },
-          at,
-        );
-      case 'number':
-      case 'boolean':
-        return literal({ type: node.type }, at);
       case 'array':
         if (!node.items) throw new Error(`${at}: an array without items`);
         return `{ type: 'array', items: ${expression(node.items, `${at}[]`)} }`;

@@ -45,7 +45,7 @@ import {
 } from '../translate/networkpolicy.js';
 import {
   calicoEndpointLabels,
-  describeConnection,
+  verdictOf,
   describeEndpoint,
   namedPortNumbers,
   type Direction,
@@ -531,14 +531,7 @@ export interface CalicoDirectionVerdict extends DirectionVerdict {
 export type CalicoVerdict = Verdict<CalicoDirectionVerdict>;
 
 export function calicoVerdict(policySet: CalicoPolicySet, connection: ResolvedConnection): CalicoVerdict {
-  const egress = directionVerdict(policySet, connection, 'Egress');
-  const ingress = directionVerdict(policySet, connection, 'Ingress');
-  return {
-    allowed: egress.allowed && ingress.allowed,
-    connection: describeConnection(connection),
-    egress,
-    ingress,
-  };
+  return verdictOf(connection, (direction) => directionVerdict(policySet, connection, direction));
 }
 
 function directionVerdict(

@@ -36,7 +36,7 @@ import { formatPath, type FieldError, type Validated, type FieldPath } from '../
 import { effectivePolicyTypes } from '../translate/networkpolicy.js';
 import { compileLabelSelector, InvalidLabelSelectorError, type Labels } from '../selectors/kubernetes.js';
 import {
-  describeConnection,
+  verdictOf,
   describeEndpoint,
   namedPortNumbers,
   type Direction,
@@ -229,14 +229,7 @@ export function kubeVerdict(
   policies: readonly CompiledNetworkPolicy[],
   connection: ResolvedConnection,
 ): Verdict {
-  const egress = directionVerdict(policies, connection, 'Egress');
-  const ingress = directionVerdict(policies, connection, 'Ingress');
-  return {
-    allowed: egress.allowed && ingress.allowed,
-    connection: describeConnection(connection),
-    egress,
-    ingress,
-  };
+  return verdictOf(connection, (direction) => directionVerdict(policies, connection, direction));
 }
 
 /**

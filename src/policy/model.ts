@@ -478,6 +478,21 @@ export interface Verdict<D extends DirectionVerdict = DirectionVerdict> {
   ingress: D;
 }
 
+/** A connection's verdict from its two directions, each decided by its own endpoint's policies. */
+export function verdictOf<D extends DirectionVerdict>(
+  connection: ResolvedConnection,
+  decide: (direction: Direction) => D,
+): Verdict<D> {
+  const egress = decide('Egress');
+  const ingress = decide('Ingress');
+  return {
+    allowed: egress.allowed && ingress.allowed,
+    connection: describeConnection(connection),
+    egress,
+    ingress,
+  };
+}
+
 export function describeConnection(connection: ResolvedConnection): string {
   return `${describeEndpoint(connection.src)} -> ${describeEndpoint(connection.dst)} ${describeService(connection)} (IPv${connection.family})`;
 }

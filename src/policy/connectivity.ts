@@ -1014,6 +1014,20 @@ interface ListingAnswer {
   readonly ports: number;
 }
 
+/**
+ * A side's answer (a port set number) towards the far side of a pair `from` => `to` (`dst` is `to`'s peer), in
+ * the pair's IP family.
+ */
+type SideAnswer = (
+  side: ListingSide,
+  direction: Direction,
+  far: ListingPeer,
+  from: ListingPeer,
+  to: ListingPeer,
+  dst: ConnectivityPeer,
+  family: IpFamily,
+) => number;
+
 /** Port sets numbered by content, so that pairs whose two sides gave the same sets share their intersection. */
 class PortSetNumbers {
   private readonly byText = new Map<string, number>();
@@ -1121,15 +1135,7 @@ function listingAnalyser(
   const matching = new Int32Array(rules.length);
 
   /** The side's answer towards the far side, from the rules that match it. */
-  const ruleAnswer = (
-    side: ListingSide,
-    direction: Direction,
-    far: ListingPeer,
-    from: ListingPeer,
-    to: ListingPeer,
-    dst: ConnectivityPeer,
-    family: IpFamily,
-  ): number => {
+  const ruleAnswer: SideAnswer = (side, direction, far, from, to, dst, family) => {
     const view = far.outside < 0 && family === 6 ? far.view + 1 : far.view;
     let row = viewMatches[view];
     if (row === undefined) viewMatches[view] = row = new Int8Array(farTestCount);
@@ -1196,15 +1202,7 @@ function listingAnalyser(
     return answer.ports;
   };
 
-  const directionAnswer = (
-    side: ListingSide,
-    direction: Direction,
-    far: ListingPeer,
-    from: ListingPeer,
-    to: ListingPeer,
-    dst: ConnectivityPeer,
-    family: IpFamily,
-  ): number => {
+  const directionAnswer: SideAnswer = (side, direction, far, from, to, dst, family) => {
     if (!side.selected) return allPorts;
     if (far.outside < 0) return ruleAnswer(side, direction, far, from, to, dst, family);
     // An outside range: one answer per class of the outside that this side's rules tell apart.

@@ -40,6 +40,7 @@ import {
 import { formatFieldError, type FieldError } from '../api/errors.js';
 import { translateNetworkPolicy, type NetworkPolicyTranslationOptions } from '../translate/networkpolicy.js';
 import {
+  calicoDirectionAllowed,
   calicoPolicySet,
   calicoVerdict,
   compileCalicoPolicy,
@@ -456,7 +457,7 @@ function calicoEngine(policies: readonly CompiledCalicoPolicy[], tiers: readonly
     verdict: (connection) => calicoVerdict(policySet, connection),
     verdictUnder: (indices, connection) => calicoVerdict(subset(indices), connection),
     allowedUnder: (indices, connection, direction) =>
-      calicoVerdict(subset(indices), connection)[direction === 'Egress' ? 'egress' : 'ingress'].allowed,
+      calicoDirectionAllowed(subset(indices), connection, direction),
   };
 }
 

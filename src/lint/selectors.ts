@@ -29,30 +29,60 @@ interface UsableSelector {
   readonly path: PathSegment[];
 }
 
+/** Well-formed selectors compiled, by their JSON: the policies of a cluster repeat a few selectors many times. */
+type SelectorCache = Map<string, Omit<UsableSelector, 'path'> | null>;
+
 /** The selector at `path` when it is well-formed (else undefined: other findings report it). */
-function usableSelector(value: unknown, path: PathSegment[]): UsableSelector | undefined {
-  if (!isPlainObject(value) || validate(LABEL_SELECTOR_SCHEMA, value).length > 0) return undefined;
-  const selector = value as LabelSelector;
-  if (validateLabelSelector(selector, []).length > 0) return undefined;
-  return { selector, matches: compileLabelSelector(selector), path };
+function usableSelector(
+  cache: SelectorCache,
+  value: unknown,
+  path: PathSegment[],
+): UsableSelector | undefined {
+  if (!isPlainObject(value)) return undefined;
+  const key = JSON.stringify(value);
+  let compiled = cache.get(key);
+  if (compiled === undefined) {
+    const selector = value as LabelSelector;
+    compiled =
+      validate(LABEL_SELECTOR_SCHEMA, value).length > 0 || validateLabelSelector(selector, []).length > 0
+        ? null
+        : { selector, matches: compileLabelSelector(selector) };
+    cache.set(key, compiled);
+  }
+  return compiled === null ? undefined : { ...compiled, path };
 }
 
 interface SelectorKey {
   readonly key: string;
-  readonly path: PathSegment[];
+  /** Built only for a key that is reported: most keys are not. */
+  path(): PathSegment[];
   readonly at: 'key' | 'value';
 }
 
 function selectorKeys(site: UsableSelector): SelectorKey[] {
   const keys: SelectorKey[] = Object.keys(site.selector.matchLabels ?? {}).map((key) => ({
     key,
-    path: [...site.path, 'matchLabels', key],
+    path: () => [...site.path, 'matchLabels', key],
     at: 'key',
   }));
   (site.selector.matchExpressions ?? []).forEach((requirement, i) =>
-    keys.push({ key: requirement.key, path: [...site.path, 'matchExpressions', i, 'key'], at: 'value' }),
+    keys.push({
+      key: requirement.key,
+      path: () => [...site.path, 'matchExpressions', i, 'key'],
+      at: 'value',
+    }),
   );
   return keys;
+}
+
+/** Per lower-cased label key, the first (in code-unit order) of the keys given that lower-case to it. */
+function keysByLowerCase(keys: ReadonlySet<string>): ReadonlyMap<string, string> {
+  const byLower = new Map<string, string>();
+  for (const key of [...keys].sort()) {
+    const lower = key.toLowerCase();
+    if (!byLower.has(lower)) byLower.set(lower, key);
+  }
+  return byLower;
 }
 
 const pluralize = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
@@ -65,6 +95,13 @@ interface PolicyContext {
   readonly inventory: Inventory;
   readonly podLabelKeys: ReadonlySet<string>;
   readonly namespaceLabelKeys: ReadonlySet<string>;
+  readonly podLabelKeysByLowerCase: ReadonlyMap<string, string>;
+  readonly namespaceLabelKeysByLowerCase: ReadonlyMap<string, string>;
+  /** The namespaces declared in the input, in input order. */
+  readonly declared: readonly NamespaceView[];
+  /** The namespaces each namespaceSelector selects, by its compiled matcher (one per distinct selector). */
+  readonly selectedNamespaces: Map<Matcher, NamespaceView[]>;
+  readonly selectors: SelectorCache;
   readonly findings: LintFinding[];
 }
 
@@ -77,6 +114,11 @@ export function selectorFindings(
   const namespaceLabelKeys = new Set(
     inventory.namespaces.filter((n) => n.declared).flatMap((n) => Object.keys(n.labels)),
   );
+  const declared = inventory.namespaces.filter((n) => n.declared);
+  const podLabelKeysByLowerCase = keysByLowerCase(podLabelKeys);
+  const namespaceLabelKeysByLowerCase = keysByLowerCase(namespaceLabelKeys);
+  const selected = new Map<Matcher, NamespaceView[]>();
+  const selectors: SelectorCache = new Map();
   for (const object of networkPolicies) {
     const meta = isPlainObject(object.raw.metadata) ? object.raw.metadata : {};
     const namespace = typeof meta.namespace === 'string' ? meta.namespace : undefined;
@@ -87,6 +129,11 @@ export function selectorFindings(
       inventory,
       podLabelKeys,
       namespaceLabelKeys,
+      podLabelKeysByLowerCase,
+      namespaceLabelKeysByLowerCase,
+      declared,
+      selectedNamespaces: selected,
+      selectors,
       findings,
     };
     checkPolicy(context);
@@ -97,7 +144,7 @@ export function selectorFindings(
 function checkPolicy(context: PolicyContext): void {
   const spec = context.object.raw.spec;
   if (!isPlainObject(spec)) return;
-  const podSelector = usableSelector(spec.podSelector, ['spec', 'podSelector']);
+  const podSelector = usableSelector(context.selectors, spec.podSelector, ['spec', 'podSelector']);
   if (podSelector && !keyCase(context, podSelector, 'pod')) policySelectsNothing(context, podSelector);
 
   for (const [field, peersField] of [
@@ -109,7 +156,9 @@ function checkPolicy(context: PolicyContext): void {
     rules.forEach((rule, r) => {
       if (!isPlainObject(rule) || !Array.isArray(rule[peersField])) return;
       const peersPath: PathSegment[] = ['spec', field, r, peersField];
-      const peers = (rule[peersField] as unknown[]).map((peer, p) => readPeer(peer, [...peersPath, p]));
+      const peers = (rule[peersField] as unknown[]).map((peer, p) =>
+        readPeer(context.selectors, peer, [...peersPath, p]),
+      );
       for (const peer of peers) if (peer) checkPeer(context, peer);
       orVersusAnd(context, peers, peersPath, field);
     });
@@ -124,12 +173,12 @@ interface Peer {
   readonly fields: ReadonlySet<string>;
 }
 
-function readPeer(value: unknown, path: PathSegment[]): Peer | undefined {
+function readPeer(cache: SelectorCache, value: unknown, path: PathSegment[]): Peer | undefined {
   if (!isPlainObject(value)) return undefined;
   return {
     path,
-    pods: usableSelector(value.podSelector, [...path, 'podSelector']),
-    namespaces: usableSelector(value.namespaceSelector, [...path, 'namespaceSelector']),
+    pods: usableSelector(cache, value.podSelector, [...path, 'podSelector']),
+    namespaces: usableSelector(cache, value.namespaceSelector, [...path, 'namespaceSelector']),
     fields: new Set(Object.keys(value)),
   };
 }
@@ -140,18 +189,19 @@ function readPeer(value: unknown, path: PathSegment[]): Peer | undefined {
  */
 function keyCase(context: PolicyContext, site: UsableSelector, of: 'pod' | 'namespace'): boolean {
   const known = of === 'pod' ? context.podLabelKeys : context.namespaceLabelKeys;
+  const byLowerCase = of === 'pod' ? context.podLabelKeysByLowerCase : context.namespaceLabelKeysByLowerCase;
+  if (byLowerCase.size === 0) return false;
   let reported = false;
   for (const { key, path, at } of selectorKeys(site)) {
     if (known.has(key)) continue;
-    const lower = key.toLowerCase();
-    const meant = [...known].sort().find((candidate) => candidate.toLowerCase() === lower);
+    const meant = byLowerCase.get(key.toLowerCase());
     if (meant === undefined) continue;
     reported = true;
     context.findings.push(
       findingAt(
         RULES.labelKeyCase,
         context.object.source,
-        path,
+        path(),
         `label key "${key}" is on no ${of} in the input, but ${of}s are labelled "${meant}"; label keys are case-sensitive, did you mean "${meant}"?`,
         { at, suggestion: meant },
       ),
@@ -192,12 +242,11 @@ function checkPeer(context: PolicyContext, peer: Peer): void {
   const podCase = peer.pods ? keyCase(context, peer.pods, 'pod') : false;
   const namespaceCase = peer.namespaces ? keyCase(context, peer.namespaces, 'namespace') : false;
   if (podCase || namespaceCase) return;
-  const { inventory } = context;
-  const declared = inventory.namespaces.filter((n) => n.declared);
+  const { inventory, declared } = context;
 
   if (peer.namespaces && !peer.fields.has('podSelector')) {
     if (!inventory.hasDeclaredNamespaces) return;
-    const selected = selectedNamespaces(inventory.namespaces, peer.namespaces);
+    const selected = selectedNamespaces(context, peer.namespaces);
     if (selected.length > 0) return;
     context.findings.push(
       findingAt(
@@ -232,7 +281,7 @@ function checkPeer(context: PolicyContext, peer: Peer): void {
   if (peer.pods && peer.namespaces) {
     const judgeable = inventory.hasEndpoints && (inventory.hasDeclaredNamespaces || isEmpty(peer.namespaces));
     if (!judgeable) return;
-    const namespaces = new Set(selectedNamespaces(inventory.namespaces, peer.namespaces).map((n) => n.name));
+    const namespaces = new Set(selectedNamespaces(context, peer.namespaces).map((n) => n.name));
     const pods = podsOf(context, (ns) => namespaces.has(ns));
     if (pods.some((pod) => peer.pods?.matches(pod.labels))) return;
     const why =
@@ -250,8 +299,13 @@ function checkPeer(context: PolicyContext, peer: Peer): void {
   }
 }
 
-function selectedNamespaces(namespaces: readonly NamespaceView[], site: UsableSelector): NamespaceView[] {
-  return namespaces.filter((n) => site.matches(n.labels));
+function selectedNamespaces(context: PolicyContext, site: UsableSelector): NamespaceView[] {
+  let selected = context.selectedNamespaces.get(site.matches);
+  if (selected === undefined) {
+    selected = context.inventory.namespaces.filter((n) => site.matches(n.labels));
+    context.selectedNamespaces.set(site.matches, selected);
+  }
+  return selected;
 }
 
 function isEmpty(site: UsableSelector): boolean {

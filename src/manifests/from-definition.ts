@@ -1,6 +1,6 @@
 /**
  * The render/lint schema of a kind we define ourselves, derived from its API definition (src/api/definition.ts)
- * so that it cannot drift from the CRD. Like the hand-written schemas beside it, it carries what the API server's
+ * so that it cannot drift from the CRD. Like the schemas generated beside it, it carries what the API server's
  * decoder rejects (field names, shapes, required fields, enums); value limits stay with the code that gives the
  * fields meaning (src/vpe/rules.ts), which reports them with its own wording.
  */

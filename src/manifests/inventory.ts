@@ -17,14 +17,13 @@ import { isPlainObject, type ManifestObject, type ObjectSource } from './parse.j
 import type { FieldPath } from '../api/errors.js';
 import { validate, type ObjectSchema, type SchemaIssue } from './schema.js';
 import {
-  CRON_JOB_SCHEMA,
   GLOBAL_NETWORK_POLICY_SCHEMA,
   NAMESPACE_SCHEMA,
   NETWORK_POLICY_SCHEMA,
   POD_SCHEMA,
   TIER_SCHEMA,
   VPC_EGRESS_PROFILE_SCHEMA,
-  WORKLOAD_SCHEMA,
+  WORKLOAD_SCHEMAS,
 } from './schemas.js';
 
 /** The namespace kubectl uses for a namespaced object that names none (with the default context). */
@@ -186,7 +185,7 @@ export function schemaFor(object: Pick<ManifestObject, 'apiVersion' | 'kind'>): 
     case 'Pod':
       return POD_SCHEMA;
     case 'workload':
-      return object.kind === 'CronJob' ? CRON_JOB_SCHEMA : WORKLOAD_SCHEMA;
+      return object.kind === undefined ? undefined : WORKLOAD_SCHEMAS[object.kind];
     case 'NetworkPolicy':
       return NETWORK_POLICY_SCHEMA;
     case 'VpcEgressProfile':

@@ -97,6 +97,27 @@ export function schemaOfOpenApi(node: OpenApiSchema, field: string, naming: Open
     return refined;
   }
   if (node['x-kubernetes-int-or-string']) return { type: 'int-or-string' };
+  const scalar = scalarSchemaOf(node);
+  if (scalar !== undefined) return scalar;
+  switch (node.type) {
+    case 'array':
+      if (!node.items) return { type: 'array', items: { type: 'any' } };
+      return { type: 'array', items: schemaOfOpenApi(node.items, `${field}[]`, naming) };
+    case 'object':
+      if (node.properties) return objectSchemaOfOpenApi(node, field, naming);
+      return {
+        type: 'map',
+        values: node.additionalProperties
+          ? schemaOfOpenApi(node.additionalProperties, `${field}{}`, naming)
+          : { type: 'any' },
+      };
+    default:
+      return { type: 'any' };
+  }
+}
+
+/** The schema of an OpenAPI string, integer, number or boolean, with its enum and limits; undefined for others. */
+export function scalarSchemaOf(node: OpenApiSchema): Schema | undefined {
   switch (node.type) {
     case 'string':
       return node.enum ? { type: 'string', enum: node.enum.map(String) } : { type: 'string' };
@@ -111,19 +132,8 @@ export function schemaOfOpenApi(node: OpenApiSchema, field: string, naming: Open
       return { type: 'number' };
     case 'boolean':
       return { type: 'boolean' };
-    case 'array':
-      if (!node.items) return { type: 'array', items: { type: 'any' } };
-      return { type: 'array', items: schemaOfOpenApi(node.items, `${field}[]`, naming) };
-    case 'object':
-      if (node.properties) return objectSchemaOfOpenApi(node, field, naming);
-      return {
-        type: 'map',
-        values: node.additionalProperties
-          ? schemaOfOpenApi(node.additionalProperties, `${field}{}`, naming)
-          : { type: 'any' },
-      };
     default:
-      return { type: 'any' };
+      return undefined;
   }
 }
 

@@ -45,10 +45,11 @@ import {
 } from '../translate/networkpolicy.js';
 import {
   calicoEndpointLabels,
-  describeConnection,
+  verdictOf,
   describeEndpoint,
   namedPortNumbers,
   type Direction,
+  type DirectionOutcome,
   type DirectionVerdict,
   type Labels,
   type Mismatch,
@@ -57,7 +58,6 @@ import {
   type PolicyRef,
   type ResolvedConnection,
   type ResolvedEndpoint,
-  type RuleEvaluation,
   type Verdict,
 } from './model.js';
 import {
@@ -531,14 +531,20 @@ export interface CalicoDirectionVerdict extends DirectionVerdict {
 export type CalicoVerdict = Verdict<CalicoDirectionVerdict>;
 
 export function calicoVerdict(policySet: CalicoPolicySet, connection: ResolvedConnection): CalicoVerdict {
-  const egress = directionVerdict(policySet, connection, 'Egress');
-  const ingress = directionVerdict(policySet, connection, 'Ingress');
-  return {
-    allowed: egress.allowed && ingress.allowed,
-    connection: describeConnection(connection),
-    egress,
-    ingress,
-  };
+  return verdictOf(connection, (direction) => directionVerdict(policySet, connection, direction));
+}
+
+/**
+ * Whether Calico allows one direction of a connection: the verdict's `allowed` for that direction, decided by the
+ * same walk through the tiers without recording it or wording why rules do not match (what listing every pair of a
+ * cluster needs).
+ */
+export function calicoDirectionAllowed(
+  policySet: CalicoPolicySet,
+  connection: ResolvedConnection,
+  direction: Direction,
+): boolean {
+  return walkTiers(policySet, connection, direction, undefined).allowed;
 }
 
 function directionVerdict(
@@ -546,10 +552,9 @@ function directionVerdict(
   connection: ResolvedConnection,
   direction: Direction,
 ): CalicoDirectionVerdict {
-  const endpoint = direction === 'Ingress' ? connection.dst : connection.src;
   const verdict: CalicoDirectionVerdict = {
     direction,
-    endpoint: describeEndpoint(endpoint),
+    endpoint: describeEndpoint(direction === 'Ingress' ? connection.dst : connection.src),
     allowed: true,
     outcome: 'not-applicable',
     selectedBy: [],
@@ -557,163 +562,223 @@ function directionVerdict(
     rules: [],
     tiers: [],
   };
-  if (endpoint.kind !== 'pod') return verdict;
-  const labels = endpointLabels(endpoint);
+  return { ...verdict, ...walkTiers(policySet, connection, direction, verdict) };
+}
 
+/**
+ * The tiers in order, as Felix walks them for the endpoint on the deciding side; with `explain`, every tier that
+ * selected the endpoint and every rule considered is recorded there, with why it did not match.
+ */
+function walkTiers(
+  policySet: CalicoPolicySet,
+  connection: ResolvedConnection,
+  direction: Direction,
+  explain: CalicoDirectionVerdict | undefined,
+): { allowed: boolean; outcome: DirectionOutcome } {
+  const endpoint = direction === 'Ingress' ? connection.dst : connection.src;
+  if (endpoint.kind !== 'pod') return { allowed: true, outcome: 'not-applicable' };
+  const labels = endpointLabels(endpoint);
+  const selects = (policy: CompiledCalicoPolicy) =>
+    !policy.hostEndpointsOnly && policy.types.includes(direction) && policy.selector.matches(labels);
+
+  let selectedByAny = false;
   for (const tier of policySet.tiers) {
-    const selecting = tier.policies.filter(
-      (policy) =>
-        !policy.hostEndpointsOnly && policy.types.includes(direction) && policy.selector.matches(labels),
-    );
-    if (selecting.length === 0) continue;
-    const trace: TierTrace = {
-      tier: tier.name,
-      result: 'end-of-tier-deny',
-      selectedBy: selecting.map((p) => p.ref),
-    };
-    verdict.tiers.push(trace);
-    verdict.selectedBy.push(...trace.selectedBy);
+    // Explaining names every policy of the tier that selects the endpoint, before its rules; deciding asks lazily.
+    const members = explain ? tier.policies.filter(selects) : tier.policies;
+    let trace: TierTrace | undefined;
+    if (explain && members.length > 0) {
+      trace = { tier: tier.name, result: 'end-of-tier-deny', selectedBy: members.map((p) => p.ref) };
+      explain.tiers.push(trace);
+      explain.selectedBy.push(...trace.selectedBy);
+    }
+    let selected = false;
     let decided: 'Allow' | 'Deny' | 'Pass' | undefined;
-    for (const policy of selecting) {
+    for (const policy of members) {
+      if (!explain && !selects(policy)) continue;
+      selected = true;
       const rules = direction === 'Ingress' ? policy.ingress : policy.egress;
       for (const [ruleIndex, rule] of rules.entries()) {
-        const mismatches = ruleMismatches(rule, connection);
-        const evaluation: RuleEvaluation = {
-          rule: { policy: policy.ref, direction, ruleIndex },
-          matched: mismatches.length === 0,
-          action: rule.action,
-          mismatches,
-        };
-        verdict.rules.push(evaluation);
-        if (evaluation.matched && rule.action !== 'Log') {
+        let matched: boolean;
+        if (explain) {
+          const mismatches = ruleMismatches(rule, connection);
+          matched = mismatches.length === 0;
+          explain.rules.push({
+            rule: { policy: policy.ref, direction, ruleIndex },
+            matched,
+            action: rule.action,
+            mismatches,
+          });
+          if (matched && rule.action === 'Allow')
+            explain.allowedBy.push({ policy: policy.ref, direction, ruleIndex });
+        } else {
+          matched = ruleMatches(rule, connection);
+        }
+        if (matched && rule.action !== 'Log') {
           decided = rule.action;
-          if (decided === 'Allow') verdict.allowedBy.push(evaluation.rule);
           break;
         }
       }
       if (decided !== undefined) break;
     }
+    if (!selected) continue;
+    selectedByAny = true;
     if (decided === 'Allow') {
-      trace.result = 'allow';
-      return { ...verdict, allowed: true, outcome: 'allowed-by-rule' };
+      if (trace) trace.result = 'allow';
+      return { allowed: true, outcome: 'allowed-by-rule' };
     }
     if (decided === 'Deny') {
-      trace.result = 'deny';
-      return { ...verdict, allowed: false, outcome: 'denied-by-rule' };
+      if (trace) trace.result = 'deny';
+      return { allowed: false, outcome: 'denied-by-rule' };
     }
     if (decided === 'Pass') {
-      trace.result = 'pass';
+      if (trace) trace.result = 'pass';
       continue;
     }
     if (tier.defaultAction === 'Pass') {
-      trace.result = 'end-of-tier-pass';
+      if (trace) trace.result = 'end-of-tier-pass';
       continue;
     }
-    return { ...verdict, allowed: false, outcome: 'end-of-tier-deny' };
+    return { allowed: false, outcome: 'end-of-tier-deny' };
   }
-  return {
-    ...verdict,
-    allowed: true,
-    outcome: verdict.tiers.length > 0 ? 'passed-to-profile' : 'no-policy-selects',
-  };
+  return { allowed: true, outcome: selectedByAny ? 'passed-to-profile' : 'no-policy-selects' };
 }
+
+/**
+ * Receives each failing part of a rule, its message worded only when asked; returning false stops testing the
+ * rule (deciding needs only the first failure, explaining wants them all).
+ */
+type MismatchSink = (field: string, message: () => string) => boolean;
 
 function ruleMismatches(rule: CompiledRule, connection: ResolvedConnection): Mismatch[] {
   const mismatches: Mismatch[] = [];
-  const protocol = PROTOCOL_NUMBERS[connection.protocol.toLowerCase()] as number;
-  if (rule.ipVersion !== undefined && rule.ipVersion !== connection.family) {
-    mismatches.push({
-      field: 'ipVersion',
-      message: `IPv${rule.ipVersion} only, the connection is IPv${connection.family}`,
-    });
-  }
-  if (rule.protocol !== undefined && rule.protocol !== protocol) {
-    mismatches.push({
-      field: 'protocol',
-      message: `protocol ${protocolName(rule.protocol)}, not ${connection.protocol}`,
-    });
-  }
-  if (rule.notProtocol !== undefined && rule.notProtocol === protocol) {
-    mismatches.push({ field: 'notProtocol', message: `excludes ${connection.protocol}` });
-  }
-  if (rule.icmp !== undefined && (rule.icmp.type !== undefined || rule.icmp.code !== undefined)) {
-    mismatches.push({
-      field: 'icmp',
-      message: 'matches only some ICMP types/codes; connections carry no ICMP type',
-    });
-  }
-  if (rule.notICMP !== undefined && (connection.protocol === 'ICMP' || connection.protocol === 'ICMPv6')) {
-    mismatches.push({
-      field: 'notICMP',
-      message: 'excludes some ICMP types/codes; connections carry no ICMP type',
-    });
-  }
-  entityMismatches(rule.source, connection.src, connection.srcPort, 'source', connection, mismatches);
-  entityMismatches(rule.destination, connection.dst, connection.port, 'destination', connection, mismatches);
+  testRule(rule, connection, (field, message) => {
+    mismatches.push({ field, message: message() });
+    return true;
+  });
   return mismatches;
 }
 
-function entityMismatches(
+function ruleMatches(rule: CompiledRule, connection: ResolvedConnection): boolean {
+  return testRule(rule, connection, () => false);
+}
+
+/** Tests every part of a rule against the connection, telling `fail` each part that fails; true when none did. */
+function testRule(rule: CompiledRule, connection: ResolvedConnection, fail: MismatchSink): boolean {
+  let matched = true;
+  const failed = (field: string, message: () => string): boolean => {
+    matched = false;
+    return fail(field, message);
+  };
+  const protocol = PROTOCOL_NUMBERS[connection.protocol.toLowerCase()] as number;
+  if (
+    rule.ipVersion !== undefined &&
+    rule.ipVersion !== connection.family &&
+    !failed('ipVersion', () => `IPv${rule.ipVersion} only, the connection is IPv${connection.family}`)
+  )
+    return false;
+  if (
+    rule.protocol !== undefined &&
+    rule.protocol !== protocol &&
+    !failed('protocol', () => `protocol ${protocolName(rule.protocol as number)}, not ${connection.protocol}`)
+  )
+    return false;
+  if (
+    rule.notProtocol !== undefined &&
+    rule.notProtocol === protocol &&
+    !failed('notProtocol', () => `excludes ${connection.protocol}`)
+  )
+    return false;
+  if (
+    rule.icmp !== undefined &&
+    (rule.icmp.type !== undefined || rule.icmp.code !== undefined) &&
+    !failed('icmp', () => 'matches only some ICMP types/codes; connections carry no ICMP type')
+  )
+    return false;
+  if (
+    rule.notICMP !== undefined &&
+    (connection.protocol === 'ICMP' || connection.protocol === 'ICMPv6') &&
+    !failed('notICMP', () => 'excludes some ICMP types/codes; connections carry no ICMP type')
+  )
+    return false;
+  if (!testEntity(rule.source, connection.src, connection.srcPort, 'source', connection, failed))
+    return false;
+  if (!testEntity(rule.destination, connection.dst, connection.port, 'destination', connection, failed))
+    return false;
+  return matched;
+}
+
+/** One side of a rule against one side of the connection; false when `fail` asked to stop. */
+function testEntity(
   entity: CompiledEntity,
   endpoint: ResolvedEndpoint,
   port: number | undefined,
   side: 'source' | 'destination',
   connection: ResolvedConnection,
-  mismatches: Mismatch[],
-): void {
-  const who = describeEndpoint(endpoint);
+  fail: MismatchSink,
+): boolean {
+  const who = () => describeEndpoint(endpoint);
   const address = endpoint.address;
   if (entity.nets !== undefined) {
-    const inside = address !== undefined && entity.nets.some((cidr) => cidrContainsIp(cidr, address));
-    if (!inside) {
-      mismatches.push({
-        field: `${side}.nets`,
-        message: `${address === undefined ? `${who} has no known IPv${connection.family} address` : formatIp(address)} is not in ${entity.nets.map(formatCidr).join(', ')}`,
-      });
-    }
+    const nets = entity.nets;
+    const inside = address !== undefined && nets.some((cidr) => cidrContainsIp(cidr, address));
+    if (
+      !inside &&
+      !fail(
+        `${side}.nets`,
+        () =>
+          `${address === undefined ? `${who()} has no known IPv${connection.family} address` : formatIp(address)} is not in ${nets.map(formatCidr).join(', ')}`,
+      )
+    )
+      return false;
   }
   if (entity.notNets !== undefined && address !== undefined) {
     const excluded = entity.notNets.find((cidr) => cidrContainsIp(cidr, address));
-    if (excluded)
-      mismatches.push({
-        field: `${side}.notNets`,
-        message: `${formatIp(address)} is in the excluded ${formatCidr(excluded)}`,
-      });
+    if (
+      excluded &&
+      !fail(`${side}.notNets`, () => `${formatIp(address)} is in the excluded ${formatCidr(excluded)}`)
+    )
+      return false;
   }
   const labels = endpoint.kind === 'pod' ? endpointLabels(endpoint) : undefined;
-  if (entity.selector !== undefined && !(labels !== undefined && entity.selector.matches(labels))) {
-    mismatches.push({
-      field: `${side}.selector`,
-      message: `${who} ${labels === undefined ? 'is not a workload endpoint' : 'does not match'} ${entity.selector.toString()}`,
-    });
-  }
-  if (entity.notSelector !== undefined && labels !== undefined && entity.notSelector.matches(labels)) {
-    mismatches.push({
-      field: `${side}.notSelector`,
-      message: `${who} matches the excluded ${entity.notSelector.toString()}`,
-    });
-  }
-  if (entity.ports !== undefined) {
+  const selector = entity.selector;
+  if (
+    selector !== undefined &&
+    !(labels !== undefined && selector.matches(labels)) &&
+    !fail(
+      `${side}.selector`,
+      () =>
+        `${who()} ${labels === undefined ? 'is not a workload endpoint' : 'does not match'} ${selector.toString()}`,
+    )
+  )
+    return false;
+  const notSelector = entity.notSelector;
+  if (
+    notSelector !== undefined &&
+    labels !== undefined &&
+    notSelector.matches(labels) &&
+    !fail(`${side}.notSelector`, () => `${who()} matches the excluded ${notSelector.toString()}`)
+  )
+    return false;
+  const ports = entity.ports;
+  if (ports !== undefined) {
     const matched =
-      port !== undefined && entity.ports.some((match) => portMatches(match, port, endpoint, connection));
-    if (!matched) {
-      mismatches.push({
-        field: `${side}.ports`,
-        message:
-          port === undefined
-            ? `the ${side} port is unknown`
-            : `port ${port} is not in ${entity.ports.map(describePort).join(', ')}${namedPortNote(entity.ports, endpoint)}`,
-      });
-    }
+      port !== undefined && ports.some((match) => portMatches(match, port, endpoint, connection));
+    if (
+      !matched &&
+      !fail(`${side}.ports`, () =>
+        port === undefined
+          ? `the ${side} port is unknown`
+          : `port ${port} is not in ${ports.map(describePort).join(', ')}${namedPortNote(ports, endpoint)}`,
+      )
+    )
+      return false;
   }
   if (entity.notPorts !== undefined && port !== undefined) {
     const excluded = entity.notPorts.find((match) => portMatches(match, port, endpoint, connection));
-    if (excluded)
-      mismatches.push({
-        field: `${side}.notPorts`,
-        message: `port ${port} is excluded by ${describePort(excluded)}`,
-      });
+    if (excluded && !fail(`${side}.notPorts`, () => `port ${port} is excluded by ${describePort(excluded)}`))
+      return false;
   }
+  return true;
 }
 
 // Every rule of every policy looks at the same few endpoints; build each one's label view once.

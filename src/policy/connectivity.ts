@@ -40,6 +40,7 @@ import {
 import { formatFieldError, type FieldError } from '../api/errors.js';
 import { translateNetworkPolicy, type NetworkPolicyTranslationOptions } from '../translate/networkpolicy.js';
 import {
+  calicoDirectionAllowed,
   calicoPolicySet,
   calicoVerdict,
   compileCalicoPolicy,
@@ -50,15 +51,24 @@ import {
 import {
   compileNetworkPolicy,
   kubeDirectionAllowed,
+  kubeRulePeerMatches,
+  kubeRulePortMatches,
   kubeVerdict,
   type CompiledNetworkPolicy,
+  type KubeRule,
 } from './kube-eval.js';
 import type { Labels } from '../selectors/kubernetes.js';
 import {
   calicoEndpointLabels,
   clusterModel,
+  connectionFamily,
+  lookUpPeer,
   namespaceModel,
   resolveConnection,
+  resolveEndpoint,
+  type IpFamily,
+  type LookedUpPeer,
+  type ResolvedEndpoint,
   type ClusterModel,
   type Direction,
   type NamedPort,
@@ -291,8 +301,30 @@ interface AnalysedPolicy {
   readonly boundaries: Readonly<Record<Direction, RuleBoundaries>>;
 }
 
+/**
+ * A rule as the listing decides with it: its test of the far side of the connection (the source for an ingress
+ * rule, the destination for an egress one), which does not depend on the port, apart from its test of the port.
+ */
+interface ListingRule {
+  /** Unique among the engine's rules. */
+  readonly id: number;
+  /** The same number for rules whose far-side tests are the same (the same peers, in the same namespace). */
+  readonly farTest: number;
+  farMatches(far: ResolvedEndpoint): boolean;
+  portMatches(connection: ResolvedConnection): boolean;
+  /** What this rule alone cuts the ports at (RuleBoundaries of one rule). */
+  readonly portCuts: Readonly<Record<Protocol, readonly number[]>>;
+  readonly namedPorts: ReadonlySet<Protocol>;
+}
+
 interface PolicyEngine {
   readonly policies: readonly AnalysedPolicy[];
+  /**
+   * The listing's deciding path, for engines whose direction answer is "some rule of a selecting policy matches":
+   * per direction, each policy's rules; a connection is allowed for a side when one of the rules of the policies
+   * that select it matches both its far side and its port. Undefined: list through `allowedUnder`.
+   */
+  readonly listingRules?: (policy: number, direction: Direction) => readonly ListingRule[];
   verdict(connection: ResolvedConnection): Verdict;
   /**
    * The verdict under only the policies at `indices` (ascending). Both evaluators consider, per direction, only
@@ -315,7 +347,26 @@ function kubeEngine(policies: readonly CompiledNetworkPolicy[]): PolicyEngine {
     }
     return set;
   };
+  let nextRuleId = 0;
+  const farTests = new Map<string, number>();
+  const listingRules = policies.map((policy) => {
+    const forDirection = (direction: Direction): ListingRule[] =>
+      (policy.types.includes(direction)
+        ? direction === 'Ingress'
+          ? policy.ingress
+          : policy.egress
+        : []
+      ).map((rule) => ({
+        id: nextRuleId++,
+        farTest: numberOf(farTests, JSON.stringify([policy.namespace, rule.peersText])),
+        farMatches: (far) => kubeRulePeerMatches(rule, policy.namespace, far),
+        portMatches: (connection) => kubeRulePortMatches(rule, connection),
+        ...kubeRuleBoundaries(rule),
+      }));
+    return { Ingress: forDirection('Ingress'), Egress: forDirection('Egress') };
+  });
   return {
+    listingRules: (index, direction) => (listingRules[index] as Record<Direction, ListingRule[]>)[direction],
     policies: policies.map((policy) => ({
       selects: (pod, _namespace, direction) =>
         !pod.hostNetwork &&
@@ -334,25 +385,44 @@ function kubeEngine(policies: readonly CompiledNetworkPolicy[]): PolicyEngine {
   };
 }
 
+/** The number of `key` in `numbers`, a new one (the count so far) for a new key. */
+function numberOf(numbers: Map<string, number>, key: string): number {
+  let number = numbers.get(key);
+  if (number === undefined) numbers.set(key, (number = numbers.size));
+  return number;
+}
+
 function kubeBoundaries(policy: CompiledNetworkPolicy, direction: Direction): RuleBoundaries {
-  const portCuts: Record<Protocol, number[]> = { SCTP: [], TCP: [], UDP: [] };
-  const addressSets: IpInterval[][] = [];
-  const namedPorts = new Set<Protocol>();
   // Rules of a direction the policy's types leave out are not enforced, so they cut nothing.
   const rules = policy.types.includes(direction)
     ? direction === 'Ingress'
       ? policy.ingress
       : policy.egress
     : [];
-  for (const rule of rules) {
-    for (const port of rule.ports ?? []) {
-      if (typeof port.port === 'number')
-        portCuts[port.protocol].push(port.port, (port.endPort ?? port.port) + 1);
-      else if (typeof port.port === 'string') namedPorts.add(port.protocol);
-    }
-    for (const peer of rule.peers ?? []) {
-      if (peer.kind === 'ipBlock') addressSets.push(addressSet([peer.cidr], peer.except));
-    }
+  const boundaries = rules.map(kubeRuleBoundaries);
+  return {
+    portCuts: {
+      SCTP: boundaries.flatMap((b) => b.portCuts.SCTP),
+      TCP: boundaries.flatMap((b) => b.portCuts.TCP),
+      UDP: boundaries.flatMap((b) => b.portCuts.UDP),
+    },
+    namedPorts: new Set(boundaries.flatMap((b) => [...b.namedPorts])),
+    addressSets: boundaries.flatMap((b) => b.addressSets),
+    ownAddressSets: [],
+  };
+}
+
+function kubeRuleBoundaries(rule: KubeRule): RuleBoundaries {
+  const portCuts: Record<Protocol, number[]> = { SCTP: [], TCP: [], UDP: [] };
+  const addressSets: IpInterval[][] = [];
+  const namedPorts = new Set<Protocol>();
+  for (const port of rule.ports ?? []) {
+    if (typeof port.port === 'number')
+      portCuts[port.protocol].push(port.port, (port.endPort ?? port.port) + 1);
+    else if (typeof port.port === 'string') namedPorts.add(port.protocol);
+  }
+  for (const peer of rule.peers ?? []) {
+    if (peer.kind === 'ipBlock') addressSets.push(addressSet([peer.cidr], peer.except));
   }
   return { portCuts, namedPorts, addressSets, ownAddressSets: [] };
 }
@@ -387,7 +457,7 @@ function calicoEngine(policies: readonly CompiledCalicoPolicy[], tiers: readonly
     verdict: (connection) => calicoVerdict(policySet, connection),
     verdictUnder: (indices, connection) => calicoVerdict(subset(indices), connection),
     allowedUnder: (indices, connection, direction) =>
-      calicoVerdict(subset(indices), connection)[direction === 'Egress' ? 'egress' : 'ingress'].allowed,
+      calicoDirectionAllowed(subset(indices), connection, direction),
   };
 }
 
@@ -468,7 +538,11 @@ export function analyzeConnectivity(
   const externalSources = externalPeers(engine, sides, 'Ingress');
   const externalDestinations = externalPeers(engine, sides, 'Egress');
   const analyse =
-    options.explain === true ? explainedPair(cluster, engine, sides) : pairAnalyser(cluster, engine, sides);
+    options.explain === true
+      ? explainedPair(cluster, engine, sides)
+      : engine.listingRules
+        ? listingAnalyser(cluster, engine, sides, peers, externalSources, externalDestinations)
+        : pairAnalyser(cluster, engine, sides);
 
   const sources = sortById<ConnectivityPeer>([...peers, ...externalSources]);
   const destinations = sortById<ConnectivityPeer>([...peers, ...externalDestinations]);
@@ -716,6 +790,21 @@ class AddressClasses {
       this.cuts[family] = [...cuts[family]].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   }
 
+  /**
+   * The classes of IPv4 ranges, each inside one class (as outside ranges cut at least as finely are), in ascending
+   * order: a number per range, equal for ranges of the same class. One sweep, not a search per range.
+   */
+  classesOf(ranges: readonly IpInterval[]): Int32Array {
+    const cuts = this.cuts[4];
+    const classes = new Int32Array(ranges.length);
+    let cut = 0;
+    ranges.forEach((range, index) => {
+      while (cut < cuts.length && (cuts[cut] as bigint) <= range.first) cut++;
+      classes[index] = cut;
+    });
+    return classes;
+  }
+
   /** `family:index`: the same text for two addresses exactly when they are in the same class. */
   classOf(ip: IpAddress): string {
     const cuts = this.cuts[ip.family];
@@ -744,6 +833,9 @@ interface PeerSide {
 
 interface PeerSides {
   readonly byPeer: ReadonlyMap<string, Readonly<Record<Direction, PeerSide>>>;
+  /** Per workload, its class: workloads no rule can tell apart (the same key), numbered from 0. */
+  readonly classOf: ReadonlyMap<string, number>;
+  readonly classCount: number;
   /** Policies that select some workload, per direction. */
   readonly applying: Readonly<Record<Direction, ReadonlySet<number>>>;
   /** Every address set of every policy: what any rule can tell apart about a workload's own address. */
@@ -766,6 +858,8 @@ function peerSides(cluster: ClusterModel, peers: readonly WorkloadPeer[], engine
   const applying = { Ingress: new Set<number>(), Egress: new Set<number>() };
   const byClass = new Map<string, Record<Direction, PeerSide>>();
   const byPeer = new Map<string, Record<Direction, PeerSide>>();
+  const classIndex = new Map<string, number>();
+  const classOf = new Map<string, number>();
   for (const peer of peers) {
     const { pod } = peer;
     const selectionKey = JSON.stringify([
@@ -812,10 +906,12 @@ function peerSides(cluster: ClusterModel, peers: readonly WorkloadPeer[], engine
       };
       sides = { Ingress: side('Ingress'), Egress: side('Egress') };
       byClass.set(identityKey, sides);
+      classIndex.set(identityKey, classIndex.size);
     }
     byPeer.set(peer.id, sides);
+    classOf.set(peer.id, classIndex.get(identityKey) as number);
   }
-  return { byPeer, applying, addresses };
+  return { byPeer, classOf, classCount: classIndex.size, applying, addresses };
 }
 
 const NO_SIDE: PeerSide = {
@@ -827,6 +923,7 @@ const NO_SIDE: PeerSide = {
 };
 
 const ALL_PORTS: PortSet = { SCTP: [FULL_RANGE], TCP: [FULL_RANGE], UDP: [FULL_RANGE] };
+const NO_PORTS: PortSet = { SCTP: [], TCP: [], UDP: [] };
 
 type PairAnalyser = (src: ConnectivityPeer, dst: ConnectivityPeer) => PairConnectivity;
 
@@ -857,8 +954,7 @@ function pairAnalyser(cluster: ClusterModel, engine: PolicyEngine, sides: PeerSi
     let answer = answers.get(key);
     if (answer === undefined) {
       answer = allowedPorts(
-        cluster,
-        src,
+        resolvePair(cluster, src, dst),
         dst,
         side.portCuts,
         side.namedPorts,
@@ -877,6 +973,273 @@ function pairAnalyser(cluster: ClusterModel, engine: PolicyEngine, sides: PeerSi
   };
 }
 
+/** One side's rules as the listing walks them, and the answers it gave. */
+interface ListingSide {
+  readonly selected: boolean;
+  /** The rules of the policies selecting the side, in evaluation order, by id and by far-side test. */
+  readonly rules: Int32Array;
+  readonly farTests: Int32Array;
+  /** The side's own named ports, for an ingress side (the destination's, where named ports resolve); else -1. */
+  readonly namedPorts: number;
+  /** By a hash of the matching rules: the answers given. */
+  readonly answers: Map<number, ListingAnswer[]>;
+  /** Per outside range on the far side, its class as this side's rules tell the outside apart (made when needed). */
+  outsideClasses: Int32Array | undefined;
+  /** Per such class: the answer (a port set number), -1 before it is known. */
+  outsideAnswers: Int32Array | undefined;
+  readonly farAddresses: AddressClasses;
+}
+
+/** How the listing sees a peer: how it takes part in connections and, as a far side, which view of it rules test. */
+interface ListingPeer {
+  readonly looked: LookedUpPeer;
+  /**
+   * Far-side views: workloads of one class look alike to every rule, outside ranges each are their own. A
+   * workload's view in a connection is `view` for IPv4 and `view + 1` for IPv6 (its address differs).
+   */
+  readonly view: number;
+  /** Outside ranges: the index among the sources or the destinations; -1 for workloads. */
+  readonly outside: number;
+  /** Workloads: the same number for the same named container ports; -1 for addresses (no port has a name). */
+  readonly namedPorts: number;
+  readonly egress: ListingSide;
+  readonly ingress: ListingSide;
+}
+
+/** One side's answer for a set of rules that matched the far side, in a family, towards some named ports. */
+interface ListingAnswer {
+  readonly family: IpFamily;
+  readonly namedPorts: number;
+  readonly rules: Int32Array;
+  /** The allowed ports, by their number in PortSetNumbers. */
+  readonly ports: number;
+}
+
+/**
+ * A side's answer (a port set number) towards the far side of a pair `from` => `to` (`dst` is `to`'s peer), in
+ * the pair's IP family.
+ */
+type SideAnswer = (
+  side: ListingSide,
+  direction: Direction,
+  far: ListingPeer,
+  from: ListingPeer,
+  to: ListingPeer,
+  dst: ConnectivityPeer,
+  family: IpFamily,
+) => number;
+
+/** Port sets numbered by content, so that pairs whose two sides gave the same sets share their intersection. */
+class PortSetNumbers {
+  private readonly byText = new Map<string, number>();
+  readonly sets: PortSet[] = [];
+
+  number(set: PortSet): number {
+    const text = formatPortSet(set);
+    let number = this.byText.get(text);
+    if (number === undefined) {
+      number = this.sets.length;
+      this.sets.push(set);
+      this.byText.set(text, number);
+    }
+    return number;
+  }
+}
+
+/**
+ * Pairs without explanations, for engines with listing rules (Kubernetes semantics: a side allows what some rule of
+ * a policy selecting it allows).
+ *
+ * Per pair and side, the rules of the side's selecting policies are tested against the far side, each far-side
+ * test once per far-side view for the whole listing (a class of workloads in a family, or an outside range); only
+ * the rules that match take part in the port walk, whose segments only their ports cut. Sides with the same
+ * selecting policies (and, for ingress, the same named ports) are one, and share answers whenever the same rules
+ * match (in the same family, towards the same named ports). Outside ranges that a side's rules cannot tell apart
+ * (the classes of its address sets) get one answer per side. Pairs whose two answers are the same share the
+ * intersection and its text. This runs for every pair of a cluster (millions): the per-pair part allocates nothing
+ * but the pair.
+ */
+function listingAnalyser(
+  cluster: ClusterModel,
+  engine: PolicyEngine,
+  sides: PeerSides,
+  peers: readonly WorkloadPeer[],
+  externalSources: readonly ExternalPeer[],
+  externalDestinations: readonly ExternalPeer[],
+): PairAnalyser {
+  const rules: ListingRule[] = [];
+  let farTestCount = 0;
+  const listingSides = new Map<string, ListingSide>();
+  const namedPortNumbers = new Map<string, number>();
+  const listingSide = (side: PeerSide, direction: Direction, namedPorts: number): ListingSide => {
+    const key = `${direction} ${side.selecting.join(',')} ${namedPorts}`;
+    let known = listingSides.get(key);
+    if (known === undefined) {
+      const sideRules = side.selecting.flatMap((index) => engine.listingRules?.(index, direction) ?? []);
+      for (const rule of sideRules) {
+        rules[rule.id] = rule;
+        farTestCount = Math.max(farTestCount, rule.farTest + 1);
+      }
+      known = {
+        selected: side.selecting.length > 0,
+        rules: Int32Array.from(sideRules, (rule) => rule.id),
+        farTests: Int32Array.from(sideRules, (rule) => rule.farTest),
+        namedPorts,
+        answers: new Map(),
+        outsideClasses: undefined,
+        outsideAnswers: undefined,
+        farAddresses: side.farAddresses,
+      };
+      listingSides.set(key, known);
+    }
+    return known;
+  };
+  const unselected = listingSide(NO_SIDE, 'Egress', -1);
+
+  const listingPeers = new Map<ConnectivityPeer, ListingPeer>();
+  for (const peer of peers) {
+    const errors: FieldError[] = [];
+    const looked = lookUpPeer(cluster, peer.ref, [], errors);
+    // Every ref was built from the model itself; failing here is a bug, not bad input.
+    if (looked === undefined) throw new Error(`cannot look up ${peer.id}: ${errors.map(formatFieldError)}`);
+    // Named ports resolve only on a pod's endpoint: a host-network pod is an address, whose ports have no names.
+    const namedPorts =
+      looked.kind === 'pod' ? numberOf(namedPortNumbers, JSON.stringify(peer.pod.namedPorts)) : -1;
+    const peerSides = sides.byPeer.get(peer.id);
+    listingPeers.set(peer, {
+      looked,
+      view: 2 * (sides.classOf.get(peer.id) as number),
+      outside: -1,
+      namedPorts,
+      egress: peerSides ? listingSide(peerSides.Egress, 'Egress', -1) : unselected,
+      ingress: peerSides ? listingSide(peerSides.Ingress, 'Ingress', namedPorts) : unselected,
+    });
+  }
+  [...externalSources, ...externalDestinations].forEach((peer, index) =>
+    listingPeers.set(peer, {
+      looked: { kind: 'external', ip: { family: 4, value: peer.range.first } },
+      view: 2 * sides.classCount + index,
+      outside: index < externalSources.length ? index : index - externalSources.length,
+      namedPorts: -1,
+      egress: unselected,
+      ingress: unselected,
+    }),
+  );
+  const viewCount = 2 * sides.classCount + externalSources.length + externalDestinations.length;
+  /** Per far view, per far-side test: 0 not tested yet, 1 it matches the view, 2 it does not. */
+  const viewMatches: (Int8Array | undefined)[] = new Array(viewCount);
+  const viewEndpoints: (ResolvedEndpoint | undefined)[] = new Array(viewCount);
+  const portSets = new PortSetNumbers();
+  const allPorts = portSets.number(ALL_PORTS);
+  const noPorts = portSets.number(NO_PORTS);
+  const intersections = new Map<number, { allowed: PortSet; conn: string }>();
+  const matching = new Int32Array(rules.length);
+
+  /** The side's answer towards the far side, from the rules that match it. */
+  const ruleAnswer: SideAnswer = (side, direction, far, from, to, dst, family) => {
+    const view = far.outside < 0 && family === 6 ? far.view + 1 : far.view;
+    let row = viewMatches[view];
+    if (row === undefined) viewMatches[view] = row = new Int8Array(farTestCount);
+    let count = 0;
+    let hash: number = family;
+    let named = false;
+    const ids = side.rules;
+    const tests = side.farTests;
+    for (let i = 0; i < ids.length; i++) {
+      const test = tests[i] as number;
+      let match = row[test] as number;
+      const id = ids[i] as number;
+      if (match === 0) {
+        let endpoint = viewEndpoints[view];
+        if (endpoint === undefined) viewEndpoints[view] = endpoint = resolveEndpoint(far.looked, family);
+        match = (rules[id] as ListingRule).farMatches(endpoint) ? 1 : 2;
+        row[test] = match;
+      }
+      if (match !== 1) continue;
+      matching[count++] = id;
+      hash = Math.imul(hash ^ id, 0x01000193);
+      if ((rules[id] as ListingRule).namedPorts.size > 0) named = true;
+    }
+    if (count === 0) return noPorts;
+    // Named ports resolve on the destination: the far side's for egress, the side's own for ingress.
+    const namedPorts = !named ? -1 : direction === 'Egress' ? far.namedPorts : side.namedPorts;
+    hash = Math.imul(hash ^ namedPorts, 0x01000193);
+    const candidates = side.answers.get(hash);
+    if (candidates !== undefined) {
+      for (const answer of candidates) {
+        if (answer.family !== family || answer.namedPorts !== namedPorts || answer.rules.length !== count)
+          continue;
+        let same = true;
+        for (let i = 0; i < count && same; i++) same = answer.rules[i] === matching[i];
+        if (same) return answer.ports;
+      }
+    }
+    const matched = Array.from(matching.subarray(0, count), (id) => rules[id] as ListingRule);
+    const cuts: Record<Protocol, number[]> = { SCTP: [], TCP: [], UDP: [] };
+    const namedProtocols = new Set<Protocol>();
+    for (const rule of matched) {
+      for (const protocol of PORT_PROTOCOLS) cuts[protocol].push(...rule.portCuts[protocol]);
+      for (const protocol of rule.namedPorts) namedProtocols.add(protocol);
+    }
+    const connection: ResolvedConnection = {
+      src: resolveEndpoint(from.looked, family),
+      dst: resolveEndpoint(to.looked, family),
+      protocol: 'TCP',
+      port: MIN_PORT,
+      srcPort: undefined,
+      family,
+    };
+    const { allowed } = allowedPorts(connection, dst, cuts, namedProtocols, (c) => ({
+      allowed: matched.some((rule) => rule.portMatches(c)),
+    }));
+    const answer: ListingAnswer = {
+      family,
+      namedPorts,
+      rules: matching.slice(0, count),
+      ports: portSets.number(allowed),
+    };
+    if (candidates === undefined) side.answers.set(hash, [answer]);
+    else candidates.push(answer);
+    return answer.ports;
+  };
+
+  const directionAnswer: SideAnswer = (side, direction, far, from, to, dst, family) => {
+    if (!side.selected) return allPorts;
+    if (far.outside < 0) return ruleAnswer(side, direction, far, from, to, dst, family);
+    // An outside range: one answer per class of the outside that this side's rules tell apart.
+    const ranges = direction === 'Egress' ? externalDestinations : externalSources;
+    side.outsideClasses ??= side.farAddresses.classesOf(ranges.map((range) => range.range));
+    const outsideClass = side.outsideClasses[far.outside] as number;
+    side.outsideAnswers ??= new Int32Array(
+      side.outsideClasses.reduce((max, c) => Math.max(max, c), 0) + 1,
+    ).fill(-1);
+    let answer = side.outsideAnswers[outsideClass] as number;
+    if (answer < 0) {
+      answer = ruleAnswer(side, direction, far, from, to, dst, family);
+      side.outsideAnswers[outsideClass] = answer;
+    }
+    return answer;
+  };
+
+  return (src, dst) => {
+    const from = listingPeers.get(src) as ListingPeer;
+    const to = listingPeers.get(dst) as ListingPeer;
+    const family = connectionFamily(from.looked, to.looked);
+    if (family === undefined)
+      throw new Error(`cannot evaluate ${src.id} => ${dst.id}: different IP families`);
+    const egress = directionAnswer(from.egress, 'Egress', to, from, to, dst, family);
+    const ingress = directionAnswer(to.ingress, 'Ingress', from, from, to, dst, family);
+    const key = egress * 2 ** 26 + ingress;
+    let both = intersections.get(key);
+    if (both === undefined) {
+      const allowed = intersectPortSets(portSets.sets[egress] as PortSet, portSets.sets[ingress] as PortSet);
+      both = { allowed, conn: formatPortSet(allowed) };
+      intersections.set(key, both);
+    }
+    return { src, dst, allowed: both.allowed, conn: both.conn };
+  };
+}
+
 /** Pairs with the evaluator's full verdict for every port segment, both directions at once (for explain.ts). */
 function explainedPair(cluster: ClusterModel, engine: PolicyEngine, sides: PeerSides): PairAnalyser {
   return (src, dst) => {
@@ -888,7 +1251,8 @@ function explainedPair(cluster: ClusterModel, engine: PolicyEngine, sides: PeerS
       UDP: [...egress.portCuts.UDP, ...ingress.portCuts.UDP],
     };
     const named = new Set([...egress.namedPorts, ...ingress.namedPorts]);
-    const { allowed, segments } = allowedPorts(cluster, src, dst, cuts, named, (connection) => {
+    const resolved = resolvePair(cluster, src, dst);
+    const { allowed, segments } = allowedPorts(resolved, dst, cuts, named, (connection) => {
       const verdict = engine.verdict(connection);
       return { allowed: verdict.allowed, verdict };
     });
@@ -896,18 +1260,12 @@ function explainedPair(cluster: ClusterModel, engine: PolicyEngine, sides: PeerS
   };
 }
 
-/**
- * The ports a verdict function allows from `src` to `dst`, asking it once per port segment: between two cuts (and
- * the destination's named ports, when a rule names ports) every port gets the same verdict.
- */
-function allowedPorts(
+/** A pair as a connection to evaluate (its port and protocol to be set per segment). */
+function resolvePair(
   cluster: ClusterModel,
   src: ConnectivityPeer,
   dst: ConnectivityPeer,
-  portCuts: Readonly<Record<Protocol, readonly number[]>>,
-  namedPorts: ReadonlySet<Protocol>,
-  decide: (connection: ResolvedConnection) => { allowed: boolean; verdict?: Verdict },
-): { allowed: PortSet; segments: PortSegment[] } {
+): ResolvedConnection {
   const resolved = resolveConnection(cluster, {
     src: src.ref,
     dst: dst.ref,
@@ -920,6 +1278,20 @@ function allowedPorts(
       `cannot evaluate ${src.id} => ${dst.id}: ${resolved.errors.map(formatFieldError).join('; ')}`,
     );
   }
+  return resolved.value;
+}
+
+/**
+ * The ports a verdict function allows from `src` to `dst`, asking it once per port segment: between two cuts (and
+ * the destination's named ports, when a rule names ports) every port gets the same verdict.
+ */
+function allowedPorts(
+  resolved: ResolvedConnection,
+  dst: ConnectivityPeer,
+  portCuts: Readonly<Record<Protocol, readonly number[]>>,
+  namedPorts: ReadonlySet<Protocol>,
+  decide: (connection: ResolvedConnection) => { allowed: boolean; verdict?: Verdict },
+): { allowed: PortSet; segments: PortSegment[] } {
   const allowed: Record<Protocol, PortRange[]> = { SCTP: [], TCP: [], UDP: [] };
   const segments: PortSegment[] = [];
   for (const protocol of PORT_PROTOCOLS) {
@@ -933,7 +1305,7 @@ function allowedPorts(
       .sort((a, b) => a - b);
     segmentStarts.forEach((first, index) => {
       const last = (segmentStarts[index + 1] ?? MAX_PORT + 1) - 1;
-      const { allowed: allowedHere, verdict } = decide({ ...resolved.value, protocol, port: first });
+      const { allowed: allowedHere, verdict } = decide({ ...resolved, protocol, port: first });
       if (allowedHere) appendPortRange(allowed[protocol], first, last);
       segments.push({ protocol, first, last, allowed: allowedHere, ...(verdict && { verdict }) });
     });

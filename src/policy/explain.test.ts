@@ -11,7 +11,7 @@ import {
   type ConnectivityMode,
   type EndpointInput,
 } from './connectivity.js';
-import { CONNLIST_FORMATS, formatConnlist } from './connectivity-format.js';
+import { CONNLIST_FORMATS, formatConnlist, formatConnlistChunks } from './connectivity-format.js';
 import { DEFAULT_SECTION, EXPLAINED_SECTION, explainConnectivity } from './explain.js';
 
 function workload(
@@ -226,5 +226,21 @@ describe('formatConnlist', () => {
       'src,dst,conn\n',
       '| src | dst | conn |\n|-----|-----|------|\n',
     ]);
+  });
+
+  it('writes a long list in chunks that join to the same text: JSON as JSON.stringify indents it', () => {
+    const many = Array.from({ length: 10_000 }, (_, index) => ({
+      src: `ns/p-${index}[Pod]`,
+      dst: index % 3 === 0 ? '10.0.0.0-10.0.0.255[External]' : `ns/"q"-${index}[Pod]`,
+      conn: index % 2 === 0 ? 'TCP 80,9090' : 'All Connections',
+    }));
+    const chunks = [...formatConnlistChunks(many, 'json')];
+    expect(chunks.length).toBeGreaterThan(2);
+    expect(chunks.join('')).toBe(`${JSON.stringify(many, null, 2)}\n`);
+    expect(formatConnlist(rows, 'json')).toBe(`${JSON.stringify(rows, null, 2)}\n`);
+    expect([...formatConnlistChunks(many, 'txt')].join('')).toBe(
+      many.map((row) => `${row.src} => ${row.dst} : ${row.conn}\n`).join(''),
+    );
+    expect([...formatConnlistChunks(many, 'csv')].join('').split('\n')).toHaveLength(many.length + 2);
   });
 });

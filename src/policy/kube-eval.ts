@@ -36,7 +36,7 @@ import { formatPath, type FieldError, type Validated, type FieldPath } from '../
 import { effectivePolicyTypes } from '../translate/networkpolicy.js';
 import { compileLabelSelector, InvalidLabelSelectorError, type Labels } from '../selectors/kubernetes.js';
 import {
-  describeConnection,
+  verdictOf,
   describeEndpoint,
   namedPortNumbers,
   type Direction,
@@ -69,9 +69,14 @@ interface CompiledPort {
 interface CompiledRule {
   /** undefined: any peer. */
   peers: CompiledPeer[] | undefined;
+  /** The peers as written (JSON): rules with the same text in one namespace match the same endpoints. */
+  peersText: string;
   /** undefined: any protocol and port. */
   ports: CompiledPort[] | undefined;
 }
+
+/** A compiled ingress or egress rule. */
+export type KubeRule = CompiledRule;
 
 export interface CompiledNetworkPolicy {
   readonly ref: PolicyRef & { kind: 'NetworkPolicy' };
@@ -135,6 +140,7 @@ function compileRule(
   errors: FieldError[],
 ): CompiledRule {
   return {
+    peersText: JSON.stringify(peers === undefined || peers.length === 0 ? null : peers),
     peers:
       peers === undefined || peers.length === 0
         ? undefined
@@ -223,14 +229,7 @@ export function kubeVerdict(
   policies: readonly CompiledNetworkPolicy[],
   connection: ResolvedConnection,
 ): Verdict {
-  const egress = directionVerdict(policies, connection, 'Egress');
-  const ingress = directionVerdict(policies, connection, 'Ingress');
-  return {
-    allowed: egress.allowed && ingress.allowed,
-    connection: describeConnection(connection),
-    egress,
-    ingress,
-  };
+  return verdictOf(connection, (direction) => directionVerdict(policies, connection, direction));
 }
 
 /**
@@ -316,11 +315,27 @@ function ruleMatches(
   peer: ResolvedEndpoint,
   connection: ResolvedConnection,
 ): boolean {
+  return kubeRulePeerMatches(rule, policyNamespace, peer) && kubeRulePortMatches(rule, connection);
+}
+
+/**
+ * The peer half of a rule's match: one of its peers matches the endpoint on the far side (no peers: any). It does
+ * not depend on the port, so listing every port of a pair tests it once, not once per port segment.
+ */
+export function kubeRulePeerMatches(
+  rule: KubeRule,
+  policyNamespace: string,
+  peer: ResolvedEndpoint,
+): boolean {
   return (
-    (rule.peers === undefined ||
-      rule.peers.some((candidate) => peerMismatch(candidate, policyNamespace, peer) === undefined)) &&
-    (rule.ports === undefined || rule.ports.some((port) => portMismatch(port, connection) === undefined))
+    rule.peers === undefined ||
+    rule.peers.some((candidate) => peerMismatch(candidate, policyNamespace, peer) === undefined)
   );
+}
+
+/** The port half of a rule's match: one of its ports matches the connection's protocol and port (no ports: any). */
+export function kubeRulePortMatches(rule: KubeRule, connection: ResolvedConnection): boolean {
+  return rule.ports === undefined || rule.ports.some((port) => portMismatch(port, connection) === undefined);
 }
 
 function ruleMismatches(

@@ -285,61 +285,79 @@ export function resolveConnection(
   if (srcPort !== undefined && !isPort(srcPort))
     errors.push({ path: ['srcPort'], message: 'must be from 1 to 65535' });
 
-  const src = lookUp(cluster, connection.src, ['src'], errors);
-  const dst = lookUp(cluster, connection.dst, ['dst'], errors);
+  const src = lookUpPeer(cluster, connection.src, ['src'], errors);
+  const dst = lookUpPeer(cluster, connection.dst, ['dst'], errors);
   if (errors.length > 0 || src === undefined || dst === undefined) return { ok: false, errors };
 
-  const fixed = [src, dst].flatMap((side) => (side.kind === 'external' ? [side.ip.family] : []));
-  let family: IpFamily;
-  if (fixed.length > 0) {
-    family = fixed[0] as IpFamily;
-    if (
-      fixed.some((f) => f !== family) ||
-      (connection.ipFamily !== undefined && connection.ipFamily !== family)
-    ) {
-      return {
-        ok: false,
-        errors: [{ path: ['ipFamily'], message: 'the two sides are of different IP families' }],
-      };
-    }
-  } else {
-    family =
-      connection.ipFamily ??
-      ([4, 6] as const).find((f) =>
-        [src, dst].every((side) => side.kind === 'pod' && addressOf(side.pod, f)),
-      ) ??
-      4;
+  const family = connectionFamily(src, dst, connection.ipFamily);
+  if (family === undefined) {
+    return {
+      ok: false,
+      errors: [{ path: ['ipFamily'], message: 'the two sides are of different IP families' }],
+    };
   }
   if (protocol === 'ICMP' && family === 6)
     errors.push({ path: ['protocol'], message: 'ICMP is IPv4; use ICMPv6' });
   if (protocol === 'ICMPv6' && family === 4)
     errors.push({ path: ['protocol'], message: 'ICMPv6 is IPv6; use ICMP' });
   if (errors.length > 0) return { ok: false, errors };
-
-  const resolve = (side: LookedUp): ResolvedEndpoint =>
-    side.kind === 'external'
-      ? {
-          kind: 'external',
-          address: side.ip,
-          ...(side.hostNetworkPod ? { hostNetworkPod: side.hostNetworkPod } : {}),
-        }
-      : { kind: 'pod', pod: side.pod, namespace: side.namespace, address: addressOf(side.pod, family) };
   return {
     ok: true,
-    value: { src: resolve(src), dst: resolve(dst), protocol, port, srcPort, family },
+    value: {
+      src: resolveEndpoint(src, family),
+      dst: resolveEndpoint(dst, family),
+      protocol,
+      port,
+      srcPort,
+      family,
+    },
   };
 }
 
-type LookedUp =
+/**
+ * The IP family of a connection between two sides: an address (outside, or a host-network pod's) fixes it; between
+ * two pods it is the requested one, else the first family both have an address in, else IPv4. undefined when the
+ * sides fix different families (or one other than the requested one).
+ */
+export function connectionFamily(
+  src: LookedUpPeer,
+  dst: LookedUpPeer,
+  requested?: IpFamily,
+): IpFamily | undefined {
+  const fixed = src.kind === 'external' ? src.ip.family : dst.kind === 'external' ? dst.ip.family : undefined;
+  if (fixed !== undefined) {
+    if (dst.kind === 'external' && dst.ip.family !== fixed) return undefined;
+    return requested === undefined || requested === fixed ? fixed : undefined;
+  }
+  if (requested !== undefined) return requested;
+  const both = (f: IpFamily) =>
+    src.kind === 'pod' && dst.kind === 'pod' && !!addressOf(src.pod, f) && !!addressOf(dst.pod, f);
+  return both(4) ? 4 : both(6) ? 6 : 4;
+}
+
+/** A looked-up side as it takes part in a connection of `family` (a pod's address in that family, if any). */
+export function resolveEndpoint(side: LookedUpPeer, family: IpFamily): ResolvedEndpoint {
+  return side.kind === 'external'
+    ? {
+        kind: 'external',
+        address: side.ip,
+        ...(side.hostNetworkPod ? { hostNetworkPod: side.hostNetworkPod } : {}),
+      }
+    : { kind: 'pod', pod: side.pod, namespace: side.namespace, address: addressOf(side.pod, family) };
+}
+
+/** A side of a connection found in the model: a pod, or an address (outside, or a host-network pod's). */
+export type LookedUpPeer =
   | { kind: 'pod'; pod: PodModel; namespace: NamespaceModel }
   | { kind: 'external'; ip: IpAddress; hostNetworkPod?: PodModel };
 
-function lookUp(
+/** The side `ref` names, as resolveConnection finds it; errors go to `errors` under `path`. */
+export function lookUpPeer(
   cluster: ClusterModel,
   ref: PeerRef,
   path: FieldPath,
   errors: FieldError[],
-): LookedUp | undefined {
+): LookedUpPeer | undefined {
   if (ref.kind === 'external') {
     const parsed = parseIp(ref.ip);
     if (!parsed.ok) {
@@ -458,6 +476,21 @@ export interface Verdict<D extends DirectionVerdict = DirectionVerdict> {
   connection: string;
   egress: D;
   ingress: D;
+}
+
+/** A connection's verdict from its two directions, each decided by its own endpoint's policies. */
+export function verdictOf<D extends DirectionVerdict>(
+  connection: ResolvedConnection,
+  decide: (direction: Direction) => D,
+): Verdict<D> {
+  const egress = decide('Egress');
+  const ingress = decide('Ingress');
+  return {
+    allowed: egress.allowed && ingress.allowed,
+    connection: describeConnection(connection),
+    egress,
+    ingress,
+  };
 }
 
 export function describeConnection(connection: ResolvedConnection): string {

@@ -252,8 +252,12 @@ describeOrSkip('VPC address-prefix discovery', () => {
       60_000 + 30_000,
       250,
     );
-    const refreshed = await getProfile(name);
-    expect(refreshed.status?.lastDiscoveryTime).not.toBe(firstDiscovery);
+    // The reconcile writes the GNPs first and the status after them, so the status may lag by a moment.
+    await eventually('status.lastDiscoveryTime of the second discovery', async () => {
+      const refreshed = await getProfile(name);
+      expect(refreshed.status?.lastDiscoveryTime).not.toBe(firstDiscovery);
+      return true;
+    });
     // The IAM token (an hour's life) served both discoveries.
     expect(cloud.requestsTo('iam')).toHaveLength(1);
     expect(cloud.requestsTo('vpc').length).toBeGreaterThanOrEqual(2);

@@ -1,6 +1,8 @@
 // Wrapper module: builds kube-apiserver and kube-controller-manager from the Go module proxy.
 // k8s.io/kubernetes maps its staging modules to ./staging, so they are replaced here by their published
-// v0.X.Y versions. Regenerate with hack/controlplane/gen-kube-wrapper.sh when bumping Kubernetes.
+// v0.X.Y versions. Bumping Kubernetes: the require and every replace to the matching versions (the staging
+// modules are those k8s.io/kubernetes' own go.mod replaces), go mod tidy, then npm run generate after the build
+// (the render/lint schemas are cut from this version's published OpenAPI).
 module calico-vpc-operator/hack/controlplane/kube
 
 go 1.26.0

@@ -18,7 +18,11 @@ import {
   type ManifestObject,
 } from '../../manifests/index.js';
 import type { CalicoTier } from '../../policy/calico-eval.js';
-import { CONNLIST_FORMATS, formatConnlist, type ConnlistFormat } from '../../policy/connectivity-format.js';
+import {
+  CONNLIST_FORMATS,
+  formatConnlistChunks,
+  type ConnlistFormat,
+} from '../../policy/connectivity-format.js';
 import {
   analyzeConnectivity,
   CONNECTIVITY_MODES,
@@ -166,13 +170,9 @@ async function runConnectivity(
     io.stdout(explained.value);
     return;
   }
-  io.stdout(
-    flags.explain
-      ? explainConnectivity(report)
-      : isPictureFormat(flags.output)
-        ? drawGraph(connectivityGraph(report), flags.output, 1)
-        : formatConnlist(report.connections, flags.output),
-  );
+  if (flags.explain) io.stdout(explainConnectivity(report));
+  else if (isPictureFormat(flags.output)) io.stdout(drawGraph(connectivityGraph(report), flags.output, 1));
+  else for (const chunk of formatConnlistChunks(report.connections, flags.output)) io.stdout(chunk);
 }
 
 /** `--from X --to Y [--port P]`, checked and parsed; undefined without them. */

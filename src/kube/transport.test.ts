@@ -1,0 +1,133 @@
+/**
+ * The transport under the REST client (./transport.ts): one keep-alive connection, credentials reused for a while
+ * and read afresh after a 401, a bound on each request, request metrics; against a scripted server on loopback.
+ */
+import { getEventListeners } from 'node:events';
+import { Registry } from '../observability/metrics.js';
+import { KubeClient } from './client.js';
+import { DeadlineSweeper } from './transport.js';
+import { json, scriptedApiServer } from '../../test/support/scripted-api-server.js';
+
+const api = scriptedApiServer();
+
+describe('transport', () => {
+  it('reuses one keep-alive connection for sequential requests and sends the bearer token', async () => {
+    api.handler = (_req, res) => json(res, 200, { major: '1', minor: '36', gitVersion: 'v1.36.3' });
+    const client = api.newClient();
+    for (let i = 0; i < 5; i++) await client.discovery.serverVersion();
+    expect(api.connections).toBe(1);
+    expect(api.requests[0]?.headers.authorization).toBe('Bearer secret-token');
+    expect(api.requests[0]?.headers.accept).toBe('application/json');
+    client.close();
+  });
+
+  it('reuses credentials for a while, and reads them afresh after a 401', async () => {
+    const client = api.newClient();
+    const user = client.kubeConfig.getCurrentUser() as { token?: string };
+    let valid = 'Bearer secret-token';
+    api.handler = (req, res) =>
+      req.headers.authorization === valid
+        ? json(res, 200, { major: '1', minor: '36', gitVersion: 'v1.36.3' })
+        : json(res, 401, { kind: 'Status', reason: 'Unauthorized', code: 401 });
+    await client.discovery.serverVersion();
+    user.token = 'rotated';
+    valid = 'Bearer rotated';
+    // Within the TTL the cached (now stale) token is sent, and rejected...
+    await expect(client.discovery.serverVersion()).rejects.toMatchObject({ status: 401 });
+    // ...which drops the cache: the next request reads the kubeconfig again.
+    await expect(client.discovery.serverVersion()).resolves.toMatchObject({ gitVersion: 'v1.36.3' });
+    expect(api.requests.map((r) => r.headers.authorization)).toEqual([
+      'Bearer secret-token',
+      'Bearer secret-token',
+      'Bearer rotated',
+    ]);
+    client.close();
+  });
+
+  it('with no credentials TTL, follows a rotated token on the very next request', async () => {
+    api.handler = (_req, res) => json(res, 200, { major: '1', minor: '36', gitVersion: 'v1.36.3' });
+    const kc = api.newClient().kubeConfig;
+    const client = new KubeClient(kc, { registry: new Registry(), credentialsTtlMs: 0 });
+    await client.discovery.serverVersion();
+    (kc.getCurrentUser() as { token?: string }).token = 'rotated';
+    await client.discovery.serverVersion();
+    expect(api.requests.map((r) => r.headers.authorization)).toEqual([
+      'Bearer secret-token',
+      'Bearer rotated',
+    ]);
+    client.close();
+  });
+
+  it('bounds a request that gets no answer', async () => {
+    api.handler = () => undefined;
+    const kc = api.newClient().kubeConfig;
+    const client = new KubeClient(kc, { registry: new Registry(), requestTimeoutMs: 50 });
+    await expect(client.discovery.serverVersion()).rejects.toThrow(/no complete response within 50ms/);
+    client.close();
+  });
+
+  it('bounds a request whose answer starts but never ends, and leaves finished requests alone', async () => {
+    api.handler = (req, res) => {
+      if (req.url === '/version') return void res.writeHead(200).write('{"major":'); // never ended
+      json(res, 200, {});
+    };
+    const kc = api.newClient().kubeConfig;
+    const client = new KubeClient(kc, { registry: new Registry(), requestTimeoutMs: 80 });
+    // Requests that finish well within their deadline share the timer with the one that does not.
+    await Promise.all([1, 2, 3].map(() => client.request({ method: 'GET', path: '/ok' })));
+    await expect(client.discovery.serverVersion()).rejects.toThrow(/no complete response within 80ms/);
+    await expect(client.request({ method: 'GET', path: '/ok' })).resolves.toEqual({});
+    client.close();
+  });
+
+  it("ends a request when the caller's signal aborts, and leaves no listener on a long-lived signal", async () => {
+    api.handler = (req, res) => {
+      if (req.url === '/version') return; // never answered
+      json(res, 200, {});
+    };
+    const client = api.newClient();
+    const controllerSignal = new AbortController();
+    for (let i = 0; i < 20; i++)
+      await client.request({ method: 'GET', path: '/ok', signal: controllerSignal.signal });
+    expect(getEventListeners(controllerSignal.signal, 'abort')).toHaveLength(0);
+    const pending = client.discovery.serverVersion(controllerSignal.signal);
+    setTimeout(() => controllerSignal.abort(), 10);
+    await expect(pending).rejects.toMatchObject({ name: 'AbortError' });
+    expect(getEventListeners(controllerSignal.signal, 'abort')).toHaveLength(0);
+    client.close();
+  });
+
+  it('counts requests in rest_client_requests_total by code and method', async () => {
+    api.handler = (_req, res) => json(res, 200, {});
+    const registry = new Registry();
+    const client = new KubeClient(api.newClient().kubeConfig, { registry });
+    await client.discovery.serverVersion();
+    const values = (await registry.getSingleMetric('rest_client_requests_total')?.get())?.values ?? [];
+    expect(values).toEqual([
+      expect.objectContaining({
+        value: 1,
+        labels: { code: '200', method: 'GET', host: `127.0.0.1:${api.port}` },
+      }),
+    ]);
+    client.close();
+  });
+});
+
+describe('DeadlineSweeper', () => {
+  it('expires each deadline once, in time order, and never a cancelled one', async () => {
+    const sweeper = new DeadlineSweeper();
+    const expired: string[] = [];
+    await new Promise<void>((resolve) => {
+      const expire = (name: string) => () => {
+        expired.push(name);
+        if (expired.length === 3) resolve();
+      };
+      sweeper.add(60, expire('late'));
+      sweeper.add(20, expire('early'));
+      const cancel = sweeper.add(10, expire('cancelled'));
+      sweeper.add(40, expire('middle'));
+      cancel();
+    });
+    expect(expired).toEqual(['early', 'middle', 'late']);
+  });
+});

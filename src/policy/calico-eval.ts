@@ -96,6 +96,9 @@ interface CompiledEntity {
   notPorts: PortMatch[] | undefined;
 }
 
+/** A compiled Calico rule. */
+export type CalicoCompiledRule = CompiledRule;
+
 interface CompiledRule {
   action: CalicoRule['action'];
   ipVersion: 4 | 6 | undefined;
@@ -543,8 +546,22 @@ export function calicoDirectionAllowed(
   policySet: CalicoPolicySet,
   connection: ResolvedConnection,
   direction: Direction,
+  /**
+   * The rules that may match: those calicoRuleMayMatch accepts for this connection's endpoints (at any protocol and
+   * port). The others cannot match, so the walk skips them instead of testing them again.
+   */
+  mayMatch?: ReadonlySet<CalicoCompiledRule>,
 ): boolean {
-  return walkTiers(policySet, connection, direction, undefined).allowed;
+  return walkTiers(policySet, connection, direction, undefined, mayMatch).allowed;
+}
+
+/**
+ * Whether the rule can match the connection's endpoints and family at some protocol and destination port: every
+ * part of the rule but its protocol, notProtocol, notICMP and destination ports holds. A rule that matches the
+ * connection at any protocol and port passes this test.
+ */
+export function calicoRuleMayMatch(rule: CalicoCompiledRule, connection: ResolvedConnection): boolean {
+  return testRule(rule, connection, () => false, 'endpoints');
 }
 
 function directionVerdict(
@@ -562,7 +579,7 @@ function directionVerdict(
     rules: [],
     tiers: [],
   };
-  return { ...verdict, ...walkTiers(policySet, connection, direction, verdict) };
+  return { ...verdict, ...walkTiers(policySet, connection, direction, verdict, undefined) };
 }
 
 /**
@@ -574,6 +591,7 @@ function walkTiers(
   connection: ResolvedConnection,
   direction: Direction,
   explain: CalicoDirectionVerdict | undefined,
+  mayMatch: ReadonlySet<CompiledRule> | undefined,
 ): { allowed: boolean; outcome: DirectionOutcome } {
   const endpoint = direction === 'Ingress' ? connection.dst : connection.src;
   if (endpoint.kind !== 'pod') return { allowed: true, outcome: 'not-applicable' };
@@ -611,7 +629,7 @@ function walkTiers(
           if (matched && rule.action === 'Allow')
             explain.allowedBy.push({ policy: policy.ref, direction, ruleIndex });
         } else {
-          matched = ruleMatches(rule, connection);
+          matched = (mayMatch === undefined || mayMatch.has(rule)) && ruleMatches(rule, connection);
         }
         if (matched && rule.action !== 'Log') {
           decided = rule.action;
@@ -662,8 +680,17 @@ function ruleMatches(rule: CompiledRule, connection: ResolvedConnection): boolea
   return testRule(rule, connection, () => false);
 }
 
-/** Tests every part of a rule against the connection, telling `fail` each part that fails; true when none did. */
-function testRule(rule: CompiledRule, connection: ResolvedConnection, fail: MismatchSink): boolean {
+/**
+ * Tests every part of a rule against the connection, telling `fail` each part that fails; true when none did.
+ * `endpoints`: only the parts that do not depend on the connection's protocol and destination port.
+ */
+function testRule(
+  rule: CompiledRule,
+  connection: ResolvedConnection,
+  fail: MismatchSink,
+  parts: 'all' | 'endpoints' = 'all',
+): boolean {
+  const all = parts === 'all';
   let matched = true;
   const failed = (field: string, message: () => string): boolean => {
     matched = false;
@@ -677,12 +704,14 @@ function testRule(rule: CompiledRule, connection: ResolvedConnection, fail: Mism
   )
     return false;
   if (
+    all &&
     rule.protocol !== undefined &&
     rule.protocol !== protocol &&
     !failed('protocol', () => `protocol ${protocolName(rule.protocol as number)}, not ${connection.protocol}`)
   )
     return false;
   if (
+    all &&
     rule.notProtocol !== undefined &&
     rule.notProtocol === protocol &&
     !failed('notProtocol', () => `excludes ${connection.protocol}`)
@@ -695,14 +724,16 @@ function testRule(rule: CompiledRule, connection: ResolvedConnection, fail: Mism
   )
     return false;
   if (
+    all &&
     rule.notICMP !== undefined &&
     (connection.protocol === 'ICMP' || connection.protocol === 'ICMPv6') &&
     !failed('notICMP', () => 'excludes some ICMP types/codes; connections carry no ICMP type')
   )
     return false;
-  if (!testEntity(rule.source, connection.src, connection.srcPort, 'source', connection, failed))
+  // Source ports are the connection's own (unknown unless given): the same at every destination port.
+  if (!testEntity(rule.source, connection.src, connection.srcPort, 'source', connection, failed, true))
     return false;
-  if (!testEntity(rule.destination, connection.dst, connection.port, 'destination', connection, failed))
+  if (!testEntity(rule.destination, connection.dst, connection.port, 'destination', connection, failed, all))
     return false;
   return matched;
 }
@@ -715,6 +746,7 @@ function testEntity(
   side: 'source' | 'destination',
   connection: ResolvedConnection,
   fail: MismatchSink,
+  withPorts: boolean,
 ): boolean {
   const who = () => describeEndpoint(endpoint);
   const address = endpoint.address;
@@ -759,6 +791,7 @@ function testEntity(
     !fail(`${side}.notSelector`, () => `${who()} matches the excluded ${notSelector.toString()}`)
   )
     return false;
+  if (!withPorts) return true;
   const ports = entity.ports;
   if (ports !== undefined) {
     const matched =

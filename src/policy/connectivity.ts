@@ -42,8 +42,10 @@ import { translateNetworkPolicy, type NetworkPolicyTranslationOptions } from '..
 import {
   calicoDirectionAllowed,
   calicoPolicySet,
+  calicoRuleMayMatch,
   calicoVerdict,
   compileCalicoPolicy,
+  type CalicoCompiledRule,
   type CalicoPolicyOptions,
   type CalicoTier,
   type CompiledCalicoPolicy,
@@ -317,23 +319,29 @@ interface ListingRule {
   readonly namedPorts: ReadonlySet<Protocol>;
 }
 
+interface SideDecision {
+  readonly portCuts: Readonly<Record<Protocol, readonly number[]>>;
+  readonly namedPorts: ReadonlySet<Protocol>;
+  /** The side's answer for the pair at the connection's protocol and port. */
+  allowed(connection: ResolvedConnection): boolean;
+}
+
 interface PolicyEngine {
   readonly policies: readonly AnalysedPolicy[];
   /**
    * The listing's deciding path, for engines whose direction answer is "some rule of a selecting policy matches":
    * per direction, each policy's rules; a connection is allowed for a side when one of the rules of the policies
-   * that select it matches both its far side and its port. Undefined: list through `allowedUnder`.
+   * that select it matches both its far side and its port. Undefined: list through `sideUnder`.
    */
   readonly listingRules?: (policy: number, direction: Direction) => readonly ListingRule[];
   verdict(connection: ResolvedConnection): Verdict;
   /**
-   * The verdict under only the policies at `indices` (ascending). Both evaluators consider, per direction, only
-   * the policies that select that direction's endpoint, so passing the ones that select the side in question
-   * gives that side's answer exactly, without testing every other policy of the input again.
+   * One side's answer for one pair, port segment by port segment, under only the policies at `indices` (ascending).
+   * Both evaluators consider, per direction, only the policies that select that direction's endpoint, so passing
+   * the ones that select the side in question gives that side's answer exactly, without testing every other policy
+   * of the input again. `portCuts` and `namedPorts` say where that answer can change along the ports of `pair`.
    */
-  verdictUnder(indices: readonly number[], connection: ResolvedConnection): Verdict;
-  /** `verdictUnder(indices, connection)[direction].allowed`, without building explanations. */
-  allowedUnder(indices: readonly number[], connection: ResolvedConnection, direction: Direction): boolean;
+  sideUnder(indices: readonly number[], pair: ResolvedConnection, direction: Direction): SideDecision;
 }
 
 function kubeEngine(policies: readonly CompiledNetworkPolicy[]): PolicyEngine {
@@ -379,9 +387,16 @@ function kubeEngine(policies: readonly CompiledNetworkPolicy[]): PolicyEngine {
       },
     })),
     verdict: (connection) => kubeVerdict(policies, connection),
-    verdictUnder: (indices, connection) => kubeVerdict(subset(indices), connection),
-    allowedUnder: (indices, connection, direction) =>
-      kubeDirectionAllowed(subset(indices), connection, direction),
+    sideUnder: (indices, _pair, direction) => {
+      const { portCuts, namedPorts } = mergeBoundaries(
+        indices.map((index) => kubeBoundaries(policies[index] as CompiledNetworkPolicy, direction)),
+      );
+      return {
+        portCuts,
+        namedPorts,
+        allowed: (connection) => kubeDirectionAllowed(subset(indices), connection, direction),
+      };
+    },
   };
 }
 
@@ -399,7 +414,11 @@ function kubeBoundaries(policy: CompiledNetworkPolicy, direction: Direction): Ru
       ? policy.ingress
       : policy.egress
     : [];
-  const boundaries = rules.map(kubeRuleBoundaries);
+  return mergeBoundaries(rules.map(kubeRuleBoundaries));
+}
+
+/** What several rules (or policies) cut together. */
+function mergeBoundaries(boundaries: readonly RuleBoundaries[]): RuleBoundaries {
   return {
     portCuts: {
       SCTP: boundaries.flatMap((b) => b.portCuts.SCTP),
@@ -408,7 +427,7 @@ function kubeBoundaries(policy: CompiledNetworkPolicy, direction: Direction): Ru
     },
     namedPorts: new Set(boundaries.flatMap((b) => [...b.namedPorts])),
     addressSets: boundaries.flatMap((b) => b.addressSets),
-    ownAddressSets: [],
+    ownAddressSets: boundaries.flatMap((b) => b.ownAddressSets),
   };
 }
 
@@ -429,6 +448,13 @@ function kubeRuleBoundaries(rule: KubeRule): RuleBoundaries {
 
 function calicoEngine(policies: readonly CompiledCalicoPolicy[], tiers: readonly CalicoTier[]): PolicyEngine {
   const policySet = calicoPolicySet(policies, tiers);
+  // Every policy asks whether it selects each class of workloads: build a workload's Calico labels once.
+  const labels = new WeakMap<PodModel, Labels>();
+  const endpointLabels = (pod: PodModel, namespace: NamespaceModel): Labels => {
+    let known = labels.get(pod);
+    if (known === undefined) labels.set(pod, (known = calicoEndpointLabels(pod, namespace)));
+    return known;
+  };
   const subsets = new Map<string, ReturnType<typeof calicoPolicySet>>();
   const subset = (indices: readonly number[]) => {
     const key = indices.join(',');
@@ -448,16 +474,38 @@ function calicoEngine(policies: readonly CompiledCalicoPolicy[], tiers: readonly
         !pod.hostNetwork &&
         !policy.hostEndpointsOnly &&
         policy.types.includes(direction) &&
-        policy.selector.matches(calicoEndpointLabels(pod, namespace)),
+        policy.selector.matches(endpointLabels(pod, namespace)),
       boundaries: {
         Ingress: calicoBoundaries(policy, 'Ingress'),
         Egress: calicoBoundaries(policy, 'Egress'),
       },
     })),
     verdict: (connection) => calicoVerdict(policySet, connection),
-    verdictUnder: (indices, connection) => calicoVerdict(subset(indices), connection),
-    allowedUnder: (indices, connection, direction) =>
-      calicoDirectionAllowed(subset(indices), connection, direction),
+    sideUnder: (indices, pair, direction) => {
+      // Only the rules that can match the pair's endpoints (at some port) can decide, or cut the ports.
+      const mayMatch = new Set<CalicoCompiledRule>();
+      const portCuts: Record<Protocol, number[]> = { SCTP: [], TCP: [], UDP: [] };
+      const namedPorts = new Set<Protocol>();
+      for (const index of indices) {
+        const policy = policies[index] as CompiledCalicoPolicy;
+        const rules = !policy.types.includes(direction)
+          ? []
+          : direction === 'Ingress'
+            ? policy.ingress
+            : policy.egress;
+        for (const rule of rules) {
+          if (!calicoRuleMayMatch(rule, pair)) continue;
+          mayMatch.add(rule);
+          addCalicoRulePortCuts(rule, portCuts, namedPorts);
+        }
+      }
+      const set = subset(indices);
+      return {
+        portCuts,
+        namedPorts,
+        allowed: (connection) => calicoDirectionAllowed(set, connection, direction, mayMatch),
+      };
+    },
   };
 }
 
@@ -472,17 +520,7 @@ function calicoBoundaries(policy: CompiledCalicoPolicy, direction: PolicyDirecti
       : policy.egress
     : [];
   for (const rule of rules) {
-    // Only destination ports depend on the connection's port; source ports are unknown (ephemeral). Calico
-    // accepts ports only with a protocol; a protocol that is not one of ours (UDPLite) cuts nothing of ours.
-    const protocols = PORT_PROTOCOLS.filter(
-      (protocol) => rule.protocol === undefined || rule.protocol === PROTOCOL_NUMBERS[protocol],
-    );
-    for (const match of [...(rule.destination.ports ?? []), ...(rule.destination.notPorts ?? [])]) {
-      for (const protocol of protocols) {
-        if (match.kind === 'range') portCuts[protocol].push(match.first, match.last + 1);
-        else namedPorts.add(protocol);
-      }
-    }
+    addCalicoRulePortCuts(rule, portCuts, namedPorts);
     // The far side: the source of an ingress rule, the destination of an egress rule.
     const far = direction === 'Ingress' ? rule.source : rule.destination;
     if (far.nets !== undefined || far.notNets !== undefined) {
@@ -494,6 +532,27 @@ function calicoBoundaries(policy: CompiledCalicoPolicy, direction: PolicyDirecti
     }
   }
   return { portCuts, namedPorts, addressSets, ownAddressSets };
+}
+
+/**
+ * Where a rule's destination ports start and stop matching. Only destination ports depend on the connection's
+ * port; source ports are unknown (ephemeral). Calico accepts ports only with a protocol; a protocol that is not
+ * one of ours (UDPLite) cuts nothing of ours.
+ */
+function addCalicoRulePortCuts(
+  rule: CalicoCompiledRule,
+  portCuts: Record<Protocol, number[]>,
+  namedPorts: Set<Protocol>,
+): void {
+  const protocols = PORT_PROTOCOLS.filter(
+    (protocol) => rule.protocol === undefined || rule.protocol === PROTOCOL_NUMBERS[protocol],
+  );
+  for (const match of [...(rule.destination.ports ?? []), ...(rule.destination.notPorts ?? [])]) {
+    for (const protocol of protocols) {
+      if (match.kind === 'range') portCuts[protocol].push(match.first, match.last + 1);
+      else namedPorts.add(protocol);
+    }
+  }
 }
 
 /** IANA protocol numbers, which compiled Calico rules carry. */
@@ -953,14 +1012,12 @@ function pairAnalyser(cluster: ClusterModel, engine: PolicyEngine, sides: PeerSi
     const key = `${side.key}|${farKey(side, direction === 'Egress' ? dst : src)}`;
     let answer = answers.get(key);
     if (answer === undefined) {
-      answer = allowedPorts(
-        resolvePair(cluster, src, dst),
-        dst,
-        side.portCuts,
-        side.namedPorts,
-        // The subset may select the other endpoint too; only this direction's answer is this side's.
-        (connection) => ({ allowed: engine.allowedUnder(side.selecting, connection, direction) }),
-      ).allowed;
+      const pair = resolvePair(cluster, src, dst);
+      // The subset may select the other endpoint too; only this direction's answer is this side's.
+      const decision = engine.sideUnder(side.selecting, pair, direction);
+      answer = allowedPorts(pair, dst, decision.portCuts, decision.namedPorts, (connection) => ({
+        allowed: decision.allowed(connection),
+      })).allowed;
       answers.set(key, answer);
     }
     return answer;

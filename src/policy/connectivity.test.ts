@@ -190,6 +190,49 @@ describe('peers', () => {
     ]);
   });
 
+  it.each(['k8s', 'calico'] as const)(
+    'pairs an IPv6-only host-network pod with workloads but not with the IPv4 outside ranges, saying so (%s mode)',
+    (mode) => {
+      const input = {
+        namespaces: [],
+        endpoints: [
+          pod('a', 'host6', {}, { ips: ['fd00::5'], hostNetwork: true }),
+          pod('a', 'web', { app: 'web' }, { ips: ['10.0.0.5'] }),
+        ],
+        networkPolicies: [
+          np('a', 'web-in', {
+            podSelector: { matchLabels: { app: 'web' } },
+            ingress: [{ from: [{ ipBlock: { cidr: '10.0.0.0/8', except: ['10.1.0.0/16'] } }] }],
+          }),
+        ],
+      };
+      for (const explain of [false, true]) {
+        const result = analyzeConnectivity(input, { mode, explain });
+        if (!result.ok) throw new Error(JSON.stringify(result.problems));
+        const { report } = result;
+        const ids = report.pairs.map((pair) => `${pair.src.id} => ${pair.dst.id}`);
+        expect(ids).toContain('a/host6[Pod] => a/web[Pod]');
+        expect(ids).toContain('a/web[Pod] => a/host6[Pod]');
+        expect(ids.filter((id) => id.includes('host6') && id.includes('External'))).toEqual([]);
+        expect(ids.filter((id) => id.includes('web') && id.includes('External')).length).toBeGreaterThan(0);
+        expect(report.warnings).toEqual([
+          'a/host6[Pod] uses the host network and has only IPv6 addresses in the input: its connections with the ' +
+            'outside ranges (IPv4) are not listed',
+        ]);
+      }
+    },
+  );
+
+  it('says so when the input has no workloads at all', () => {
+    const report = analyze({
+      networkPolicies: [np('a', 'deny', { podSelector: {}, policyTypes: ['Ingress'] })],
+    });
+    expect(report.pairs).toEqual([]);
+    expect(report.warnings).toEqual([
+      'no workloads in the input (Pods, Deployments, ...): there are no connections to list',
+    ]);
+  });
+
   it('reports a pod whose IP cannot be parsed, naming the field', () => {
     const result = analyzeConnectivity(
       { namespaces: [], endpoints: [pod('a', 'x', {}, { ips: ['10.0.0.300'] })], networkPolicies: [] },

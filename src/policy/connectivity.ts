@@ -578,6 +578,10 @@ export function analyzeConnectivity(
   const warnings: string[] = [];
 
   const peers = workloadPeers(input.endpoints, problems, warnings);
+  if (input.endpoints.length === 0) {
+    // An empty listing would otherwise look like "nothing may talk"; say that the input had no one to list.
+    warnings.push('no workloads in the input (Pods, Deployments, ...): there are no connections to list');
+  }
   const cluster = clusterModel(
     input.namespaces.map((namespace) => namespaceModel(namespace.name, namespace.labels)),
     peers.map((peer) => peer.pod),
@@ -606,12 +610,26 @@ export function analyzeConnectivity(
   const sources = sortById<ConnectivityPeer>([...peers, ...externalSources]);
   const destinations = sortById<ConnectivityPeer>([...peers, ...externalDestinations]);
   const pairs: PairConnectivity[] = [];
+  const apartFromOutside = new Set<string>();
   for (const src of sources) {
     for (const dst of destinations) {
       if (src === dst || (src.kind === 'external' && dst.kind === 'external')) continue;
       if (focused && !focused.has(src.id) && !focused.has(dst.id)) continue;
+      const besideOutside = src.kind === 'external' ? dst : dst.kind === 'external' ? src : undefined;
+      const hostOnly = besideOutside && hostNetworkWithoutIpv4(besideOutside);
+      if (hostOnly) {
+        apartFromOutside.add(hostOnly.id);
+        continue;
+      }
       pairs.push(analyse(src, dst));
     }
+  }
+  for (const id of apartFromOutside) {
+    // No packet can pass between them, so there is no line to print; said once rather than dropped silently.
+    warnings.push(
+      `${id} uses the host network and has only IPv6 addresses in the input: its connections with the outside ` +
+        'ranges (IPv4) are not listed',
+    );
   }
   const connections = pairs
     .filter((pair) => !isEmptyPortSet(pair.allowed))
@@ -631,6 +649,16 @@ export function analyzeConnectivity(
       warnings,
     },
   };
+}
+
+/**
+ * A host-network workload with no IPv4 address: it takes part in connections as its (IPv6) address, and the outside
+ * ranges are IPv4, so the two cannot be paired. (A pod-network workload keeps its identity whatever the family.)
+ */
+function hostNetworkWithoutIpv4(peer: ConnectivityPeer): WorkloadPeer | undefined {
+  return peer.kind === 'workload' && peer.pod.hostNetwork && !peer.pod.ips.some((ip) => ip.family === 4)
+    ? peer
+    : undefined;
 }
 
 /** One peer per top owner, represented by its first pod (or template) in input order. */

@@ -129,7 +129,15 @@ export function validateLabelSelector(selector: LabelSelector, path: FieldPath):
     if (!isRecord(matchLabels)) {
       report([...path, 'matchLabels'], 'must be a map of label keys to values');
     } else {
-      for (const [key, value] of Object.entries(matchLabels)) {
+      for (const key of Object.keys(matchLabels)) {
+        const value = matchLabels[key];
+        // The common case, a valid key with a valid value, has nothing to report and builds no field path.
+        if (
+          typeof value === 'string' &&
+          labelKeyErrors(key).length === 0 &&
+          labelValueErrors(value).length === 0
+        )
+          continue;
         const at = (): FieldPath => [...path, 'matchLabels', key];
         reportKey(key, at, report);
         if (typeof value !== 'string') report(at(), `value must be a string, got ${describe(value)}`);

@@ -1,7 +1,9 @@
-import type { NetworkPolicy, NetworkPolicySpec } from '../api/kube.js';
+import fc from 'fast-check';
+import type { NetworkPolicy, NetworkPolicyPort, NetworkPolicySpec } from '../api/kube.js';
 import { formatPath } from '../api/errors.js';
 import type { CalicoRule, GlobalNetworkPolicy } from '../calico/types.js';
 import { parseSelector } from '../selectors/calico.js';
+import { compareCidrs, formatCidr, parseCidr, type Cidr } from '../util/cidr.js';
 import { gnpNameForNetworkPolicy } from './names.js';
 import {
   effectivePolicyTypes,
@@ -464,5 +466,135 @@ describe("the seed's three policies, as the user meant them", () => {
         },
       ],
     });
+  });
+});
+
+describe('translateNetworkPolicy: the fast paths write what the plain code wrote (properties)', () => {
+  it('ipBlock nets and notNets are the formatted parsed CIDRs, also when the given text is reused', () => {
+    // The translator writes a strictly parsed IPv4 CIDR as given instead of formatting it again; this holds it to
+    // formatCidr on texts with leading zeros, host bits, upper-case and long-form IPv6, and repeated excepts.
+    // An address, a prefix for the cidr and longer ones for the excepts around the same address, so that most
+    // excepts are inside the cidr; host bits are left in on purpose. Octets get a leading zero now and then.
+    const octets = (value: number): string[] =>
+      [24, 16, 8, 0].map((shift) => String((value >>> shift) & 255));
+    const v4Text = (value: number, prefix: number, zero: boolean): string => {
+      const parts = octets(value);
+      if (zero) parts[3] = `0${parts[3]}`;
+      return `${parts.join('.')}/${prefix}`;
+    };
+    const v4 = fc
+      .tuple(
+        fc.integer({ min: 0, max: 0xffffffff }),
+        fc.integer({ min: 0, max: 31 }),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 0xffffffff }), fc.integer({ min: 1, max: 32 })), {
+          maxLength: 4,
+        }),
+        fc.integer({ min: 0, max: 20 }),
+      )
+      .map(([address, prefix, excepts, zero]) => ({
+        base: v4Text(address, prefix, zero === 0),
+        excepts: excepts.map(([noise, extra]) =>
+          v4Text((address ^ (noise >>> prefix)) >>> 0, Math.min(32, prefix + extra), zero === 1),
+        ),
+      }));
+    const group = fc.integer({ min: 0, max: 0xffff }).map((n) => n.toString(16));
+    const v6 = fc
+      .tuple(
+        group,
+        fc.integer({ min: 32, max: 48 }),
+        fc.array(fc.tuple(group, fc.integer({ min: 64, max: 80 })), { maxLength: 4 }),
+        fc.boolean(),
+      )
+      .map(([g, prefix, excepts, upper]) => ({
+        base: `${upper ? '2001:DB8' : '2001:0db8'}:${g}::/${prefix}`,
+        excepts: excepts.map(
+          ([h, length]) => `2001:db8:${upper ? g.toUpperCase() : g}:${h}:0:0:0:0/${length}`,
+        ),
+      }));
+    const masked = (text: string): Cidr => {
+      const parsed = parseCidr(text, { hostBits: 'mask' });
+      if (!parsed.ok) throw new Error(parsed.message);
+      return parsed.value;
+    };
+    let translated = 0;
+    fc.assert(
+      fc.property(fc.oneof(v4, v4, v6), ({ base, excepts }) => {
+        const result = translateNetworkPolicy(
+          np({
+            podSelector: {},
+            ingress: [{ from: [{ ipBlock: { cidr: base, except: [...excepts, ...excepts] } }] }],
+          }),
+        );
+        if (!result.ok) return;
+        translated++;
+        const source = result.policy.spec.ingress?.[0]?.source;
+        expect(source?.nets).toEqual([formatCidr(masked(base))]);
+        const notNets = excepts
+          .map(masked)
+          .sort(compareCidrs)
+          .filter((c, i, all) => i === 0 || compareCidrs(all[i - 1] as Cidr, c) !== 0)
+          .map(formatCidr);
+        expect(source?.notNets ?? []).toEqual(notNets);
+      }),
+      { numRuns: 3000 },
+    );
+    expect(translated).toBeGreaterThan(1000);
+  });
+
+  it('ports are sorted, merged ranges then sorted names, per protocol in sorted order', () => {
+    // The plain code the single-port fast path and the protocol slots replaced (valid ports only).
+    const plain = (ports: NetworkPolicyPort[]): CalicoRule[] => {
+      const byProtocol = new Map<string, { all: boolean; ranges: [number, number][]; names: Set<string> }>();
+      for (const port of ports) {
+        const protocol = port.protocol ?? 'TCP';
+        const entry = byProtocol.get(protocol) ?? { all: false, ranges: [], names: new Set<string>() };
+        byProtocol.set(protocol, entry);
+        if (port.port === undefined) entry.all = true;
+        else if (typeof port.port === 'string') entry.names.add(port.port);
+        else entry.ranges.push([port.port, port.endPort ?? port.port]);
+      }
+      return [...byProtocol.keys()].sort().map((protocol) => {
+        const entry = byProtocol.get(protocol)!;
+        const rule: CalicoRule = { action: 'Allow', protocol: protocol as CalicoRule['protocol'] };
+        if (entry.all) return rule;
+        const merged: [number, number][] = [];
+        for (const [first, last] of [...entry.ranges].sort((a, b) => a[0] - b[0] || a[1] - b[1])) {
+          const current = merged[merged.length - 1];
+          if (current && first <= current[1] + 1) current[1] = Math.max(current[1], last);
+          else merged.push([first, last]);
+        }
+        const numeric = merged.map(([first, last]) => (first === last ? first : `${first}:${last}`));
+        rule.destination = { ports: [...numeric, ...[...entry.names].sort()] };
+        return rule;
+      });
+    };
+    const port = fc.oneof(
+      fc.record(
+        {
+          protocol: fc.constantFrom('TCP' as const, 'UDP' as const, 'SCTP' as const),
+          port: fc.integer({ min: 1, max: 40 }),
+        },
+        { requiredKeys: ['port'] },
+      ),
+      fc
+        .tuple(
+          fc.constantFrom('TCP' as const, 'UDP' as const),
+          fc.integer({ min: 1, max: 40 }),
+          fc.integer({ min: 0, max: 5 }),
+        )
+        .map(([protocol, first, width]) => ({ protocol, port: first, endPort: first + width })),
+      fc.record({
+        protocol: fc.constantFrom('TCP' as const, 'SCTP' as const),
+        port: fc.constantFrom('http', 'dns', 'a-b'),
+      }),
+      fc.record({ protocol: fc.constantFrom('UDP' as const, 'SCTP' as const) }),
+    );
+    fc.assert(
+      fc.property(fc.array(port, { minLength: 1, maxLength: 6 }), (ports) => {
+        const copy = JSON.parse(JSON.stringify(ports)) as NetworkPolicyPort[];
+        expect(ingressOf({ podSelector: {}, ingress: [{ ports }] })).toEqual(plain(copy));
+      }),
+      { numRuns: 3000 },
+    );
   });
 });

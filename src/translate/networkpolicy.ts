@@ -36,6 +36,8 @@ import type {
   IPBlock,
   LabelSelector,
   NetworkPolicy,
+  NetworkPolicyEgressRule,
+  NetworkPolicyIngressRule,
   NetworkPolicyPeer,
   NetworkPolicyPort,
   NetworkPolicySpec,
@@ -104,6 +106,8 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 // Kubernetes IsValidPortName (IANA service name): at most 15, [a-z0-9-], a letter, no leading/trailing/double '-'.
 const PORT_NAME = /^[a-z0-9]([a-z0-9]|-(?!-))*$/;
+const DIGITS = /^[0-9]+$/;
+const A_LETTER = /[a-z]/;
 
 /**
  * The policy types the API server stores when `policyTypes` is empty: Ingress, plus Egress when there are egress
@@ -168,15 +172,14 @@ export function translateNetworkPolicy(
   const types = effectivePolicyTypes(spec);
 
   const podTerms = podSelectorTerms(spec.podSelector ?? {}, ['spec', 'podSelector'], errors);
-  const selector = andTerms([ORCHESTRATOR_TERM, equalityTerm(CALICO_NAMESPACE_LABEL, ns), ...podTerms]);
+  const namespaceScope = `${ORCHESTRATOR_TERM} && ${equalityTerm(CALICO_NAMESPACE_LABEL, ns)}`;
+  const selector = scopedSelector(namespaceScope, podTerms);
 
   const translated: Record<PolicyType, CalicoRule[]> = { Ingress: [], Egress: [] };
   for (const direction of POLICY_TYPES) {
-    const field = direction === 'Ingress' ? 'ingress' : 'egress';
-    const rules =
-      direction === 'Ingress'
-        ? (spec.ingress ?? []).map((rule) => ({ peers: rule?.from, ports: rule?.ports }))
-        : (spec.egress ?? []).map((rule) => ({ peers: rule?.to, ports: rule?.ports }));
+    const ingress = direction === 'Ingress';
+    const field = ingress ? 'ingress' : 'egress';
+    const rules = (ingress ? spec.ingress : spec.egress) ?? [];
     if (!types.includes(direction)) {
       if (rules.length > 0) {
         warnings.push({
@@ -188,21 +191,23 @@ export function translateNetworkPolicy(
       }
       continue;
     }
-    const peerField = direction === 'Ingress' ? 'from' : 'to';
-    rules.forEach((rule, ruleIndex) => {
-      const rulePath = ['spec', field, ruleIndex];
-      const { peers } = rule;
-      translated[direction].push(
-        ...ruleToCalico(
-          direction,
-          ns,
-          { peers: peers ?? [], path: [...rulePath, peerField] },
-          { ports: rule.ports ?? [], path: [...rulePath, 'ports'] },
-          errors,
-          warnings,
-        ),
+    const peerField = ingress ? 'from' : 'to';
+    const out = translated[direction];
+    for (let ruleIndex = 0; ruleIndex < rules.length; ruleIndex++) {
+      const rule = rules[ruleIndex];
+      const peers = ingress
+        ? (rule as NetworkPolicyIngressRule | undefined)?.from
+        : (rule as NetworkPolicyEgressRule | undefined)?.to;
+      ruleToCalico(
+        direction,
+        namespaceScope,
+        { peers: peers ?? [], path: ['spec', field, ruleIndex, peerField] },
+        { ports: rule?.ports ?? [], path: ['spec', field, ruleIndex, 'ports'] },
+        errors,
+        warnings,
+        out,
       );
-    });
+    }
   }
 
   if (errors.length > 0) return { ok: false, errors };
@@ -241,22 +246,25 @@ interface PeerFields {
   notNets?: string[];
 }
 
+/** Appends the rule's Calico rules to `rules`. `namespaceScope`: the terms selecting the policy's namespace. */
 function ruleToCalico(
   direction: PolicyType,
-  namespace: string,
+  namespaceScope: string,
   { peers, path: peersPath }: { peers: readonly NetworkPolicyPeer[]; path: FieldPath },
   { ports, path: portsPath }: { ports: readonly NetworkPolicyPort[]; path: FieldPath },
   errors: FieldError[],
   warnings: Finding[],
-): CalicoRule[] {
+  rules: CalicoRule[],
+): void {
   // No peers: any source/destination, including outside the cluster.
   const peerFields: PeerFields[] =
     peers.length === 0
       ? [{}]
-      : peers.map((peer, index) => peerToCalico(peer, namespace, [...peersPath, index], errors, warnings));
+      : peers.map((peer, index) =>
+          peerToCalico(peer, namespaceScope, [...peersPath, index], errors, warnings),
+        );
   const protocolPorts = portsByProtocol(ports, portsPath, errors);
 
-  const rules: CalicoRule[] = [];
   for (const { protocol, ports: calicoPorts } of protocolPorts) {
     for (const peer of peerFields) {
       const rule: CalicoRule = { action: 'Allow' };
@@ -273,17 +281,29 @@ function ruleToCalico(
       rules.push(rule);
     }
   }
-  return rules;
 }
 
 function entityRule(peer: PeerFields, ports: CalicoPort[] | undefined): EntityRule | undefined {
+  if (
+    peer.selector === undefined &&
+    peer.namespaceSelector === undefined &&
+    peer.nets === undefined &&
+    (peer.notNets === undefined || peer.notNets.length === 0) &&
+    ports === undefined
+  )
+    return undefined;
   const entity: EntityRule = {};
   if (peer.selector !== undefined) entity.selector = peer.selector;
   if (peer.namespaceSelector !== undefined) entity.namespaceSelector = peer.namespaceSelector;
   if (peer.nets !== undefined) entity.nets = peer.nets;
   if (peer.notNets !== undefined && peer.notNets.length > 0) entity.notNets = peer.notNets;
   if (ports !== undefined) entity.ports = ports;
-  return Object.keys(entity).length > 0 ? entity : undefined;
+  return entity;
+}
+
+/** `scope && terms...`: andTerms of the scope's terms followed by `terms`, without building the list. */
+function scopedSelector(scope: string, terms: readonly string[]): string {
+  return terms.length === 0 ? scope : `${scope} && ${andTerms(terms)}`;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -291,7 +311,7 @@ function entityRule(peer: PeerFields, ports: CalicoPort[] | undefined): EntityRu
 
 function peerToCalico(
   peer: NetworkPolicyPeer,
-  namespace: string,
+  namespaceScope: string,
   path: FieldPath,
   errors: FieldError[],
   warnings: Finding[],
@@ -322,9 +342,7 @@ function peerToCalico(
   const podTerms = podSelectorTerms(peer.podSelector, [...path, 'podSelector'], errors);
   if (peer.namespaceSelector === undefined) {
     // podSelector alone means "pods in the policy's own namespace".
-    return {
-      selector: andTerms([ORCHESTRATOR_TERM, equalityTerm(CALICO_NAMESPACE_LABEL, namespace), ...podTerms]),
-    };
+    return { selector: scopedSelector(namespaceScope, podTerms) };
   }
   const namespaceTerms = namespaceSelectorTerms(
     peer.namespaceSelector,
@@ -335,7 +353,7 @@ function peerToCalico(
   // with the selector; `all()` there means "any namespaced endpoint". The orchestrator term keeps host endpoints
   // and network sets out even when the namespace selector is a negation (`!has(x)` would match them).
   return {
-    selector: andTerms([ORCHESTRATOR_TERM, ...podTerms]),
+    selector: scopedSelector(ORCHESTRATOR_TERM, podTerms),
     namespaceSelector: andTerms(namespaceTerms),
   };
 }
@@ -351,7 +369,7 @@ function ipBlockToCalico(
     return {};
   }
   const cidr = parseIpBlockCidr(block.cidr, [...path, 'cidr'], errors, warnings);
-  const except: Cidr[] = [];
+  const except: CanonicalCidr[] = [];
   (block.except ?? []).forEach((text, index) => {
     const exceptPath = [...path, 'except', index];
     if (typeof text !== 'string') {
@@ -362,11 +380,11 @@ function ipBlockToCalico(
     if (parsed === undefined || cidr === undefined) return;
     // Kubernetes rejects an except that is not a strict subset of the cidr; so do we (it would mean nothing).
     if (
-      parsed.family !== cidr.family ||
-      !cidrContains(cidr, parsed) ||
-      parsed.prefixLength <= cidr.prefixLength
+      parsed.cidr.family !== cidr.cidr.family ||
+      !cidrContains(cidr.cidr, parsed.cidr) ||
+      parsed.cidr.prefixLength <= cidr.cidr.prefixLength
     ) {
-      errors.push({ path: exceptPath, message: `${text} must be a strict subset of ${formatCidr(cidr)}` });
+      errors.push({ path: exceptPath, message: `${text} must be a strict subset of ${cidr.text}` });
       return;
     }
     except.push(parsed);
@@ -374,8 +392,14 @@ function ipBlockToCalico(
   if (cidr === undefined) return {};
   // One ipBlock per rule and excepts inside its cidr: the rule's CIDRs share one family, as Calico's validator
   // requires, so no ipVersion is needed (Felix renders a rule with IPv4 nets only for IPv4), and no except is /0.
-  const notNets = uniqueSorted(except).map(formatCidr);
-  return { nets: [formatCidr(cidr)], notNets };
+  const notNets = uniqueSorted(except).map((entry) => entry.text);
+  return { nets: [cidr.text], notNets };
+}
+
+/** A parsed CIDR and its canonical text (formatCidr's). */
+interface CanonicalCidr {
+  cidr: Cidr;
+  text: string;
 }
 
 function parseIpBlockCidr(
@@ -383,7 +407,7 @@ function parseIpBlockCidr(
   path: FieldPath,
   errors: FieldError[],
   warnings: Finding[],
-): Cidr | undefined {
+): CanonicalCidr | undefined {
   // Kubernetes parses ipBlock CIDRs with Go's net.ParseCIDR, which masks host bits; so do we, with a warning.
   // The strict parse first: it is the common case, and then the only parse.
   const strict = parseCidr(text);
@@ -397,19 +421,28 @@ function parseIpBlockCidr(
     errors.push({ path, message: mapped });
     return undefined;
   }
-  if (strict.ok) return strict.value;
+  if (strict.ok) {
+    // parseCidr accepts only the canonical IPv4 text (no leading zeros, no host bits), so it needs no
+    // formatting again; IPv6 text can be written many ways (case, zero groups), so it does.
+    return { cidr: strict.value, text: strict.value.family === 4 ? text : formatCidr(strict.value) };
+  }
+  const network = formatCidr(parsed.value);
   warnings.push({
     path,
-    message: `${text} has host bits set; Kubernetes uses the network ${formatCidr(parsed.value)}, and so does the GNP`,
+    message: `${text} has host bits set; Kubernetes uses the network ${network}, and so does the GNP`,
     severity: 'warning',
     code: 'IpBlockHostBitsSet',
   });
-  return parsed.value;
+  return { cidr: parsed.value, text: network };
 }
 
-function uniqueSorted(cidrs: Cidr[]): Cidr[] {
-  const sorted = [...cidrs].sort(compareCidrs);
-  return sorted.filter((cidr, index) => index === 0 || compareCidrs(sorted[index - 1] as Cidr, cidr) !== 0);
+function uniqueSorted(cidrs: CanonicalCidr[]): CanonicalCidr[] {
+  if (cidrs.length < 2) return cidrs;
+  const sorted = [...cidrs].sort((a, b) => compareCidrs(a.cidr, b.cidr));
+  return sorted.filter(
+    (entry, index) =>
+      index === 0 || compareCidrs((sorted[index - 1] as CanonicalCidr).cidr, entry.cidr) !== 0,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -485,8 +518,12 @@ interface ProtocolPorts {
 interface PortAccumulator {
   all: boolean;
   ranges: [number, number][];
-  names: Set<string>;
+  /** Created on the first named port. */
+  names: Set<string> | undefined;
 }
+
+// Calico sorts the protocol names for deterministic output; so do we. The accumulators are kept in this order.
+const SORTED_PROTOCOLS: readonly Protocol[] = [...PROTOCOLS].sort();
 
 function portsByProtocol(
   ports: readonly NetworkPolicyPort[],
@@ -494,72 +531,86 @@ function portsByProtocol(
   errors: FieldError[],
 ): ProtocolPorts[] {
   if (ports.length === 0) return [{ protocol: undefined, ports: undefined }];
-  const byProtocol = new Map<Protocol, PortAccumulator>();
+  const byProtocol: (PortAccumulator | undefined)[] = [];
   ports.forEach((port, index) => {
-    const portPath = [...path, index];
     if (port === null || typeof port !== 'object') {
-      errors.push({ path: portPath, message: 'a port must be an object with protocol, port and endPort' });
+      errors.push({
+        path: [...path, index],
+        message: 'a port must be an object with protocol, port and endPort',
+      });
       return;
     }
     const protocol = port.protocol ?? 'TCP';
-    if (!PROTOCOLS.includes(protocol)) {
+    const slot = SORTED_PROTOCOLS.indexOf(protocol);
+    if (slot < 0) {
       errors.push({
-        path: [...portPath, 'protocol'],
+        path: [...path, index, 'protocol'],
         message: `${JSON.stringify(protocol)} is not supported: use TCP, UDP or SCTP`,
       });
       return;
     }
-    const accumulator = byProtocol.get(protocol) ?? { all: false, ranges: [], names: new Set<string>() };
-    byProtocol.set(protocol, accumulator);
-    addPort(port, portPath, accumulator, errors);
+    let accumulator = byProtocol[slot];
+    if (accumulator === undefined) {
+      accumulator = { all: false, ranges: [], names: undefined };
+      byProtocol[slot] = accumulator;
+    }
+    addPort(port, path, index, accumulator, errors);
   });
-  // Calico sorts the protocol names for deterministic output; so do we (SCTP, TCP, UDP).
-  return [...byProtocol.keys()].sort().map((protocol) => {
-    const accumulator = byProtocol.get(protocol) as PortAccumulator;
-    return { protocol, ports: accumulator.all ? undefined : calicoPorts(accumulator) };
-  });
+  const result: ProtocolPorts[] = [];
+  for (let slot = 0; slot < SORTED_PROTOCOLS.length; slot++) {
+    const accumulator = byProtocol[slot];
+    if (accumulator === undefined) continue;
+    result.push({
+      protocol: SORTED_PROTOCOLS[slot],
+      ports: accumulator.all ? undefined : calicoPorts(accumulator),
+    });
+  }
+  return result;
 }
 
+/** `portsPath` and `index` name the port in errors (`path` is built only for one). */
 function addPort(
   port: NetworkPolicyPort,
-  path: FieldPath,
+  portsPath: FieldPath,
+  index: number,
   accumulator: PortAccumulator,
   errors: FieldError[],
 ): void {
   const { port: value, endPort } = port;
+  const path = (): FieldPath => [...portsPath, index];
   if (value === undefined || value === null) {
     if (endPort !== undefined && endPort !== null) {
-      errors.push({ path: [...path, 'endPort'], message: 'endPort requires port' });
+      errors.push({ path: [...path(), 'endPort'], message: 'endPort requires port' });
       return;
     }
     accumulator.all = true;
     return;
   }
   if (typeof value === 'string') {
-    if (/^[0-9]+$/.test(value)) {
+    if (DIGITS.test(value)) {
       errors.push({
-        path: [...path, 'port'],
+        path: [...path(), 'port'],
         message: `"${value}" is a string; write a port number without quotes (a quoted value is a port name)`,
       });
       return;
     }
-    if (value.length > 15 || !PORT_NAME.test(value) || value.endsWith('-') || !/[a-z]/.test(value)) {
+    if (value.length > 15 || !PORT_NAME.test(value) || value.endsWith('-') || !A_LETTER.test(value)) {
       errors.push({
-        path: [...path, 'port'],
+        path: [...path(), 'port'],
         message: `${JSON.stringify(value)} is not a valid port name (at most 15 lower-case letters, digits and single '-' inside, with at least one letter)`,
       });
       return;
     }
     if (endPort !== undefined && endPort !== null) {
-      errors.push({ path: [...path, 'endPort'], message: 'endPort cannot be used with a named port' });
+      errors.push({ path: [...path(), 'endPort'], message: 'endPort cannot be used with a named port' });
       return;
     }
-    accumulator.names.add(value);
+    (accumulator.names ??= new Set<string>()).add(value);
     return;
   }
   if (!isPortNumber(value)) {
     errors.push({
-      path: [...path, 'port'],
+      path: [...path(), 'port'],
       message: `${JSON.stringify(value)} is not a port: use 1 to 65535 or a port name`,
     });
     return;
@@ -568,7 +619,7 @@ function addPort(
   if (endPort !== undefined && endPort !== null) {
     if (!isPortNumber(endPort) || endPort < value) {
       errors.push({
-        path: [...path, 'endPort'],
+        path: [...path(), 'endPort'],
         message: `${JSON.stringify(endPort)} must be a port number from ${value} (port) to 65535`,
       });
       return;
@@ -584,7 +635,14 @@ function isPortNumber(value: unknown): value is number {
 
 /** Numeric ports as the fewest sorted ranges (a single port as a number), then the named ports, sorted. */
 function calicoPorts(accumulator: PortAccumulator): CalicoPort[] {
-  const sorted = [...accumulator.ranges].sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  const { ranges, names } = accumulator;
+  const named = names === undefined ? [] : [...names].sort();
+  if (ranges.length === 1 && named.length === 0) {
+    // The common case: one port or one range, nothing to sort or merge.
+    const [first, last] = ranges[0] as [number, number];
+    return [first === last ? first : `${first}:${last}`];
+  }
+  const sorted = [...ranges].sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   const merged: [number, number][] = [];
   for (const [first, last] of sorted) {
     const current = merged[merged.length - 1];
@@ -592,5 +650,5 @@ function calicoPorts(accumulator: PortAccumulator): CalicoPort[] {
     else merged.push([first, last]);
   }
   const numeric: CalicoPort[] = merged.map(([first, last]) => (first === last ? first : `${first}:${last}`));
-  return [...numeric, ...[...accumulator.names].sort()];
+  return named.length === 0 ? numeric : [...numeric, ...named];
 }

@@ -44,25 +44,35 @@ export function labelSelectorTerms(
   // local, so that a selector we cannot write exactly is an error here rather than a parse failure in Calico.
   const errors: FieldError[] = [];
 
-  const labelTerms: string[] = [];
-  const matchLabels = selector.matchLabels ?? {};
-  for (const key of Object.keys(matchLabels).sort(compareCodeUnits)) {
-    const keyPath = () => [...path, 'matchLabels', key];
-    const quoted = quoteOrError(matchLabels[key] ?? '', keyPath, errors);
-    if (checkKey(key, keyPath, errors) && quoted !== undefined) labelTerms.push(`${key} == ${quoted}`);
+  // This runs for every selector of every policy translated, so the common shapes (one label, one expression,
+  // one value) take no sorting, de-duplicating or intermediate arrays, and field paths are built only for errors.
+  const terms: string[] = [];
+  const matchLabels = selector.matchLabels;
+  if (matchLabels !== undefined && matchLabels !== null) {
+    const keys = Object.keys(matchLabels);
+    if (keys.length > 1) keys.sort(compareCodeUnits);
+    for (const key of keys) {
+      const keyPath = () => [...path, 'matchLabels', key];
+      const quoted = quoteOrError(matchLabels[key] ?? '', keyPath, errors);
+      if (checkKey(key, keyPath, errors) && quoted !== undefined) terms.push(`${key} == ${quoted}`);
+    }
   }
 
-  const expressionTerms: { sortKey: string; term: string }[] = [];
-  (selector.matchExpressions ?? []).forEach((requirement, index) => {
-    const term = requirementTerm(requirement, () => [...path, 'matchExpressions', index], errors);
-    if (term === undefined) return;
-    const rank = OPERATOR_RANK[requirement.operator];
-    expressionTerms.push({ sortKey: `${requirement.key}\u0000${rank}\u0000${term}`, term });
-  });
-  expressionTerms.sort((a, b) => compareCodeUnits(a.sortKey, b.sortKey));
+  const requirements = selector.matchExpressions;
+  if (requirements !== undefined && requirements !== null && requirements.length > 0) {
+    const expressionTerms: { sortKey: string; term: string }[] = [];
+    requirements.forEach((requirement, index) => {
+      const term = requirementTerm(requirement, () => [...path, 'matchExpressions', index], errors);
+      if (term === undefined) return;
+      const rank = OPERATOR_RANK[requirement.operator];
+      expressionTerms.push({ sortKey: `${requirement.key}\u0000${rank}\u0000${term}`, term });
+    });
+    if (expressionTerms.length > 1) expressionTerms.sort((a, b) => compareCodeUnits(a.sortKey, b.sortKey));
+    for (const entry of expressionTerms) terms.push(entry.term);
+  }
 
   if (errors.length > 0) return { ok: false, errors };
-  return { ok: true, value: dedupe([...labelTerms, ...expressionTerms.map((entry) => entry.term)]) };
+  return { ok: true, value: dedupe(terms) };
 }
 
 /** The Calico selector equivalent to a Kubernetes label selector: `all()` when it is empty. */
@@ -103,12 +113,18 @@ function requirementTerm(
   switch (operator) {
     case 'In':
     case 'NotIn': {
-      const values = [...new Set(requirement.values ?? [])].sort(compareCodeUnits);
-      const quoted = values.map((value) =>
-        quoteOrError(value, () => [...pathOf(), 'values', (requirement.values ?? []).indexOf(value)], errors),
-      );
-      if (!keyOk || quoted.some((q) => q === undefined)) return undefined;
-      return `${key} ${operator === 'In' ? 'in' : 'not in'} {${quoted.join(', ')}}`;
+      const given = requirement.values ?? [];
+      const values = given.length === 1 ? given : [...new Set(given)].sort(compareCodeUnits);
+      let list = '';
+      let quotable = true;
+      for (let i = 0; i < values.length; i++) {
+        const value = values[i] as string;
+        const quoted = quoteOrError(value, () => [...pathOf(), 'values', given.indexOf(value)], errors);
+        if (quoted === undefined) quotable = false;
+        else list = i === 0 ? quoted : `${list}, ${quoted}`;
+      }
+      if (!keyOk || !quotable) return undefined;
+      return `${key} ${operator === 'In' ? 'in' : 'not in'} {${list}}`;
     }
     case 'Exists':
       return keyOk ? `has(${key})` : undefined;
@@ -140,8 +156,12 @@ function quoteOrError(value: string, pathOf: () => FieldPath, errors: FieldError
   }
 }
 
+/** The terms without repeats, first occurrence kept; the same array when there are none (the common case). */
 function dedupe(terms: string[]): string[] {
-  return terms.length < 2 ? terms : [...new Set(terms)];
+  for (let i = 1; i < terms.length; i++) {
+    if (terms.indexOf(terms[i] as string) !== i) return [...new Set(terms)];
+  }
+  return terms;
 }
 
 /** Plain UTF-16 code-unit order: deterministic and locale-independent (label keys are ASCII anyway). */

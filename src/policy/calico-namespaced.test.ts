@@ -244,6 +244,13 @@ describe('a namespaced policy next to the rest of the cluster', () => {
     });
     expect(sourcesOf('a/db', input(10))).toEqual(['b/db', 'b/web']);
     expect(sourcesOf('a/db', input(1000))).toEqual(['a/web', 'b/db', 'b/web']);
+    // Equal orders: Felix's PolicySorter breaks the tie by the backend key's name, `a/deny-web` for this policy.
+    const tied = (gnpName: string) => ({
+      globalNetworkPolicies: [{ object: { ...allowAll, metadata: { name: gnpName } } }],
+      calicoNetworkPolicies: [denyWeb(100)],
+    });
+    expect(sourcesOf('a/db', tied('allow-all'))).toEqual(['b/db', 'b/web']);
+    expect(sourcesOf('a/db', tied('a-allow-all'))).toEqual(['a/web', 'b/db', 'b/web']);
     // No order: after every policy with one, as for GNPs.
     expect(sourcesOf('a/db', input(undefined))).toEqual(['a/web', 'b/db', 'b/web']);
     // A tier of its own that runs first decides before the default tier's GNP.

@@ -36,7 +36,11 @@ async function calicoSchemaFile(): Promise<GeneratedFile> {
     };
   };
   const text = generateOpenApiModule(
-    [source('GLOBAL_NETWORK_POLICY_SPEC', 'globalnetworkpolicies'), source('TIER_SPEC', 'tiers')],
+    [
+      source('GLOBAL_NETWORK_POLICY_SPEC', 'globalnetworkpolicies'),
+      source('NETWORK_POLICY_SPEC', 'networkpolicies'),
+      source('TIER_SPEC', 'tiers'),
+    ],
     'hack/generated-files.ts',
   );
   return { path: 'src/manifests/calico-openapi.generated.ts', text };

@@ -20,7 +20,12 @@
  *   because the operator finds its objects with a label selector; Calico merges both places when it reads.
  */
 import type { ObjectMeta } from '../api/kube.js';
-import type { GlobalNetworkPolicy, GlobalNetworkPolicySpec, PolicyDirection } from './types.js';
+import type {
+  CalicoNetworkPolicy,
+  GlobalNetworkPolicy,
+  GlobalNetworkPolicySpec,
+  PolicyDirection,
+} from './types.js';
 import { DEFAULT_TIER } from './types.js';
 
 export type CalicoApi = 'v3' | 'crd';
@@ -155,7 +160,7 @@ export function defaultPolicyTypes(spec: GlobalNetworkPolicySpec): PolicyDirecti
  * A copy whose top level, metadata and spec can be changed without touching `gnp`; rules and maps are shared,
  * never mutated here. (A deep structuredClone of every policy on every write was 3% of the controller's CPU.)
  */
-function copyOuter(gnp: GlobalNetworkPolicy): GlobalNetworkPolicy {
+function copyOuter<P extends GlobalNetworkPolicy | CalicoNetworkPolicy>(gnp: P): P {
   return { ...gnp, metadata: { ...gnp.metadata }, spec: { ...gnp.spec } };
 }
 
@@ -245,9 +250,10 @@ export function effectiveLabels(object: {
 
 /**
  * The v3-shaped policy of a stored object: the inverse of toWire (`fromWire(toWire(x, api), api)` equals x).
- * Shares nested values with `object`, like toWire.
+ * Shares nested values with `object`, like toWire. Calico stores its namespaced NetworkPolicy the same way (the
+ * tier-prefixed name, the v3 metadata annotation), so it is read back the same way.
  */
-export function fromWire(object: GlobalNetworkPolicy, api: CalicoApi): GlobalNetworkPolicy {
+export function fromWire<P extends GlobalNetworkPolicy | CalicoNetworkPolicy>(object: P, api: CalicoApi): P {
   const gnp = copyOuter(object);
   gnp.apiVersion = GLOBAL_NETWORK_POLICY_RESOURCES.v3.apiVersion;
   if (api === 'v3') return gnp;

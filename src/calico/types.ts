@@ -55,6 +55,20 @@ export interface GlobalNetworkPolicy {
   spec: GlobalNetworkPolicySpec;
 }
 
+/** A Calico namespaced NetworkPolicy's spec: a GNP's without the fields only global policies have. */
+export type NetworkPolicySpec = Omit<
+  GlobalNetworkPolicySpec,
+  'namespaceSelector' | 'doNotTrack' | 'preDNAT' | 'applyOnForward'
+>;
+
+/** Calico's namespaced NetworkPolicy (projectcalico.org/v3), not Kubernetes' networking.k8s.io one. */
+export interface CalicoNetworkPolicy {
+  apiVersion: string;
+  kind: 'NetworkPolicy';
+  metadata: ObjectMeta & { name: string };
+  spec: NetworkPolicySpec;
+}
+
 /** Calico's default tier, as Calico defines it. */
 export const DEFAULT_TIER = 'default';
 export const DEFAULT_TIER_ORDER = 1_000_000;

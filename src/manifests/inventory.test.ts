@@ -23,7 +23,12 @@ ${extra}`;
 describe('classify', () => {
   it('tells Kubernetes NetworkPolicies from Calico ones and knows both Calico API groups', () => {
     expect(classify({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy' })).toBe('NetworkPolicy');
-    expect(classify({ apiVersion: 'projectcalico.org/v3', kind: 'NetworkPolicy' })).toBe('other');
+    expect(classify({ apiVersion: 'projectcalico.org/v3', kind: 'NetworkPolicy' })).toBe(
+      'CalicoNetworkPolicy',
+    );
+    expect(classify({ apiVersion: 'crd.projectcalico.org/v1', kind: 'NetworkPolicy' })).toBe(
+      'CalicoNetworkPolicy',
+    );
     expect(classify({ apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkPolicy' })).toBe(
       'GlobalNetworkPolicy',
     );
@@ -156,7 +161,7 @@ describe('buildInventory', () => {
     expect(errors[2]?.position).toEqual({ line: 12, col: 12 });
   });
 
-  it('sorts out the Calico policies and tiers, profiles and the kinds it does not read', () => {
+  it('sorts out the Calico policies (global and namespaced) and tiers, profiles and the kinds it does not read', () => {
     const inventory = inventoryOf(
       yaml(
         'apiVersion: crd.projectcalico.org/v1\nkind: GlobalNetworkPolicy\nmetadata: {name: default.a}\nspec: {selector: all()}',
@@ -177,7 +182,11 @@ describe('buildInventory', () => {
       ['b', 'projectcalico.org'],
     ]);
     expect(inventory.vpcEgressProfiles.map((p) => p.object.metadata.name)).toEqual(['p']);
-    expect(inventory.ignored.map((o) => o.kind)).toEqual(['Service', 'NetworkPolicy']);
+    expect(
+      inventory.calicoNetworkPolicies.map((p) => [p.namespace, p.object.metadata.name, p.apiGroup]),
+    ).toEqual([['x', 'c', 'projectcalico.org']]);
+    expect(inventory.namespaces.map((n) => n.name)).toEqual(['x']);
+    expect(inventory.ignored.map((o) => o.kind)).toEqual(['Service']);
     expect(inventory.errors).toEqual([]);
   });
 });

@@ -11,12 +11,13 @@ import {
   VPC_EGRESS_PROFILE_KIND,
   type VpcEgressProfile,
 } from '../api/v1alpha1.js';
-import type { GlobalNetworkPolicy } from '../calico/types.js';
+import type { CalicoNetworkPolicy, GlobalNetworkPolicy } from '../calico/types.js';
 import type { ManifestError } from './errors.js';
 import { isPlainObject, type ManifestObject, type ObjectSource } from './parse.js';
 import type { FieldPath } from '../api/errors.js';
 import { validate, type ObjectSchema, type SchemaIssue } from './schema.js';
 import {
+  CALICO_NETWORK_POLICY_SCHEMA,
   GLOBAL_NETWORK_POLICY_SCHEMA,
   NAMESPACE_SCHEMA,
   NETWORK_POLICY_SCHEMA,
@@ -38,6 +39,7 @@ export type ObjectKind =
   | 'NetworkPolicy'
   | 'VpcEgressProfile'
   | 'GlobalNetworkPolicy'
+  | 'CalicoNetworkPolicy'
   | 'Tier'
   | 'other';
 
@@ -107,6 +109,10 @@ export interface GlobalNetworkPolicyView extends Loaded<GlobalNetworkPolicy> {
   readonly apiGroup: CalicoApiGroup;
 }
 
+export interface CalicoNetworkPolicyView extends NamespacedLoaded<CalicoNetworkPolicy> {
+  readonly apiGroup: CalicoApiGroup;
+}
+
 /** A Calico Tier: the order tiers run in and what happens at the end of one (Calico's defaults when absent). */
 export interface TierView {
   readonly name: string;
@@ -126,8 +132,10 @@ export interface Inventory {
   readonly networkPolicies: readonly NamespacedLoaded<NetworkPolicy>[];
   readonly vpcEgressProfiles: readonly Loaded<VpcEgressProfile>[];
   readonly globalNetworkPolicies: readonly GlobalNetworkPolicyView[];
+  /** Calico's namespaced NetworkPolicies (evaluated in calico mode only). */
+  readonly calicoNetworkPolicies: readonly CalicoNetworkPolicyView[];
   readonly tiers: readonly TierView[];
-  /** Objects of kinds the tools do not read (Services, Calico NetworkPolicies, HostEndpoints, ...). */
+  /** Objects of kinds the tools do not read (Services, HostEndpoints, AdminNetworkPolicies, ...). */
   readonly ignored: readonly ManifestObject[];
   /** Objects of the kinds above that fail their schema; their issues are also in `errors`. */
   readonly invalid: readonly InvalidObject[];
@@ -159,15 +167,17 @@ export function classify(object: Pick<ManifestObject, 'apiVersion' | 'kind'>): O
   if (object.apiVersion === VPC_API_VERSION && kind === VPC_EGRESS_PROFILE_KIND) return 'VpcEgressProfile';
   if ((CALICO_API_GROUPS as readonly string[]).includes(group)) {
     if (kind === 'GlobalNetworkPolicy') return 'GlobalNetworkPolicy';
+    if (kind === 'NetworkPolicy') return 'CalicoNetworkPolicy';
     if (kind === 'Tier') return 'Tier';
   }
   return 'other';
 }
 
 /**
- * Policy objects of kinds the tools do not evaluate (Calico's namespaced NetworkPolicy, AdminNetworkPolicy,
+ * Policy objects of kinds the tools do not evaluate (AdminNetworkPolicy,
  * BaselineAdminNetworkPolicy, ClusterNetworkPolicy, extensions/v1beta1 or misspelled NetworkPolicies): traffic they
- * deny would be reported allowed. Staged policies enforce nothing and are not counted.
+ * deny would be reported allowed. Staged policies enforce nothing and are not counted. (Calico's namespaced
+ * NetworkPolicy is read into its own view: calico mode evaluates it, k8s mode refuses it.)
  */
 export function isUnevaluatedPolicy(object: ManifestObject): boolean {
   return (
@@ -192,6 +202,8 @@ export function schemaFor(object: Pick<ManifestObject, 'apiVersion' | 'kind'>): 
       return VPC_EGRESS_PROFILE_SCHEMA;
     case 'GlobalNetworkPolicy':
       return GLOBAL_NETWORK_POLICY_SCHEMA;
+    case 'CalicoNetworkPolicy':
+      return CALICO_NETWORK_POLICY_SCHEMA;
     case 'Tier':
       return TIER_SCHEMA;
     case 'other':
@@ -293,6 +305,7 @@ export function buildInventory(objects: readonly ManifestObject[]): Inventory {
   const networkPolicies: NamespacedLoaded<NetworkPolicy>[] = [];
   const vpcEgressProfiles: Loaded<VpcEgressProfile>[] = [];
   const globalNetworkPolicies: GlobalNetworkPolicyView[] = [];
+  const calicoNetworkPolicies: CalicoNetworkPolicyView[] = [];
   const tiers: TierView[] = [];
 
   for (const object of objects) {
@@ -343,6 +356,15 @@ export function buildInventory(objects: readonly ManifestObject[]): Inventory {
           apiGroup: apiGroupOf(object.apiVersion) as CalicoApiGroup,
         });
         break;
+      case 'CalicoNetworkPolicy':
+        calicoNetworkPolicies.push({
+          object: object.raw as unknown as CalicoNetworkPolicy,
+          source: object.source,
+          namespace: meta.namespace ?? DEFAULT_NAMESPACE,
+          namespaceDefaulted: meta.namespace === undefined,
+          apiGroup: apiGroupOf(object.apiVersion) as CalicoApiGroup,
+        });
+        break;
       case 'Tier': {
         const spec = (object.raw.spec ?? {}) as { order?: number; defaultAction?: 'Deny' | 'Pass' };
         tiers.push({
@@ -358,7 +380,11 @@ export function buildInventory(objects: readonly ManifestObject[]): Inventory {
 
   const endpoints = podEndpoints(pods, workloads);
   const namespaces = new Map(declaredNamespaces);
-  const referenced = [...endpoints.map((e) => e.namespace), ...networkPolicies.map((p) => p.namespace)];
+  const referenced = [
+    ...endpoints.map((e) => e.namespace),
+    ...networkPolicies.map((p) => p.namespace),
+    ...calicoNetworkPolicies.map((p) => p.namespace),
+  ];
   for (const name of referenced) {
     if (!namespaces.has(name)) {
       namespaces.set(name, { name, labels: { [NAMESPACE_NAME_LABEL]: name }, declared: false });
@@ -371,6 +397,7 @@ export function buildInventory(objects: readonly ManifestObject[]): Inventory {
     networkPolicies,
     vpcEgressProfiles,
     globalNetworkPolicies,
+    calicoNetworkPolicies,
     tiers,
     ignored,
     invalid,

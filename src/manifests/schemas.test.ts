@@ -6,7 +6,12 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import type { Schema } from './schema.js';
-import { GLOBAL_NETWORK_POLICY_SCHEMA, TIER_SCHEMA, VPC_EGRESS_PROFILE_SCHEMA } from './schemas.js';
+import {
+  CALICO_NETWORK_POLICY_SCHEMA,
+  GLOBAL_NETWORK_POLICY_SCHEMA,
+  TIER_SCHEMA,
+  VPC_EGRESS_PROFILE_SCHEMA,
+} from './schemas.js';
 
 interface OpenApi {
   type?: string;
@@ -74,11 +79,18 @@ function schemaType(schema: Schema): string {
   }
 }
 
-describe('GLOBAL_NETWORK_POLICY_SCHEMA', () => {
-  const spec = GLOBAL_NETWORK_POLICY_SCHEMA.fields.spec as Schema;
+describe.each([
+  { name: 'GLOBAL_NETWORK_POLICY_SCHEMA', schema: GLOBAL_NETWORK_POLICY_SCHEMA, crds: CALICO_GNP_CRDS },
+  {
+    name: 'CALICO_NETWORK_POLICY_SCHEMA',
+    schema: CALICO_NETWORK_POLICY_SCHEMA,
+    crds: CALICO_GNP_CRDS.map((file) => file.replace(/globalnetworkpolicies/g, 'networkpolicies')),
+  },
+])('$name', ({ schema, crds }) => {
+  const spec = schema.fields.spec as Schema;
   const ours = schemaPaths(spec, '', new Map());
 
-  it.each(CALICO_GNP_CRDS)('has every field of %s, with its type', (file) => {
+  it.each(crds)('has every field of %s, with its type', (file) => {
     const theirs = openApiPaths(specSchema(file), '', new Map());
     expect(theirs.size).toBeGreaterThan(50);
     const missing = [...theirs]
@@ -88,9 +100,7 @@ describe('GLOBAL_NETWORK_POLICY_SCHEMA', () => {
   });
 
   it('has no field that none of the CRDs has', () => {
-    const union = new Set(
-      CALICO_GNP_CRDS.flatMap((file) => [...openApiPaths(specSchema(file), '', new Map()).keys()]),
-    );
+    const union = new Set(crds.flatMap((file) => [...openApiPaths(specSchema(file), '', new Map()).keys()]));
     expect([...ours.keys()].filter((path) => !union.has(path))).toEqual([]);
   });
 });

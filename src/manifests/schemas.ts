@@ -7,14 +7,18 @@
  * None is written by hand. The Kubernetes kinds (NetworkPolicy, Namespace, Pod and the workloads, ObjectMeta,
  * LabelSelector) are generated from the OpenAPI schema Kubernetes publishes, with the overrides in
  * ./kubernetes-overrides.ts (./kubernetes-schemas.generated.ts); VpcEgressProfile's spec is derived from its one
- * definition (src/api/vpc-egress-profile.ts); the Calico GlobalNetworkPolicy and Tier specs are built from the
+ * definition (src/api/vpc-egress-profile.ts); the Calico GlobalNetworkPolicy, NetworkPolicy and Tier specs are built from the
  * projectcalico.org/v3 CRDs we install (./calico-openapi.generated.ts), whose fields are those of
  * crd.projectcalico.org/v1 too (schemas.test.ts compares with both groups' CRDs). `npm run generate` writes the
  * generated modules. Pods and workloads are open: only the fields we read are typed, the rest is the API server's
  * business.
  */
 import { VPC_EGRESS_PROFILE } from '../api/vpc-egress-profile.js';
-import { GLOBAL_NETWORK_POLICY_SPEC, TIER_SPEC } from './calico-openapi.generated.js';
+import {
+  GLOBAL_NETWORK_POLICY_SPEC,
+  NETWORK_POLICY_SPEC as CALICO_NETWORK_POLICY_SPEC,
+  TIER_SPEC,
+} from './calico-openapi.generated.js';
 import { schemaOf } from './from-definition.js';
 import {
   CRON_JOB_SCHEMA,
@@ -103,6 +107,22 @@ export const GLOBAL_NETWORK_POLICY_SCHEMA: ObjectSchema = {
     ...typeMeta,
     metadata: OBJECT_META_SCHEMA,
     spec: objectSchemaOfOpenApi(GLOBAL_NETWORK_POLICY_SPEC, 'spec', CALICO_NAMING),
+    status: { type: 'any' },
+  },
+  required: ['metadata', 'spec'],
+};
+
+/** Calico's namespaced NetworkPolicy (not Kubernetes' NetworkPolicy of networking.k8s.io). */
+export const CALICO_NETWORK_POLICY_SCHEMA: ObjectSchema = {
+  type: 'object',
+  name: 'NetworkPolicy',
+  fields: {
+    ...typeMeta,
+    metadata: OBJECT_META_SCHEMA,
+    spec: objectSchemaOfOpenApi(CALICO_NETWORK_POLICY_SPEC, 'spec', {
+      ...CALICO_NAMING,
+      names: { ...CALICO_NAMING.names, spec: 'NetworkPolicySpec' },
+    }),
     status: { type: 'any' },
   },
   required: ['metadata', 'spec'],

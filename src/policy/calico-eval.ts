@@ -111,7 +111,8 @@ interface CompiledRule {
 }
 
 export interface CompiledCalicoPolicy {
-  readonly ref: PolicyRef & { kind: 'GlobalNetworkPolicy' };
+  /** The policy as explanations name it: the GNP, or the Calico NetworkPolicy it stands for (./calico-namespaced.ts). */
+  readonly ref: PolicyRef & { kind: 'GlobalNetworkPolicy' | 'NetworkPolicy' };
   readonly name: string;
   readonly tier: string;
   readonly order: number | undefined;
@@ -146,9 +147,7 @@ export function compileCalicoPolicy(
   const name = gnp.metadata?.name ?? '';
   if (name === '') errors.push({ path: ['metadata', 'name'], message: 'required' });
   const spec = gnp.spec ?? {};
-  const dot = name.indexOf('.');
-  // The tier is spec.tier; objects from crd.projectcalico.org/v1 storage carry it only as the name's prefix.
-  const tier = spec.tier || (dot > 0 ? name.slice(0, dot) : DEFAULT_TIER);
+  const tier = policyTier(name, spec);
 
   let selectorNode = parseInto(spec.selector ?? '', ['spec', 'selector'], errors);
   if (spec.namespaceSelector) {
@@ -202,6 +201,12 @@ export function compileCalicoPolicy(
       egress,
     },
   };
+}
+
+/** The tier is spec.tier; objects from crd.projectcalico.org/v1 storage carry it only as the name's prefix. */
+export function policyTier(name: string, spec: { tier?: string }): string {
+  const dot = name.indexOf('.');
+  return spec.tier || (dot > 0 ? name.slice(0, dot) : DEFAULT_TIER);
 }
 
 function policyTypes(

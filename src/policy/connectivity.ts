@@ -25,7 +25,7 @@
  * are IPv4-only.
  */
 import type { NetworkPolicy, Protocol } from '../api/kube.js';
-import type { GlobalNetworkPolicy, PolicyDirection } from '../calico/types.js';
+import type { CalicoNetworkPolicy, GlobalNetworkPolicy, PolicyDirection } from '../calico/types.js';
 import {
   cidrToRange,
   formatIp,
@@ -50,6 +50,7 @@ import {
   type CalicoTier,
   type CompiledCalicoPolicy,
 } from './calico-eval.js';
+import { globalPolicyOfNamespaced } from './calico-namespaced.js';
 import {
   compileNetworkPolicy,
   kubeDirectionAllowed,
@@ -120,6 +121,15 @@ export interface ConnectivityInput {
     /** How to read a missing spec.types: `crd-v1` for objects read from crd.projectcalico.org/v1. */
     readonly missingTypes?: CalicoPolicyOptions['missingTypes'];
   }[];
+  /**
+   * Calico namespaced NetworkPolicies in the projectcalico.org/v3 shape; `namespace` is where the policy applies.
+   * Evaluated in calico mode; k8s mode refuses them (a problem each) unless `skipUnevaluatedPolicies`.
+   */
+  readonly calicoNetworkPolicies?: readonly {
+    readonly object: CalicoNetworkPolicy;
+    readonly namespace: string;
+    readonly missingTypes?: CalicoPolicyOptions['missingTypes'];
+  }[];
   /** Calico tiers (order, default action); tiers not described run after those described, with Deny. */
   readonly tiers?: readonly CalicoTier[];
 }
@@ -130,6 +140,8 @@ export interface ConnectivityOptions {
   readonly focusWorkload?: string;
   /** Keep the evaluator's verdict for every port segment (for explain.ts). */
   readonly explain?: boolean;
+  /** k8s mode: analyse without the Calico NetworkPolicies of the input (with a warning) instead of refusing. */
+  readonly skipUnevaluatedPolicies?: boolean;
   /** How NetworkPolicies are translated in calico mode (tier, order), as the controller would. */
   readonly translation?: NetworkPolicyTranslationOptions;
 }
@@ -266,7 +278,7 @@ export interface ConnectivityReport {
 
 /** Input the analysis cannot use, with the index of the offending object in its input list. */
 export interface ConnectivityProblem {
-  readonly kind: 'NetworkPolicy' | 'GlobalNetworkPolicy' | 'endpoint' | 'focus';
+  readonly kind: 'NetworkPolicy' | 'GlobalNetworkPolicy' | 'CalicoNetworkPolicy' | 'endpoint' | 'focus';
   /** Index into the input list of that kind; -1 for an option. */
   readonly index: number;
   /** `NetworkPolicy accounts/backend-allow`. */
@@ -590,7 +602,7 @@ export function analyzeConnectivity(
   const translatedFrom = new Map<string, string>();
   const engine =
     options.mode === 'k8s'
-      ? kubeModeEngine(input, problems, warnings)
+      ? kubeModeEngine(input, options, problems, warnings)
       : calicoModeEngine(input, options, translatedFrom, problems, warnings);
 
   const focused =
@@ -716,6 +728,7 @@ function workloadPeers(
 
 function kubeModeEngine(
   input: ConnectivityInput,
+  options: ConnectivityOptions,
   problems: ConnectivityProblem[],
   warnings: string[],
 ): PolicyEngine | undefined {
@@ -737,6 +750,24 @@ function kubeModeEngine(
       `${ignored} GlobalNetworkPolic${ignored === 1 ? 'y' : 'ies'} ignored: --mode k8s evaluates NetworkPolicies only; use --mode calico to include them`,
     );
   }
+  (input.calicoNetworkPolicies ?? []).forEach(({ object, namespace }, index) => {
+    const subject = `${calicoNetworkPolicySubject(object, namespace)} is not evaluated in --mode k8s`;
+    const why =
+      'Kubernetes semantics do not include Calico policies: connections it denies would be reported allowed';
+    if (options.skipUnevaluatedPolicies === true) warnings.push(`${subject}: ${why}`);
+    else
+      problems.push({
+        kind: 'CalicoNetworkPolicy',
+        index,
+        subject,
+        errors: [
+          {
+            path: [],
+            message: `${why}; use --mode calico, or --skip-unevaluated-policies to analyse without it`,
+          },
+        ],
+      });
+  });
   return problems.length > 0 ? undefined : kubeEngine(compiled);
 }
 
@@ -796,6 +827,25 @@ function calicoModeEngine(
         errors: result.errors,
       });
   });
+  (input.calicoNetworkPolicies ?? []).forEach(({ object, namespace, missingTypes }, index) => {
+    const subject = calicoNetworkPolicySubject(object, namespace);
+    const global = globalPolicyOfNamespaced(object, namespace);
+    const result = global.ok
+      ? compileCalicoPolicy(global.value, missingTypes ? { missingTypes } : {})
+      : global;
+    if (!result.ok) {
+      problems.push({ kind: 'CalicoNetworkPolicy', index, subject, errors: result.errors });
+      return;
+    }
+    if (missingTypes === 'crd-v1' && !object.spec?.types?.length) {
+      warnings.push(
+        `${subject} (crd.projectcalico.org/v1) has no spec.types: Felix applies it to Ingress and Egress`,
+      );
+    }
+    const { tier, order } = result.value;
+    const ref = { kind: 'NetworkPolicy' as const, namespace, name: object.metadata?.name ?? '', tier, order };
+    compiled.push({ ...result.value, ref });
+  });
   return problems.length > 0 ? undefined : calicoEngine(compiled, input.tiers ?? []);
 }
 
@@ -805,6 +855,10 @@ function withNamespace(np: NetworkPolicy, namespace: string): NetworkPolicy {
 
 function networkPolicySubject(np: NetworkPolicy, namespace: string): string {
   return `NetworkPolicy ${namespace}/${np.metadata?.name ?? '<unnamed>'}`;
+}
+
+function calicoNetworkPolicySubject(policy: CalicoNetworkPolicy, namespace: string): string {
+  return `Calico NetworkPolicy ${namespace}/${policy.metadata?.name ?? '<unnamed>'}`;
 }
 
 /** The ids of the workloads `focus` names; a problem naming the known workloads when it names none. */

@@ -413,6 +413,7 @@ export function describeService(connection: Pick<ResolvedConnection, 'protocol' 
 
 export type Direction = 'Ingress' | 'Egress';
 
+/** A Kubernetes NetworkPolicy in k8s mode; in calico mode a Calico namespaced NetworkPolicy (k8s ones are GNPs). */
 export type PolicyRef =
   | { kind: 'NetworkPolicy'; namespace: string; name: string }
   | { kind: 'GlobalNetworkPolicy'; name: string; tier: string; order: number | undefined };

@@ -236,7 +236,6 @@ spec:
     const pods =
       'apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: a}\nspec: {containers: [{name: c}]}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: db, namespace: a}\nspec: {containers: [{name: c}]}\n';
     const unevaluated = [
-      'apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: calico-deny, namespace: a}\nspec: {selector: all(), types: [Ingress]}\n',
       'apiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\nmetadata: {name: anp}\nspec: {priority: 1, subject: {namespaces: {}}}\n',
       'apiVersion: extensions/v1beta1\nkind: NetworkPolicy\nmetadata: {name: old, namespace: a}\nspec: {podSelector: {}}\n',
       'apiVersion: networking.k8s.io/v1beta1\nkind: NetworkPolicy\nmetadata: {name: beta, namespace: a}\nspec: {podSelector: {}}\n',
@@ -247,7 +246,6 @@ spec:
     expect(refused.code).toBe(1);
     expect(refused.out).toBe('');
     for (const name of [
-      'NetworkPolicy a/calico-deny',
       'AdminNetworkPolicy anp',
       'NetworkPolicy a/old',
       'NetworkPolicy a/beta',
@@ -258,7 +256,60 @@ spec:
     const proceeded = await run(['-f', '-', '--skip-unevaluated-policies'], stdin);
     expect(proceeded.code).toBe(0);
     expect(proceeded.out).toContain('a/web[Pod] => a/db[Pod] : All Connections');
-    expect(proceeded.err.match(/^warning: .* not evaluated/gm)).toHaveLength(5);
+    expect(proceeded.err.match(/^warning: .* not evaluated/gm)).toHaveLength(4);
+  });
+
+  it('evaluates a Calico NetworkPolicy in calico mode (its default for such input) and refuses it in k8s mode', async () => {
+    const pod = (name: string, namespace: string, app: string) =>
+      `apiVersion: v1\nkind: Pod\nmetadata: {name: ${name}, namespace: ${namespace}, labels: {app: ${app}}}\nspec: {containers: [{name: c, ports: [{containerPort: 80}]}]}\n`;
+    // Ingress to db in namespace a only from app=web pods of namespace a: b/web has the label but not the namespace.
+    const calicoPolicy =
+      'apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: db-from-web, namespace: a}\n' +
+      "spec:\n  selector: app == 'db'\n  types: [Ingress]\n  ingress: [{action: Allow, source: {selector: app == 'web'}}]\n";
+    const stdin = [pod('web', 'a', 'web'), pod('db', 'a', 'db'), pod('web', 'b', 'web'), calicoPolicy].join(
+      '---\n',
+    );
+    for (const args of [[], ['--mode', 'calico']]) {
+      const result = await run(['-f', '-', ...args], stdin);
+      expect(result.code).toBe(0);
+      expect(result.err).toBe('');
+      expect(result.out).toContain('a/web[Pod] => a/db[Pod] : All Connections');
+      expect(result.out).not.toContain('b/web[Pod] => a/db[Pod]');
+      expect(result.out).not.toContain('[External] => a/db[Pod]');
+      expect(result.out).toContain('a/db[Pod] => b/web[Pod] : All Connections');
+    }
+    const explained = await run(['-f', '-', '--explain', '--from', 'b/web', '--to', 'a/db'], stdin);
+    expect(explained.code).toBe(0);
+    expect(explained.out).toContain('ingress to a/db[Pod]: selected by NetworkPolicy a/db-from-web\n');
+    expect(explained.out).toContain(
+      '- NetworkPolicy a/db-from-web spec.ingress[0]: source.selector: b/web[Pod] does not match (projectcalico.org/namespace == "a" && app == "web")',
+    );
+
+    const refused = await run(['-f', '-', '--mode', 'k8s'], stdin);
+    expect(refused.code).toBe(1);
+    expect(refused.out).toBe('');
+    expect(refused.err).toBe(
+      '<stdin>: document 4: Calico NetworkPolicy a/db-from-web is not evaluated in --mode k8s: Kubernetes semantics do not include Calico policies: connections it denies would be reported allowed; use --mode calico, or --skip-unevaluated-policies to analyse without it\n',
+    );
+    const skipped = await run(['-f', '-', '--mode', 'k8s', '--skip-unevaluated-policies'], stdin);
+    expect(skipped.code).toBe(0);
+    expect(skipped.out).toContain('b/web[Pod] => a/db[Pod] : All Connections');
+    expect(skipped.err).toContain(
+      'warning: Calico NetworkPolicy a/db-from-web is not evaluated in --mode k8s',
+    );
+  });
+
+  it('points at the field of an invalid Calico NetworkPolicy, as for a GNP', async () => {
+    const stdin =
+      'apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: a}\nspec: {containers: [{name: c}]}\n---\n' +
+      'apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: bad, namespace: a}\n' +
+      'spec:\n  selector: all()\n  ingress: [{action: Allow, source: {selector: "app == \'web"}}]\n';
+    const result = await run(['-f', '-'], stdin);
+    expect(result.code).toBe(1);
+    expect(result.out).toBe('');
+    expect(result.err).toMatch(
+      /^<stdin>: document 2: spec\.ingress\[0\]\.source\.selector: Calico NetworkPolicy a\/bad: invalid Calico selector "app == 'web": .+\n$/,
+    );
   });
 
   it('warns and goes on, as kubectl does by default, about fields of pods that cannot change a verdict; --strict refuses', async () => {

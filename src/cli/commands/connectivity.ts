@@ -78,7 +78,7 @@ export function connectivityRegistrar(makeLister?: ListerFactory): CommandRegist
       .description(
         'List the connections the policies allow between every ordered pair of workloads (and outside address ' +
           'ranges), as np-guard netpol-analyzer lines: SRC => DST : CONNS. Reads Namespaces, Pods, workloads, ' +
-          'NetworkPolicies and Calico GlobalNetworkPolicies from manifests or from a live cluster.',
+          'NetworkPolicies and Calico GlobalNetworkPolicies and NetworkPolicies from manifests or from a live cluster.',
       )
       .option(
         '-f, --filename <path...>',
@@ -105,8 +105,8 @@ export function connectivityRegistrar(makeLister?: ListerFactory): CommandRegist
       )
       .option(
         '--skip-unevaluated-policies',
-        'analyse even when the input has policies of kinds connectivity does not evaluate (Calico NetworkPolicy, ' +
-          'AdminNetworkPolicy, ...), with a warning for each: traffic they deny is reported allowed',
+        'analyse even when the input has policies connectivity does not evaluate (AdminNetworkPolicy, ..., and ' +
+          'Calico NetworkPolicies in --mode k8s), with a warning for each: traffic they deny is reported allowed',
       )
       .option(
         '--from <peer>',
@@ -118,7 +118,8 @@ export function connectivityRegistrar(makeLister?: ListerFactory): CommandRegist
         new Option(
           '--mode <mode>',
           'k8s: NetworkPolicy semantics; calico: the GlobalNetworkPolicies the NetworkPolicies translate to, plus ' +
-            'the GlobalNetworkPolicies in the input (default: calico when the input has GlobalNetworkPolicies, else k8s)',
+            'the Calico GlobalNetworkPolicies and NetworkPolicies in the input (default: calico when the input has ' +
+            'Calico policies, else k8s)',
         ).choices(CONNECTIVITY_MODES),
       )
       .action((flags: ConnectivityFlags) => runConnectivity(flags, io, makeLister));
@@ -160,6 +161,7 @@ async function runConnectivity(
     {
       mode: flags.mode ?? defaultMode([input]),
       explain: flags.explain === true,
+      skipUnevaluatedPolicies: flags.skipUnevaluatedPolicies === true,
       ...(focusWorkload !== undefined ? { focusWorkload } : {}),
     },
     io,
@@ -253,9 +255,11 @@ export async function loadAnalysisInput(
   return { input, inventory: loaded.inventory };
 }
 
-/** calico when some input has GlobalNetworkPolicies (they mean nothing to k8s mode), else k8s. */
+/** calico when some input has Calico policies (global or namespaced: they mean nothing to k8s mode), else k8s. */
 export function defaultMode(inputs: readonly ConnectivityInput[]): ConnectivityMode {
-  return inputs.some((input) => input.globalNetworkPolicies?.length) ? 'calico' : 'k8s';
+  return inputs.some((input) => input.globalNetworkPolicies?.length || input.calicoNetworkPolicies?.length)
+    ? 'calico'
+    : 'k8s';
 }
 
 /**
@@ -315,6 +319,16 @@ export function connectivityInput(loaded: LoadedManifests): { input: Connectivit
           ? { object: fromWire(view.object, 'crd'), missingTypes: 'crd-v1' as const }
           : { object: view.object },
       ),
+      calicoNetworkPolicies: inventory.calicoNetworkPolicies.map((view) =>
+        view.apiGroup === 'crd.projectcalico.org'
+          ? {
+              // Stored like a GNP (the `default.` name prefix, the v3 name in an annotation): read back the same way.
+              object: fromWire(view.object, 'crd'),
+              namespace: view.namespace,
+              missingTypes: 'crd-v1' as const,
+            }
+          : { object: view.object, namespace: view.namespace },
+      ),
       tiers,
     },
     errors,
@@ -348,9 +362,11 @@ function problemMessages(problem: ConnectivityProblem, inventory: Inventory): st
       ? inventory.networkPolicies[problem.index]?.source
       : problem.kind === 'GlobalNetworkPolicy'
         ? inventory.globalNetworkPolicies[problem.index]?.source
-        : problem.kind === 'endpoint'
-          ? inventory.endpoints[problem.index]?.source
-          : undefined;
+        : problem.kind === 'CalicoNetworkPolicy'
+          ? inventory.calicoNetworkPolicies[problem.index]?.source
+          : problem.kind === 'endpoint'
+            ? inventory.endpoints[problem.index]?.source
+            : undefined;
   if (source === undefined) return [`error: ${describeProblem(problem)}`];
   // Errors about a generated GNP have paths in the GNP, not in the file; they are quoted, not located.
   const located = !problem.subject.startsWith('the translation of');

@@ -165,6 +165,30 @@ describe('exit codes and sides', () => {
     expect(result.code).toBe(1);
   });
 
+  it('diffs in calico mode when a side has a Calico NetworkPolicy, and refuses it in k8s mode', async () => {
+    const denyDb = `
+apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {name: deny-to-db, namespace: accounts}
+spec:
+  order: 1
+  selector: tier == 'db'
+  types: [Ingress]
+  ingress: [{action: Deny}]
+`;
+    const result = await run(['--before', SEED_FIXED, '--after', SEED_FIXED, '-'], denyDb);
+    expect(result.code).toBe(1);
+    expect(result.out).toBe(
+      'Connectivity diff:\n' +
+        'diff-type: removed, source: accounts/srv1-backend[Deployment], destination: accounts/srv1-db[Deployment], ref1: All Connections, ref2: No Connections\n',
+    );
+    const k8s = await run(['--before', SEED_FIXED, '--after', SEED_FIXED, '-', '--mode', 'k8s'], denyDb);
+    expect(k8s.code).toBe(2);
+    expect(k8s.err).toContain(
+      'Calico NetworkPolicy accounts/deny-to-db is not evaluated in --mode k8s: Kubernetes semantics do not include Calico policies',
+    );
+  });
+
   it('reads one side from standard input', async () => {
     const text = ['namespaces.yaml', 'policies.yaml', 'workloads.yaml']
       .map((file) => readFileSync(join(SEED_FIXED, file), 'utf8'))

@@ -76,6 +76,10 @@ export const registerRender: CommandRegistrar = (program, io) => {
           const message = `${describeObject(object)} (${object.apiVersion ?? 'no apiVersion'}) is not translated: the controller translates networking.k8s.io/v1 NetworkPolicies only`;
           return object.source.error([], message).message;
         }),
+        ...inventory.calicoNetworkPolicies.map(({ object, namespace, source }) => {
+          const message = `Calico NetworkPolicy ${namespace}/${object.metadata.name} (${object.apiVersion}) is not translated: it is a Calico policy already; the controller translates networking.k8s.io/v1 NetworkPolicies only`;
+          return source.error([], message).message;
+        }),
         ...result.warnings.map(({ source, error }) => source.error(error.path, error.message).message),
       ];
       if (options.strict === true) errors.push(...warnings);

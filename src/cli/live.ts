@@ -1,6 +1,7 @@
 /**
  * Reads what the offline tools analyse from a live cluster: Namespaces, Pods, the workloads that own them,
- * NetworkPolicies, and Calico GlobalNetworkPolicies and Tiers from whichever Calico API the cluster serves. The
+ * NetworkPolicies, and Calico GlobalNetworkPolicies, NetworkPolicies and Tiers from whichever Calico API the cluster
+ * serves. The
  * objects become manifest sources (a JSON `List` per resource), so the cluster goes through the same loader,
  * schemas and inventory as files do, and the analysis cannot tell the two apart.
  */
@@ -46,12 +47,20 @@ export async function readCluster(lister: ClusterLister, clusterName: string): P
     );
   } else {
     refs.push(globalNetworkPolicies(calico));
+    const namespacedRef = calicoNetworkPolicies(calico);
+    if (await lister.serves(namespacedRef.group, namespacedRef.version, namespacedRef.plural))
+      refs.push(namespacedRef);
+    else
+      notes.push(
+        `the cluster serves no ${namespacedRef.group} networkpolicies: no Calico NetworkPolicies read`,
+      );
     const tierRef = tiers(calico);
     if (await lister.serves(tierRef.group, tierRef.version, tierRef.plural)) refs.push(tierRef);
   }
   const lists = await Promise.all(refs.map((ref) => lister.list(ref)));
   const sources = refs.map((ref, index) => ({
-    file: `${clusterName}/${ref.plural}`,
+    // Calico's networkpolicies are told from Kubernetes' by their group, as kubectl names them.
+    file: `${clusterName}/${ref.plural}${ref === refs.find((other) => other.plural === ref.plural) ? '' : `.${ref.group}`}`,
     text: JSON.stringify({
       apiVersion: 'v1',
       kind: 'List',
@@ -60,6 +69,12 @@ export async function readCluster(lister: ClusterLister, clusterName: string): P
     }),
   }));
   return { sources, notes };
+}
+
+/** Calico's namespaced NetworkPolicies live beside its GlobalNetworkPolicies, in the same group and version. */
+function calicoNetworkPolicies(api: CalicoApi): ResourceRef {
+  const { group, version } = globalNetworkPolicies(api);
+  return { group, version, plural: 'networkpolicies', namespaced: true, kind: 'NetworkPolicy' };
 }
 
 /**

@@ -363,11 +363,12 @@ spec:
 /** A cluster as a lister: the seed's objects, as the API server lists them (pods of ReplicaSets of Deployments). */
 function fakeCluster(
   servedCalico: readonly string[] = [],
+  extra: readonly KubeObject[] = [],
 ): ClusterLister & { name: string; close(): void; listed: string[] } {
   const documents = ['namespaces.yaml', 'policies.yaml', 'workloads.yaml'].flatMap((file) =>
     parseAllDocuments(readFileSync(join(SEED_FIXED, file), 'utf8')).map((doc) => doc.toJS() as KubeObject),
   );
-  const objects: KubeObject[] = [...documents];
+  const objects: KubeObject[] = [...documents, ...extra];
   let ip = 10;
   for (const deployment of documents.filter((object) => object.kind === 'Deployment')) {
     const { name, namespace } = deployment.metadata as { name: string; namespace: string };
@@ -409,7 +410,9 @@ function fakeCluster(
     serves: async (group, version, plural) => servedCalico.includes(`${group}/${version}/${plural}`),
     list: async (ref: ResourceRef) => {
       listed.push(`${ref.group}/${ref.version}/${ref.plural}`);
-      return objects.filter((object) => object.kind === ref.kind);
+      return objects.filter(
+        (object) => object.kind === ref.kind && (object.apiVersion ?? '').startsWith(ref.group),
+      );
     },
   };
 }
@@ -433,6 +436,7 @@ describe('--kubeconfig', () => {
   it('reads GNPs and Tiers from the v3 API when it is served, not again from the CRDs behind it', async () => {
     const cluster = fakeCluster([
       'projectcalico.org/v3/globalnetworkpolicies',
+      'projectcalico.org/v3/networkpolicies',
       'projectcalico.org/v3/tiers',
       'crd.projectcalico.org/v1/globalnetworkpolicies',
     ]);
@@ -441,10 +445,36 @@ describe('--kubeconfig', () => {
     expect(cluster.listed).toContain('projectcalico.org/v3/globalnetworkpolicies');
     expect(cluster.listed).toContain('projectcalico.org/v3/tiers');
     expect(cluster.listed).not.toContain('crd.projectcalico.org/v1/globalnetworkpolicies');
+    expect(cluster.listed).toContain('projectcalico.org/v3/networkpolicies');
+    expect(sources.map((source) => source.file)).toContain('test-cluster/networkpolicies.projectcalico.org');
     // Finished pods and managedFields are left out.
     const pods = sources.find((source) => source.file === 'test-cluster/pods')?.text ?? '';
     expect(pods).not.toContain('Succeeded');
     expect(pods).not.toContain('managedFields');
+  });
+
+  it("evaluates the cluster's Calico NetworkPolicies", async () => {
+    const denyDb = {
+      apiVersion: 'projectcalico.org/v3',
+      kind: 'NetworkPolicy',
+      metadata: { name: 'deny-to-db', namespace: 'accounts' },
+      spec: { order: 1, selector: "tier == 'db'", types: ['Ingress'], ingress: [{ action: 'Deny' }] },
+    } as KubeObject;
+    const served = ['projectcalico.org/v3/globalnetworkpolicies', 'projectcalico.org/v3/networkpolicies'];
+    const cluster = fakeCluster(served, [denyDb]);
+    const result = await run(
+      ['--kubeconfig', '/path/to/kubeconfig'],
+      '',
+      connectivityRegistrar(() => cluster),
+    );
+    expect(result.code).toBe(0);
+    expect(result.err).toBe('');
+    const expected = golden('seed-fixed/connlist.txt')
+      .split('\n')
+      .filter((line) => !line.startsWith('accounts/srv1-backend[Deployment] => accounts/srv1-db[Deployment]'))
+      .join('\n');
+    expect(expected).not.toBe(golden('seed-fixed/connlist.txt'));
+    expect(result.out).toBe(expected);
   });
 
   it('falls back to crd.projectcalico.org/v1 when only the CRDs are served', async () => {

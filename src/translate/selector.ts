@@ -86,7 +86,8 @@ export function labelSelectorToCalico(
 
 /** ANDs Calico terms; none means `all()`. Each term must bind at least as tightly as `&&` (ours all do). */
 export function andTerms(terms: readonly string[]): string {
-  return terms.length === 0 ? MATCH_ALL : terms.join(' && ');
+  // One term is the common case, and join is not free even for one.
+  return terms.length === 0 ? MATCH_ALL : terms.length === 1 ? (terms[0] as string) : terms.join(' && ');
 }
 
 /** `key == 'value'`, for labels Calico sets itself (values known to be quotable, keys known to be valid). */

@@ -229,6 +229,39 @@ describe('formatIp', () => {
       })),
   );
 
+  it('prints IPv6 as the plain implementation it replaced did (property)', () => {
+    // The group-by-group bigint version, before formatIPv6 took out four 32-bit words instead.
+    const plain = (value: bigint): string => {
+      const groups: number[] = [];
+      for (let shift = 112n; shift >= 0n; shift -= 16n) groups.push(Number((value >> shift) & 0xffffn));
+      let bestStart = -1;
+      let bestLength = 1;
+      for (let i = 0; i < groups.length;) {
+        if (groups[i] !== 0) {
+          i++;
+          continue;
+        }
+        let j = i;
+        while (j < groups.length && groups[j] === 0) j++;
+        if (j - i > bestLength) {
+          bestStart = i;
+          bestLength = j - i;
+        }
+        i = j;
+      }
+      const hex = (part: number[]): string => part.map((g) => g.toString(16)).join(':');
+      if (bestStart < 0) return hex(groups);
+      return `${hex(groups.slice(0, bestStart))}::${hex(groups.slice(bestStart + bestLength))}`;
+    };
+    fc.assert(
+      fc.property(anyAddress, (address) => {
+        if (address.family !== 6 || address.value >> 32n === 0xffffn) return;
+        expect(formatIp(address)).toBe(plain(address.value));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
   it('parses back what it prints', () => {
     fc.assert(
       fc.property(anyAddress, (address) => {

@@ -192,6 +192,7 @@ function validateRequirement(requirement: unknown, pathOf: () => FieldPath, repo
       );
   }
   valueList?.forEach((value, i) => {
+    if (typeof value === 'string' && labelValueErrors(value).length === 0) return; // valid: no path built
     const at = (): FieldPath => [...valuesPath(), i];
     if (typeof value !== 'string') report(at(), `must be a string, got ${describe(value)}`);
     else reportValue(value, at, report);

@@ -153,7 +153,8 @@ describe('labelSelectorToCalico', () => {
       expressions.sort((a, b) => byCodeUnits(a.sortKey, b.sortKey));
       return [...new Set([...labels, ...expressions.map((entry) => entry.term)])];
     };
-    const keys = ['app', 'tier', 'example.com/role', 'Z'];
+    // 'app' is a prefix of 'app-x' and 'app.x': the order of keys that extend one another is where sorting goes wrong.
+    const keys = ['app', 'app-x', 'app.x', 'tier', 'example.com/role', 'Z'];
     const values = ['a', 'b', '', 'x.y-z_1', 'B', '0'];
     // Repeated values and requirements on purpose: the canonical form sorts and de-duplicates them.
     const selector = selectorArbitrary(keys, values, { repeats: true, labels: 3, expressions: 5 });

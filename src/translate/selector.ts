@@ -60,14 +60,13 @@ export function labelSelectorTerms(
 
   const requirements = selector.matchExpressions;
   if (requirements !== undefined && requirements !== null && requirements.length > 0) {
-    const expressionTerms: { sortKey: string; term: string }[] = [];
+    const expressionTerms: ExpressionTerm[] = [];
     requirements.forEach((requirement, index) => {
       const term = requirementTerm(requirement, () => [...path, 'matchExpressions', index], errors);
       if (term === undefined) return;
-      const rank = OPERATOR_RANK[requirement.operator];
-      expressionTerms.push({ sortKey: `${requirement.key}\u0000${rank}\u0000${term}`, term });
+      expressionTerms.push({ key: requirement.key, rank: OPERATOR_RANK[requirement.operator], term });
     });
-    if (expressionTerms.length > 1) expressionTerms.sort((a, b) => compareCodeUnits(a.sortKey, b.sortKey));
+    if (expressionTerms.length > 1) expressionTerms.sort(compareExpressionTerms);
     for (const entry of expressionTerms) terms.push(entry.term);
   }
 
@@ -93,6 +92,22 @@ export function andTerms(terms: readonly string[]): string {
 /** `key == 'value'`, for labels Calico sets itself (values known to be quotable, keys known to be valid). */
 export function equalityTerm(key: string, value: string): string {
   return `${key} == ${quoteSelectorValue(value)}`;
+}
+
+/** A matchExpression's term and what it is sorted by. */
+interface ExpressionTerm {
+  key: string;
+  rank: number;
+  term: string;
+}
+
+/**
+ * By key, operator rank, then term: the order of the text `key NUL rank NUL term` the terms were first sorted by,
+ * without building it (valid keys hold no NUL, so a key that is a prefix of another sorts first either way, and
+ * ranks are single digits).
+ */
+function compareExpressionTerms(a: ExpressionTerm, b: ExpressionTerm): number {
+  return compareCodeUnits(a.key, b.key) || a.rank - b.rank || compareCodeUnits(a.term, b.term);
 }
 
 // The order in which operators of the same key are listed; purely cosmetic, but fixed.

@@ -636,12 +636,12 @@ function isPortNumber(value: unknown): value is number {
 /** Numeric ports as the fewest sorted ranges (a single port as a number), then the named ports, sorted. */
 function calicoPorts(accumulator: PortAccumulator): CalicoPort[] {
   const { ranges, names } = accumulator;
-  const named = names === undefined ? [] : [...names].sort();
-  if (ranges.length === 1 && named.length === 0) {
+  if (ranges.length === 1 && names === undefined) {
     // The common case: one port or one range, nothing to sort or merge.
     const [first, last] = ranges[0] as [number, number];
     return [first === last ? first : `${first}:${last}`];
   }
+  const named = names === undefined ? [] : [...names].sort();
   const sorted = [...ranges].sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   const merged: [number, number][] = [];
   for (const [first, last] of sorted) {

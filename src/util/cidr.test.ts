@@ -62,6 +62,28 @@ describe('parseCidr', () => {
     });
   });
 
+  it('keeps exactly the network bits, at every prefix length of both families (property)', () => {
+    // Held to shifts rather than to the precomputed masks parseCidr uses.
+    const address = fc.oneof(
+      fc.tuple(fc.constant(4 as const), fc.bigInt(0n, (1n << 32n) - 1n), fc.integer({ min: 0, max: 32 })),
+      fc.tuple(fc.constant(6 as const), fc.bigInt(0n, (1n << 128n) - 1n), fc.integer({ min: 0, max: 128 })),
+    );
+    fc.assert(
+      fc.property(address, fc.boolean(), ([family, value, prefixLength], aligned) => {
+        const hostBits = BigInt((family === 4 ? 32 : 128) - prefixLength);
+        const network = (value >> hostBits) << hostBits;
+        const given = aligned ? network : value;
+        const text = `${formatIp({ family, value: given })}/${prefixLength}`;
+        expect(parseCidr(text, { hostBits: 'mask' })).toEqual({
+          ok: true,
+          value: { family, network, prefixLength },
+        });
+        expect(parseCidr(text).ok).toBe(given === network);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
   it('masks host bits when asked to', () => {
     const parsed = parseCidr('10.240.1.7/18', { hostBits: 'mask' });
     expect(parsed.ok && formatCidr(parsed.value)).toBe('10.240.0.0/18');

@@ -39,8 +39,11 @@ export function addressBits(family: IpFamily): 32 | 128 {
   return family === 4 ? 32 : 128;
 }
 
+const MAX_V4 = (1n << 32n) - 1n;
+const MAX_V6 = (1n << 128n) - 1n;
+
 function maxValue(family: IpFamily): bigint {
-  return (1n << BigInt(addressBits(family))) - 1n;
+  return family === 4 ? MAX_V4 : MAX_V6;
 }
 
 function hostMask(family: IpFamily, prefixLength: number): bigint {
@@ -56,6 +59,14 @@ function computeHostMask(family: IpFamily, prefixLength: number): bigint {
 // Computed once: connectivity tests addresses against CIDRs millions of times, and BigInt shifts are not cheap.
 const HOST_MASKS_V4 = Array.from({ length: 33 }, (_, length) => computeHostMask(4, length));
 const HOST_MASKS_V6 = Array.from({ length: 129 }, (_, length) => computeHostMask(6, length));
+// The complements within the family (the network bits), for parseCidr: every CIDR the translator reads.
+const NETWORK_MASKS_V4 = HOST_MASKS_V4.map((mask) => MAX_V4 ^ mask);
+const NETWORK_MASKS_V6 = HOST_MASKS_V6.map((mask) => MAX_V6 ^ mask);
+
+/** The network bits of a prefix length (at most the family's bits). */
+function networkMask(family: IpFamily, prefixLength: number): bigint {
+  return (family === 4 ? NETWORK_MASKS_V4 : NETWORK_MASKS_V6)[prefixLength] as bigint;
+}
 
 // Go's net.ParseIP (and so Calico) rejects leading zeros in IPv4 octets: "010.0.0.1" is not 10.0.0.1.
 const IPV4_TEXT = /^(?:(?:0|[1-9][0-9]{0,2})\.){3}(?:0|[1-9][0-9]{0,2})$/;
@@ -212,7 +223,7 @@ export function parseCidr(text: string, options: ParseCidrOptions = {}): Parsed<
       message: `"${text}" is not a valid CIDR: the prefix length must be a whole number from 0 to ${bits}`,
     };
   }
-  const network = value & ~hostMask(family, prefixLength) & maxValue(family);
+  const network = value & networkMask(family, prefixLength);
   if (network !== value && options.hostBits !== 'mask') {
     return {
       ok: false,

@@ -20,6 +20,8 @@ export interface EntityRule {
   ports?: CalicoPort[];
   notPorts?: CalicoPort[];
   serviceAccounts?: { names?: string[]; selector?: string };
+  /** A Kubernetes Service's endpoints (resolved by Felix from EndpointSlices, which this tool does not read). */
+  services?: { name?: string; namespace?: string };
 }
 
 export interface CalicoRule {
@@ -31,6 +33,8 @@ export interface CalicoRule {
   notICMP?: { type?: number; code?: number };
   source?: EntityRule;
   destination?: EntityRule;
+  /** Application-layer match (enforced by Calico's ALP/Envoy, not by Felix's dataplane rules). */
+  http?: { methods?: string[]; paths?: Record<string, string>[] };
   metadata?: { annotations?: Record<string, string> };
 }
 

@@ -153,6 +153,12 @@ export const RULES = {
     'A pod label that Calico also derives from the namespace or service account (`pcns.*`, `pcsa.*`, `projectcalico.org/*`).',
     'Calico gives every workload endpoint the labels of its namespace as `pcns.<key>` and of its service account as `pcsa.<key>`, and a label of the pod itself wins over an inherited one. A pod labelled `pcns.kubernetes.io/metadata.name: finance` therefore satisfies a namespaceSelector for the finance namespace in Calico but not in Kubernetes: the pod can reach what only finance may reach. Remove the label; a Kubernetes NetworkPolicy cannot express anything with it.',
   ),
+  unevaluatedCalicoMatch: rule(
+    'unevaluated-calico-match',
+    'warning',
+    'A Calico rule matches by HTTP method or path (application layer policy) or by a Service, which lint does not evaluate.',
+    "Valid Calico; the policy takes no part in lint's reachability checks (vpe-rule-missing), and `connectivity --mode calico` refuses it. Check its effect on worker egress by hand.",
+  ),
 } as const satisfies Record<string, LintRule>;
 
 export type RuleKey = keyof typeof RULES;

@@ -179,6 +179,23 @@ describe('invalid-calico-policy and cidr-host-bits', () => {
   });
 });
 
+describe('unevaluated-calico-match', () => {
+  it('warns about valid Calico matches lint does not model (HTTP, Services) instead of calling them invalid', () => {
+    const http = gnp(
+      'http-only',
+      `${WORKERS}\n  types: [Egress]\n  egress:\n  - action: Allow\n    http: {methods: [GET]}`,
+    );
+    const service = gnp(
+      'to-service',
+      `${WORKERS}\n  types: [Egress]\n  egress:\n  - action: Allow\n    destination:\n      services: {name: registry, namespace: kube-system}`,
+    );
+    expect(lint(http, service).map((f) => `${f.line} ${f.severity} ${f.ruleId}`)).toEqual([
+      '9 warning unevaluated-calico-match',
+      '20 warning unevaluated-calico-match',
+    ]);
+  });
+});
+
 describe('vpe-rule-missing and tiers', () => {
   it('follows a Pass out of a tier into the next, and the Tier objects of the input', () => {
     const platform = gnp(

@@ -14,6 +14,7 @@ import type { GlobalNetworkPolicyView } from '../manifests/index.js';
 import {
   calicoPolicySet,
   compileCalicoPolicy,
+  isUnmodelledMatch,
   type CalicoPolicySet,
   type CalicoTier,
   type CompiledCalicoPolicy,
@@ -62,7 +63,8 @@ export function compileGlobalNetworkPolicies(views: readonly GlobalNetworkPolicy
     if (result.ok) compiled.push({ view, policy: result.value });
     else {
       for (const error of result.errors) {
-        findings.push(findingAt(RULES.invalidCalicoPolicy, view.source, error.path, error.message));
+        const rule = isUnmodelledMatch(error) ? RULES.unevaluatedCalicoMatch : RULES.invalidCalicoPolicy;
+        findings.push(findingAt(rule, view.source, error.path, error.message));
       }
     }
     findings.push(...hostBitFindings(view));

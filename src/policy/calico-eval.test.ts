@@ -499,6 +499,23 @@ describe('compileCalicoPolicy', () => {
     ]);
   });
 
+  it('refuses the matches it does not model (HTTP, Services) instead of reading them as matching everyone', () => {
+    const result = compileCalicoPolicy(
+      webIngress('r', [
+        { action: 'Allow', http: { methods: ['GET'] } },
+        { action: 'Allow', source: { services: { name: 'api', namespace: 'shop' } } },
+        { action: 'Allow', destination: { services: { name: 'db' } } },
+      ]),
+    );
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.errors.map((error) => `${formatPath(error.path)}: ${error.message}`)).toEqual([
+      'spec.ingress[0].http: HTTP matches (application layer policy) are not evaluated by this tool',
+      "spec.ingress[1].source.services: Service matches are not evaluated by this tool (it does not read the Services' endpoints)",
+      "spec.ingress[2].destination.services: Service matches are not evaluated by this tool (it does not read the Services' endpoints)",
+    ]);
+  });
+
   it('applies Calico’s CIDR family rules', () => {
     const pathsOf = (rule: CalicoRule): string[] => {
       const result = compileCalicoPolicy(webIngress('r', [rule]));

@@ -233,6 +233,22 @@ function policyTypes(
   return ingressRules === 0 ? ['Egress'] : ['Ingress', 'Egress'];
 }
 
+const unmodelledMatches = new WeakSet<FieldError>();
+
+function unmodelled(path: FieldPath, message: string): FieldError {
+  const error = { path, message };
+  unmodelledMatches.add(error);
+  return error;
+}
+
+/**
+ * Whether compileCalicoPolicy refused a field because this evaluator does not model it (valid Calico), rather
+ * than because Calico itself would reject it: lint reports the first kind as a warning, not as an invalid policy.
+ */
+export function isUnmodelledMatch(error: FieldError): boolean {
+  return unmodelledMatches.has(error);
+}
+
 function compileRule(rule: CalicoRule, path: FieldPath, errors: FieldError[]): CompiledRule {
   const protocol = compileProtocol(rule.protocol, [...path, 'protocol'], errors);
   const notProtocol = compileProtocol(rule.notProtocol, [...path, 'notProtocol'], errors);
@@ -244,6 +260,23 @@ function compileRule(rule: CalicoRule, path: FieldPath, errors: FieldError[]): C
   }
   if (rule.ipVersion !== undefined && rule.ipVersion !== 4 && rule.ipVersion !== 6) {
     errors.push({ path: [...path, 'ipVersion'], message: 'must be 4 or 6' });
+  }
+  // Matches this evaluator does not model are refused, never read as "matches everything": an Allow rule
+  // limited to a Service's endpoints or to HTTP paths would otherwise be reported as allowing every peer.
+  if (rule.http !== undefined) {
+    errors.push(
+      unmodelled([...path, 'http'], 'HTTP matches (application layer policy) are not evaluated by this tool'),
+    );
+  }
+  for (const side of ['source', 'destination'] as const) {
+    if (rule[side]?.services !== undefined) {
+      errors.push(
+        unmodelled(
+          [...path, side, 'services'],
+          "Service matches are not evaluated by this tool (it does not read the Services' endpoints)",
+        ),
+      );
+    }
   }
   const source = compileEntity(rule.source ?? {}, [...path, 'source'], protocol, errors);
   const destination = compileEntity(rule.destination ?? {}, [...path, 'destination'], protocol, errors);

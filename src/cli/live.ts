@@ -14,6 +14,7 @@ import {
   NETWORK_POLICIES,
   PODS,
   WORKLOADS,
+  calicoNetworkPolicies,
   globalNetworkPolicies,
   tiers,
 } from '../kube/resources.js';
@@ -69,12 +70,6 @@ export async function readCluster(lister: ClusterLister, clusterName: string): P
     }),
   }));
   return { sources, notes };
-}
-
-/** Calico's namespaced NetworkPolicies live beside its GlobalNetworkPolicies, in the same group and version. */
-function calicoNetworkPolicies(api: CalicoApi): ResourceRef {
-  const { group, version } = globalNetworkPolicies(api);
-  return { group, version, plural: 'networkpolicies', namespaced: true, kind: 'NetworkPolicy' };
 }
 
 /**

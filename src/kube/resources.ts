@@ -51,6 +51,11 @@ export function globalNetworkPolicies(api: CalicoApi): ResourceRef {
   const { group, version, plural, kind } = GLOBAL_NETWORK_POLICY_RESOURCES[api];
   return { group, version, plural, namespaced: false, kind };
 }
+/** Calico's namespaced NetworkPolicies (read by `connectivity --kubeconfig`), beside its GNPs in group and version. */
+export function calicoNetworkPolicies(api: CalicoApi): ResourceRef {
+  const { group, version } = GLOBAL_NETWORK_POLICY_RESOURCES[api];
+  return { group, version, plural: 'networkpolicies', namespaced: true, kind: 'NetworkPolicy' };
+}
 export function tiers(api: CalicoApi): ResourceRef {
   const { group, version } = GLOBAL_NETWORK_POLICY_RESOURCES[api];
   return { group, version, plural: 'tiers', namespaced: false, kind: 'Tier' };

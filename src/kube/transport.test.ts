@@ -97,6 +97,28 @@ describe('transport', () => {
     client.close();
   });
 
+  it('adds one listener to a signal shared by many requests in flight, and removes it when they end', async () => {
+    const waiting: (() => void)[] = [];
+    api.handler = (_req, res) => waiting.push(() => json(res, 200, {}));
+    const client = api.newClient();
+    const controllerSignal = new AbortController();
+    const requests = Array.from({ length: 16 }, () =>
+      client.request({ method: 'GET', path: '/ok', signal: controllerSignal.signal }),
+    );
+    let listenersInFlight: number;
+    try {
+      while (waiting.length < 16) await new Promise((resolve) => setTimeout(resolve, 5));
+      listenersInFlight = getEventListeners(controllerSignal.signal, 'abort').length;
+    } finally {
+      for (const answer of waiting) answer();
+      await Promise.allSettled(requests);
+      client.close();
+    }
+    // A listener per request would be 16 here, and Node warns of a leak above 10.
+    expect(listenersInFlight).toBe(1);
+    expect(getEventListeners(controllerSignal.signal, 'abort')).toHaveLength(0);
+  });
+
   it('counts requests in rest_client_requests_total by code and method', async () => {
     api.handler = (_req, res) => json(res, 200, {});
     const registry = new Registry();

@@ -61,6 +61,43 @@ interface InFlight {
   endedBy?: Error;
 }
 
+/** The callbacks waiting on each caller signal, behind the one listener whenAborted adds to it. */
+const abortWaiters = new WeakMap<AbortSignal, { callbacks: Set<() => void>; listener: () => void }>();
+
+/**
+ * Calls `callback` when `signal` aborts (at once if it has), until the returned function is called. A controller's
+ * signal is shared by every request in flight (16 and more at once): one listener per signal fans out to them, where
+ * a listener per request trips Node's MaxListenersExceededWarning ("possible memory leak") above 10. The listener
+ * goes when its last waiter does, so a long-lived signal keeps none between requests.
+ */
+export function whenAborted(signal: AbortSignal, callback: () => void): () => void {
+  if (signal.aborted) {
+    callback();
+    return () => {};
+  }
+  let waiters = abortWaiters.get(signal);
+  if (!waiters) {
+    const callbacks = new Set<() => void>();
+    const listener = () => {
+      abortWaiters.delete(signal);
+      for (const waiting of [...callbacks]) waiting();
+    };
+    waiters = { callbacks, listener };
+    abortWaiters.set(signal, waiters);
+    signal.addEventListener('abort', listener, { once: true });
+  }
+  const { callbacks, listener } = waiters;
+  const entry = () => callback();
+  callbacks.add(entry);
+  return () => {
+    callbacks.delete(entry);
+    if (callbacks.size === 0 && abortWaiters.get(signal)?.callbacks === callbacks) {
+      abortWaiters.delete(signal);
+      signal.removeEventListener('abort', listener);
+    }
+  };
+}
+
 /** What node's http throws when a request's signal aborts. */
 function abortError(reason: unknown): Error {
   const error = new Error('The operation was aborted', { cause: reason });
@@ -157,12 +194,10 @@ export class Transport {
             end(timedOut);
           })
         : undefined;
-    // The caller's signal is usually long-lived (a controller's): one listener of ours, removed in `finally`, ends
-    // the request the same way the deadline does (a unit test checks that none is left behind).
+    // The caller's signal is usually long-lived (a controller's): its abort ends the request the same way the
+    // deadline does, through one shared listener per signal (see whenAborted), removed in `finally`.
     const signal = options.signal;
-    const onAbort = () => end(abortError(signal?.reason));
-    if (signal?.aborted) onAbort();
-    else signal?.addEventListener('abort', onAbort, { once: true });
+    const stopWatchingSignal = signal ? whenAborted(signal, () => end(abortError(signal.reason))) : undefined;
     const started = performance.now();
     const host = this.host();
     try {
@@ -176,7 +211,7 @@ export class Transport {
       throw inFlight.endedBy ?? err;
     } finally {
       cancelDeadline?.();
-      signal?.removeEventListener('abort', onAbort);
+      stopWatchingSignal?.();
       this.metrics.duration.observe({ verb: options.method, host }, (performance.now() - started) / 1000);
     }
   }

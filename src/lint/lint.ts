@@ -21,7 +21,11 @@ import {
   unrecognizedObjectFindings,
 } from './structure.js';
 import { networkPolicyTranslationFindings, profileTranslation } from './translation.js';
-import { compileGlobalNetworkPolicies, vpeRuleFindings } from './worker-egress.js';
+import {
+  calicoNetworkPolicyFindings,
+  compileGlobalNetworkPolicies,
+  vpeRuleFindings,
+} from './worker-egress.js';
 
 /** What lint reads: the output of src/manifests' loadManifests / manifestsFromSources. */
 export interface LintInput {
@@ -58,6 +62,7 @@ export function lintManifests(input: LintInput): LintFinding[] {
 
   const gnps = compileGlobalNetworkPolicies(inventory.globalNetworkPolicies);
   findings.push(...gnps.findings);
+  findings.push(...calicoNetworkPolicyFindings(inventory.calicoNetworkPolicies));
   findings.push(...vpeRuleFindings(gnps.compiled, profiles, profileObjects.length > 0, inventory.tiers));
 
   return unique(findings).sort(compareFindings);

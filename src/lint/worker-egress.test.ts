@@ -196,6 +196,31 @@ describe('unevaluated-calico-match', () => {
   });
 });
 
+describe('Calico namespaced NetworkPolicies', () => {
+  it('reports what Calico would reject in them, at the field, as for GlobalNetworkPolicies', () => {
+    const calicoNetworkPolicy = (name: string, body: string) =>
+      `apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: ${name}, namespace: shop}\nspec:\n${body}`;
+    const badSelector = calicoNetworkPolicy('bad-selector', "  selector: app = 'web'");
+    const badRule = calicoNetworkPolicy(
+      'bad-rule',
+      "  selector: app == 'web'\n  ingress:\n  - action: Allow\n    source: {selector: tier = 'x', nets: [10.0.0.1/24]}",
+    );
+    const service = calicoNetworkPolicy(
+      'service',
+      "  selector: app == 'web'\n  ingress:\n  - action: Allow\n    source:\n      services: {name: api}",
+    );
+    const good = calicoNetworkPolicy('good', "  selector: app == 'web'\n  types: [Ingress]");
+    expect(
+      lint(badSelector, badRule, service, good).map((f) => `${f.line} ${f.severity} ${f.ruleId}`),
+    ).toEqual([
+      '5 error invalid-calico-policy',
+      '14 error invalid-calico-policy',
+      '14 warning cidr-host-bits',
+      '24 warning unevaluated-calico-match',
+    ]);
+  });
+});
+
 describe('vpe-rule-missing and tiers', () => {
   it('follows a Pass out of a tier into the next, and the Tier objects of the input', () => {
     const platform = gnp(

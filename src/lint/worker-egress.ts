@@ -8,9 +8,11 @@
  * host endpoints, and answers for one address while a zone is a range: here every rule cuts the range into the
  * parts it allows, denies or passes on, so a zone split across several rules is judged exactly.
  */
+import type { FieldError } from '../api/errors.js';
 import type { VpcEgressProfile } from '../api/v1alpha1.js';
 import { DEFAULT_GATEWAYS, DEFAULT_VPE_ORDER, DEFAULT_WORKER_SELECTOR } from '../api/v1alpha1.js';
-import type { GlobalNetworkPolicyView } from '../manifests/index.js';
+import type { CalicoNetworkPolicyView, GlobalNetworkPolicyView } from '../manifests/index.js';
+import { globalPolicyOfNamespaced } from '../policy/calico-namespaced.js';
 import {
   calicoPolicySet,
   compileCalicoPolicy,
@@ -61,21 +63,47 @@ export function compileGlobalNetworkPolicies(views: readonly GlobalNetworkPolicy
       missingTypes: view.apiGroup === 'crd.projectcalico.org' ? 'crd-v1' : 'v3',
     });
     if (result.ok) compiled.push({ view, policy: result.value });
-    else {
-      for (const error of result.errors) {
-        const rule = isUnmodelledMatch(error) ? RULES.unevaluatedCalicoMatch : RULES.invalidCalicoPolicy;
-        findings.push(findingAt(rule, view.source, error.path, error.message));
-      }
-    }
+    else findings.push(...compileFindings(view, result.errors));
     findings.push(...hostBitFindings(view));
   }
   return { compiled, findings };
 }
 
-function hostBitFindings(view: GlobalNetworkPolicyView): LintFinding[] {
+/**
+ * What Calico would reject in its namespaced NetworkPolicies, checked as connectivity reads them (the global policy
+ * Felix sees). They select workload endpoints of one namespace, never a worker's host endpoint, so they take no part
+ * in vpe-rule-missing.
+ */
+export function calicoNetworkPolicyFindings(views: readonly CalicoNetworkPolicyView[]): LintFinding[] {
+  return views.flatMap((view) => {
+    const global = globalPolicyOfNamespaced(view.object, view.namespace);
+    const result = global.ok
+      ? compileCalicoPolicy(global.value, {
+          missingTypes: view.apiGroup === 'crd.projectcalico.org' ? 'crd-v1' : 'v3',
+        })
+      : global;
+    return [...(result.ok ? [] : compileFindings(view, result.errors)), ...hostBitFindings(view)];
+  });
+}
+
+function compileFindings(
+  view: GlobalNetworkPolicyView | CalicoNetworkPolicyView,
+  errors: readonly FieldError[],
+): LintFinding[] {
+  return errors.map((error) =>
+    findingAt(
+      isUnmodelledMatch(error) ? RULES.unevaluatedCalicoMatch : RULES.invalidCalicoPolicy,
+      view.source,
+      error.path,
+      error.message,
+    ),
+  );
+}
+
+function hostBitFindings(view: GlobalNetworkPolicyView | CalicoNetworkPolicyView): LintFinding[] {
   const findings: LintFinding[] = [];
   for (const direction of ['ingress', 'egress'] as const) {
-    (view.object.spec[direction] ?? []).forEach((rule, r) => {
+    (view.object.spec?.[direction] ?? []).forEach((rule, r) => {
       for (const side of ['source', 'destination'] as const) {
         for (const field of ['nets', 'notNets'] as const) {
           (rule[side]?.[field] ?? []).forEach((text, i) => {

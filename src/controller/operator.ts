@@ -123,13 +123,16 @@ export class Operator {
     const resync = o.resyncPeriodMs ?? 10 * 60_000;
     const common = { logger: this.log, registry: this.registry, resyncPeriodMs: resync };
     // Keyed by resource; each informer holds its own object type, which only its creator knows.
-    const informers = new Map<string, ListWatchInformer<never>>();
-    const informer = <T extends KubeObject>(ref: ResourceRef, options: CreateInformerOptions<T> = {}) => {
+    const informers = new Map<string, ListWatchInformer<never, never>>();
+    const informer = <T extends KubeObject, Wire extends KubeObject = T>(
+      ref: ResourceRef,
+      options: CreateInformerOptions<T, Wire> = {},
+    ) => {
       const key = `${ref.plural}.${ref.group}/${ref.version}`;
       const shared =
-        informers.get(key) ?? createInformer(this.client.resource<T>(ref), { ...common, ...options });
-      informers.set(key, shared as ListWatchInformer<never>);
-      return shared as ListWatchInformer<T>;
+        informers.get(key) ?? createInformer(this.client.resource<Wire>(ref), { ...common, ...options });
+      informers.set(key, shared as ListWatchInformer<never, never>);
+      return shared as ListWatchInformer<T, Wire>;
     };
     const gnpRef = globalNetworkPolicies(api);
     const ownWrites = new OwnWrites();

@@ -65,6 +65,9 @@ export interface NetworkPolicyReconcilerDeps {
   registry?: Registry;
 }
 
+/** NetworkPolicy reconciles in parallel unless `--concurrency` says otherwise. */
+export const DEFAULT_NETWORK_POLICY_WORKERS = 16;
+
 /**
  * What the NetworkPolicy cache keeps: what translation reads (name, namespace, spec) and what an Event about the
  * policy names (uid, resourceVersion); labels, annotations (kubectl's last-applied copy among them), managedFields
@@ -222,7 +225,7 @@ export const setupNetworkPolicyController: ControllerSetup = (context) => {
   };
   return new Controller({
     name: 'networkpolicy',
-    concurrency: options.concurrency ?? 16,
+    concurrency: options.concurrency ?? DEFAULT_NETWORK_POLICY_WORKERS,
     logger: context.logger,
     registry: context.registry,
     reconcile: networkPolicyReconciler(deps),

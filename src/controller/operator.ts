@@ -32,7 +32,7 @@ import type { ControllerContext, ControllerSetup } from './context.js';
 import type { Controller } from './controller.js';
 import type { DiscoveryOptions } from '../vpe/discovery.js';
 import { GnpStore, OwnWrites, gnpCacheTransform } from './gnp-store.js';
-import { setupNetworkPolicyController } from './networkpolicy-reconciler.js';
+import { DEFAULT_NETWORK_POLICY_WORKERS, setupNetworkPolicyController } from './networkpolicy-reconciler.js';
 import { setupVpcEgressProfileController, type VpeReconcilerDeps } from './vpe-reconciler.js';
 
 /** Every controller the operator runs; a new controller is one file and one entry here. */
@@ -173,6 +173,8 @@ export class Operator {
 
     await this.serve();
     for (const informer of this.informers) informer.start();
+    // One connection per NetworkPolicy worker, opened while the informers list (see Transport.preconnect).
+    void this.client.preconnect(o.concurrency ?? DEFAULT_NETWORK_POLICY_WORKERS, this.abort.signal);
 
     const startControllers = (signal: AbortSignal) => {
       this.leading = true;

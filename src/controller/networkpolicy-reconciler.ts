@@ -85,9 +85,11 @@ export interface CachedNetworkPolicy extends KubeObject {
 
 export function compactNetworkPolicy(np: NetworkPolicy): CachedNetworkPolicy {
   const { name, namespace, uid, resourceVersion } = np.metadata;
+  // One literal with every key, present or not: built with spreads of optional parts, the entries of a running
+  // controller each got a hidden class of their own (about 230 bytes per entry in a heap snapshot).
   return {
-    ...(np.apiVersion && { apiVersion: np.apiVersion }),
-    ...(np.kind && { kind: np.kind }),
+    apiVersion: np.apiVersion,
+    kind: np.kind,
     metadata: { name, namespace, uid, resourceVersion },
     specJson: JSON.stringify(np.spec),
   };

@@ -351,6 +351,8 @@ function formatResults(results: Results): string {
           'seconds',
           'floor s',
           'ratio',
+          'unwatched floor s',
+          'ratio to it',
           's/1000',
           'floor conc.',
           'first GNP s',
@@ -366,6 +368,8 @@ function formatResults(results: Results): string {
           fmt(c.seconds),
           fmt(c.floor_seconds),
           fmt(c.ratio),
+          fmt(c.floor_unwatched_seconds),
+          fmt(c.ratio_to_unwatched),
           fmt(c.seconds_per_1000),
           c.floor_concurrency === null ? '-' : String(c.floor_concurrency),
           fmt(c.first_gnp_seconds),
@@ -380,7 +384,9 @@ function formatResults(results: Results): string {
           ? `\ngrowth (least squares): ${fmt(results.converge_growth.seconds_per_1000)} s per 1000 policies ` +
             `(floor ${fmt(results.converge_growth.floor_seconds_per_1000)}), ` +
             `intercept ${fmt(results.converge_growth.intercept_seconds)} s; targets: ratio <= 1.3 (goal 1.2), ` +
-            'linear growth, CPU <= 1 ms per NetworkPolicy'
+            'linear growth, CPU <= 1 ms per NetworkPolicy' +
+            '\nfloor s: the plain client timed like the converge, until the same watch saw every GNP; ' +
+            'unwatched floor s: a run of it without the watch, until its last response (the floor before 2026-12-06)'
           : ''),
     );
   }

@@ -1,7 +1,8 @@
 /**
  * The cluster benchmarks. Each gets a fresh control plane (so no run inherits another's etcd history or caches),
  * sets the stage with the generated objects, then measures:
- * - floor: a plain client writing the N expected GNPs, at several concurrencies; the best is the floor.
+ * - floor: a plain client writing the N expected GNPs, at several concurrencies; the best is the floor. It is timed
+ *   as the converge is: until a watch has seen every GNP (and, for the record, a run without the watch).
  * - converge: the controller starts with the N NetworkPolicies present and no GNP; seconds until a watch has seen
  *   every GNP exactly as the translator says (and no other).
  * - resync: the controller restarts on that converged cluster: writes it makes (its counter, and the watch: no
@@ -123,26 +124,51 @@ async function stopController(ctx: BenchContext, controller: ControllerProcess):
 export interface FloorResult {
   floor_seconds: number;
   concurrency: number;
-  /** The concurrency sweep: `objects` GNPs at each concurrency (the first FLOOR_SWEEP_SIZE of them). */
+  /** The concurrency sweep: `objects` GNPs at each concurrency (the first FLOOR_SWEEP_SIZE of them), until the last response. */
   sweep: { concurrency: number; objects: number; seconds: number }[];
-  /** The timed runs of all N GNPs at the best concurrency, each just before a converge run; the floor is their median. */
+  /**
+   * The timed runs of all N GNPs at the best concurrency, each just before a converge run, until the watch that times
+   * the converge (GnpTracker) has seen every GNP correct; the floor is their median.
+   */
   runs: number[];
+  /**
+   * A run without the watch before each watched one, timed until the client's last response: the floor as measured
+   * before 2026-12-06 (the ratio then compared a watched converge with an unwatched floor).
+   */
+  unwatched_runs: number[];
 }
 
 /** How many GNPs the concurrency sweep writes: enough to reach a steady state, few enough to be cheap. */
 const FLOOR_SWEEP_SIZE = 500;
 
+/**
+ * Deletes every GNP, then writes `bodies` at `concurrency`; seconds until the last response, or with `expected`
+ * until a watch has seen every GNP correct. Watched, the run is timed as a converge is (convergeTrial): a GnpTracker
+ * starts first and the clock stops when it has seen them all. The watcher costs the API server CPU (it encodes every
+ * event for one more client) and the benchmark process the comparison: timing only the converge through it would
+ * charge that cost to the controller alone.
+ */
 async function floorTrial(
   cluster: BenchCluster,
   bodies: readonly string[],
   concurrency: number,
+  expected?: Map<string, GlobalNetworkPolicy>,
 ): Promise<number> {
   await deleteManagedGnps(cluster.api);
-  const started = performance.now();
-  await mapConcurrent(bodies, concurrency, (body) =>
-    cluster.api.request('POST', `${GNP_PATH}?${FIELD_MANAGER_QUERY}`, body),
-  );
-  return seconds(started, performance.now());
+  const tracker = expected ? new GnpTracker(cluster.api, new Map(expected)) : undefined;
+  await tracker?.start();
+  try {
+    const started = performance.now();
+    await mapConcurrent(bodies, concurrency, (body) =>
+      cluster.api.request('POST', `${GNP_PATH}?${FIELD_MANAGER_QUERY}`, body),
+    );
+    const done = tracker
+      ? await tracker.waitAllCorrect(convergeTimeoutMs(bodies.length), () => undefined)
+      : performance.now();
+    return seconds(started, done);
+  } finally {
+    await tracker?.stop();
+  }
 }
 
 /**
@@ -242,8 +268,13 @@ export interface ConvergeResult {
   n: number;
   namespaces: number;
   seconds: number | null;
+  /** Median of the floor runs, each timed by the same watch as a converge (FloorResult.runs). */
   floor_seconds: number | null;
   ratio: number | null;
+  /** Median of the unwatched floor runs (FloorResult.unwatched_runs). */
+  floor_unwatched_seconds: number | null;
+  /** converge / floor_unwatched_seconds: the ratio as published before the floor was watched. */
+  ratio_to_unwatched: number | null;
   seconds_per_1000: number | null;
   floor_concurrency: number | null;
   first_gnp_seconds: number | null;
@@ -278,16 +309,22 @@ export async function benchSize(
       ? await floorSweep(ctx, cluster, bodies, options.floorConcurrencies)
       : undefined;
     const floorRuns: number[] = [];
+    const floorUnwatchedRuns: number[] = [];
     const runs: ConvergeTrial[] = [];
     const loadAverages: number[] = [];
     const pairRatios: number[] = [];
     for (let run = 0; run < options.runs; run++) {
       let floorSeconds: number | undefined;
       if (sweep) {
-        floorSeconds = await floorTrial(cluster, bodies, sweep.concurrency);
+        const unwatched = await floorTrial(cluster, bodies, sweep.concurrency);
+        floorUnwatchedRuns.push(unwatched);
+        floorSeconds = await floorTrial(cluster, bodies, sweep.concurrency, expected);
         floorRuns.push(floorSeconds);
         loadAverages.push(round(loadavg()[0] as number));
-        ctx.log(`  floor n=${n} at concurrency ${sweep.concurrency}: ${floorSeconds.toFixed(2)} s`);
+        ctx.log(
+          `  floor n=${n} at concurrency ${sweep.concurrency}: ${floorSeconds.toFixed(2)} s watched ` +
+            `(${unwatched.toFixed(2)} s unwatched, until the last response)`,
+        );
       }
       if (!options.converge) continue;
       const trial = await convergeTrial(ctx, cluster, expected, `converge-n${n}-r${run}`);
@@ -302,12 +339,18 @@ export async function benchSize(
     }
     const convergeSeconds = runs.length ? median(runs.map((r) => r.seconds)) : null;
     const floorSeconds = floorRuns.length ? median(floorRuns) : null;
+    const floorUnwatchedSeconds = floorUnwatchedRuns.length ? median(floorUnwatchedRuns) : null;
     return {
       n,
       namespaces,
       seconds: convergeSeconds,
       floor_seconds: floorSeconds,
       ratio: convergeSeconds !== null && floorSeconds !== null ? convergeSeconds / floorSeconds : null,
+      floor_unwatched_seconds: floorUnwatchedSeconds,
+      ratio_to_unwatched:
+        convergeSeconds !== null && floorUnwatchedSeconds !== null
+          ? convergeSeconds / floorUnwatchedSeconds
+          : null,
       seconds_per_1000: convergeSeconds !== null ? (convergeSeconds / n) * 1000 : null,
       floor_concurrency: sweep?.concurrency ?? null,
       first_gnp_seconds: medianOrNull(runs.map((r) => r.first_gnp_seconds)),
@@ -318,7 +361,7 @@ export async function benchSize(
       pair_ratios: pairRatios,
       load_averages: loadAverages,
       runs,
-      floor: sweep ? { sweep: sweep.sweep, runs: floorRuns } : null,
+      floor: sweep ? { sweep: sweep.sweep, runs: floorRuns, unwatched_runs: floorUnwatchedRuns } : null,
     };
   });
 }

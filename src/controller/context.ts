@@ -30,7 +30,10 @@ export interface ControllerContext {
    * The one informer of `ref`, created with `options` on first use and shared by every controller that watches
    * the resource (the operator starts and stops them all).
    */
-  informer<T extends KubeObject>(ref: ResourceRef, options?: CreateInformerOptions<T>): ListWatchInformer<T>;
+  informer<T extends KubeObject, Wire extends KubeObject = T>(
+    ref: ResourceRef,
+    options?: CreateInformerOptions<T, Wire>,
+  ): ListWatchInformer<T, Wire>;
 }
 
 /** Builds one controller: its informers, event-to-key mappings and reconciler. */

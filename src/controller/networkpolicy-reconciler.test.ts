@@ -6,6 +6,7 @@ import {
   TRANSLATE_NAMESPACE_LABEL,
   compactNamespace,
   compactNetworkPolicy,
+  expandNetworkPolicy,
   namespaceTranslationEnabled,
 } from './networkpolicy-reconciler.js';
 
@@ -31,7 +32,9 @@ describe('the compact NetworkPolicy and Namespace caches', () => {
     fc.assert(
       fc.property(networkPolicyArbitrary([...NAMESPACE_NAMES]), (np) => {
         const full = asServerReturnsIt(np);
-        expect(translateNetworkPolicy(compactNetworkPolicy(full))).toEqual(translateNetworkPolicy(full));
+        const expanded = expandNetworkPolicy(compactNetworkPolicy(full));
+        expect(expanded.spec).toEqual(full.spec);
+        expect(translateNetworkPolicy(expanded)).toEqual(translateNetworkPolicy(full));
       }),
       { numRuns: 200 },
     );
@@ -44,7 +47,14 @@ describe('the compact NetworkPolicy and Namespace caches', () => {
       metadata: { name: 'web', namespace: 'shop' },
       spec: { podSelector: {} },
     });
-    expect(compactNetworkPolicy(full)).toEqual({
+    const cached = compactNetworkPolicy(full);
+    expect(cached).toEqual({
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name: 'web', namespace: 'shop', uid: full.metadata.uid, resourceVersion: '12345' },
+      specJson: '{"podSelector":{}}',
+    });
+    expect(expandNetworkPolicy(cached)).toEqual({
       apiVersion: 'networking.k8s.io/v1',
       kind: 'NetworkPolicy',
       metadata: { name: 'web', namespace: 'shop', uid: full.metadata.uid, resourceVersion: '12345' },

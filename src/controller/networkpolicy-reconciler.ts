@@ -10,7 +10,7 @@
  * - Orphans (a managed GNP whose NetworkPolicy is gone, e.g. deleted while the operator was down) come back
  *   through the GNP informer's list and resync events, mapped to their source key, and are deleted here.
  */
-import type { Namespace, NetworkPolicy } from '../api/kube.js';
+import type { KubeObject, Namespace, NetworkPolicy, ObjectMeta } from '../api/kube.js';
 import {
   NP_NAME_ANNOTATION,
   NP_NAMESPACE_LABEL,
@@ -55,7 +55,7 @@ const npMetrics = perRegistry((registry) => ({
 }));
 
 export interface NetworkPolicyReconcilerDeps {
-  networkPolicies: Informer<NetworkPolicy>;
+  networkPolicies: Informer<CachedNetworkPolicy>;
   namespaces: Informer<Namespace>;
   gnps: GnpStore;
   events: EventRecorder;
@@ -65,18 +65,41 @@ export interface NetworkPolicyReconcilerDeps {
   registry?: Registry;
 }
 
+/** NetworkPolicy reconciles in parallel unless `--concurrency` says otherwise. */
+export const DEFAULT_NETWORK_POLICY_WORKERS = 16;
+
 /**
  * What the NetworkPolicy cache keeps: what translation reads (name, namespace, spec) and what an Event about the
  * policy names (uid, resourceVersion); labels, annotations (kubectl's last-applied copy among them), managedFields
  * and timestamps are dropped. The policies are only read, so nothing is lost on the server.
+ *
+ * The spec is kept as its JSON text: the cache is the controller's largest (one entry per NetworkPolicy), and a
+ * parsed spec takes about 2.5 times the bytes of its text in V8 (2.4 against 1.0 KB per benchmark policy). A
+ * reconcile parses it back (expandNetworkPolicy), a few microseconds once per reconcile of the policy.
  */
-export function compactNetworkPolicy(np: NetworkPolicy): NetworkPolicy {
+export interface CachedNetworkPolicy extends KubeObject {
+  metadata: Pick<ObjectMeta, 'uid' | 'resourceVersion'> & { name: string; namespace?: string };
+  /** JSON.stringify of the policy's spec. */
+  specJson: string;
+}
+
+export function compactNetworkPolicy(np: NetworkPolicy): CachedNetworkPolicy {
   const { name, namespace, uid, resourceVersion } = np.metadata;
   return {
     ...(np.apiVersion && { apiVersion: np.apiVersion }),
     ...(np.kind && { kind: np.kind }),
     metadata: { name, namespace, uid, resourceVersion },
-    spec: np.spec,
+    specJson: JSON.stringify(np.spec),
+  };
+}
+
+/** The NetworkPolicy a cache entry was made from, without what compactNetworkPolicy drops; a fresh copy. */
+export function expandNetworkPolicy(cached: CachedNetworkPolicy): NetworkPolicy {
+  return {
+    ...(cached.apiVersion && { apiVersion: cached.apiVersion as NetworkPolicy['apiVersion'] }),
+    ...(cached.kind && { kind: cached.kind as NetworkPolicy['kind'] }),
+    metadata: { ...cached.metadata },
+    spec: JSON.parse(cached.specJson) as NetworkPolicy['spec'],
   };
 }
 
@@ -131,9 +154,11 @@ export function networkPolicyReconciler(deps: NetworkPolicyReconcilerDeps): Reco
   return async (key, ctx) => {
     const { namespace, name } = splitKey(key);
     const existing = deps.gnps.informer.byIndex(SOURCE_KEY_INDEX, key);
-    const np = deps.networkPolicies.get(key);
+    const cached = deps.networkPolicies.get(key);
     const enabled =
-      deps.enabled && np !== undefined && namespaceTranslationEnabled(deps.namespaces.get(namespace ?? ''));
+      deps.enabled &&
+      cached !== undefined &&
+      namespaceTranslationEnabled(deps.namespaces.get(namespace ?? ''));
     if (!enabled) {
       for (const live of existing) await deps.gnps.remove(live, ctx.signal);
       if (existing.length)
@@ -141,6 +166,7 @@ export function networkPolicyReconciler(deps: NetworkPolicyReconcilerDeps): Reco
       return;
     }
 
+    const np = expandNetworkPolicy(cached);
     const translation = translateNetworkPolicy(np, deps.translation);
     if (!translation.ok) {
       metrics.failures.inc({ namespace: namespace ?? '' });
@@ -171,7 +197,7 @@ export function networkPolicyReconciler(deps: NetworkPolicyReconcilerDeps): Reco
 export const setupNetworkPolicyController: ControllerSetup = (context) => {
   const { options } = context;
   // NetworkPolicies and Namespaces are only read: their caches keep only what this controller reads.
-  const networkPolicies = context.informer<NetworkPolicy>(NETWORK_POLICIES, {
+  const networkPolicies = context.informer<CachedNetworkPolicy, NetworkPolicy>(NETWORK_POLICIES, {
     transform: compactNetworkPolicy,
   });
   const namespaces = context.informer<Namespace>(NAMESPACES, {
@@ -199,7 +225,7 @@ export const setupNetworkPolicyController: ControllerSetup = (context) => {
   };
   return new Controller({
     name: 'networkpolicy',
-    concurrency: options.concurrency ?? 16,
+    concurrency: options.concurrency ?? DEFAULT_NETWORK_POLICY_WORKERS,
     logger: context.logger,
     registry: context.registry,
     reconcile: networkPolicyReconciler(deps),

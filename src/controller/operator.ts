@@ -32,7 +32,7 @@ import type { ControllerContext, ControllerSetup } from './context.js';
 import type { Controller } from './controller.js';
 import type { DiscoveryOptions } from '../vpe/discovery.js';
 import { GnpStore, OwnWrites, gnpCacheTransform } from './gnp-store.js';
-import { setupNetworkPolicyController } from './networkpolicy-reconciler.js';
+import { DEFAULT_NETWORK_POLICY_WORKERS, setupNetworkPolicyController } from './networkpolicy-reconciler.js';
 import { setupVpcEgressProfileController, type VpeReconcilerDeps } from './vpe-reconciler.js';
 
 /** Every controller the operator runs; a new controller is one file and one entry here. */
@@ -123,13 +123,16 @@ export class Operator {
     const resync = o.resyncPeriodMs ?? 10 * 60_000;
     const common = { logger: this.log, registry: this.registry, resyncPeriodMs: resync };
     // Keyed by resource; each informer holds its own object type, which only its creator knows.
-    const informers = new Map<string, ListWatchInformer<never>>();
-    const informer = <T extends KubeObject>(ref: ResourceRef, options: CreateInformerOptions<T> = {}) => {
+    const informers = new Map<string, ListWatchInformer<never, never>>();
+    const informer = <T extends KubeObject, Wire extends KubeObject = T>(
+      ref: ResourceRef,
+      options: CreateInformerOptions<T, Wire> = {},
+    ) => {
       const key = `${ref.plural}.${ref.group}/${ref.version}`;
       const shared =
-        informers.get(key) ?? createInformer(this.client.resource<T>(ref), { ...common, ...options });
-      informers.set(key, shared as ListWatchInformer<never>);
-      return shared as ListWatchInformer<T>;
+        informers.get(key) ?? createInformer(this.client.resource<Wire>(ref), { ...common, ...options });
+      informers.set(key, shared as ListWatchInformer<never, never>);
+      return shared as ListWatchInformer<T, Wire>;
     };
     const gnpRef = globalNetworkPolicies(api);
     const ownWrites = new OwnWrites();
@@ -170,6 +173,8 @@ export class Operator {
 
     await this.serve();
     for (const informer of this.informers) informer.start();
+    // One connection per NetworkPolicy worker, opened while the informers list (see Transport.preconnect).
+    void this.client.preconnect(o.concurrency ?? DEFAULT_NETWORK_POLICY_WORKERS, this.abort.signal);
 
     const startControllers = (signal: AbortSignal) => {
       this.leading = true;

@@ -88,7 +88,7 @@ export function listerWatcherFor<T extends KubeObject>(
 
 export type IndexFunction<T> = (object: T) => string[];
 
-export interface InformerOptions<T> {
+export interface InformerOptions<T, Wire = T> {
   /** For logs and the `informer` metric label. */
   name: string;
   /** Page size of the list (default 500). */
@@ -108,9 +108,9 @@ export interface InformerOptions<T> {
    * Applied to every object before it is cached or handed to handlers (client-go's SetTransform), to keep only
    * what the controllers read; `cached` is the entry the object replaces, if any. Default: stripManagedFields. It
    * must not change the name, namespace or resourceVersion, and should return the object itself when there is
-   * nothing to drop.
+   * nothing to drop. It may cache another shape than the API sends (`Wire`): required then.
    */
-  transform?: (object: T, cached: T | undefined) => T;
+  transform?: (object: Wire, cached: T | undefined) => T;
   clock?: Clock;
   random?: () => number;
   logger?: Logger;
@@ -199,9 +199,13 @@ const informerMetrics = perRegistry((registry) => ({
 
 type RestartReason = 'closed' | 'error' | 'expired' | 'watchdog';
 
-export class ListWatchInformer<T extends KubeObject> implements Informer<T> {
+/**
+ * `T` is what the cache holds, `Wire` what the API sends (the same unless the transform makes a compact shape of
+ * it).
+ */
+export class ListWatchInformer<T extends KubeObject, Wire extends KubeObject = T> implements Informer<T> {
   readonly name: string;
-  private readonly lw: ListerWatcher<T>;
+  private readonly lw: ListerWatcher<Wire>;
   private readonly clock: Clock;
   private readonly random: () => number;
   private readonly log: Logger;
@@ -213,7 +217,7 @@ export class ListWatchInformer<T extends KubeObject> implements Informer<T> {
   private readonly backoff: BackoffPolicy;
   private readonly healthyWatchMs: number;
   private readonly indexers: Record<string, IndexFunction<T>>;
-  private readonly transform: (object: T, cached: T | undefined) => T;
+  private readonly transform: (object: Wire, cached: T | undefined) => T;
 
   private readonly store = new Map<string, T>();
   private readonly indices = new Map<string, Map<string, Set<string>>>();
@@ -226,7 +230,7 @@ export class ListWatchInformer<T extends KubeObject> implements Informer<T> {
   private loop: Promise<void> | undefined;
   private resyncTimer: TimerHandle | undefined;
 
-  constructor(listerWatcher: ListerWatcher<T>, options: InformerOptions<T>) {
+  constructor(listerWatcher: ListerWatcher<Wire>, options: InformerOptions<T, Wire>) {
     this.lw = listerWatcher;
     this.name = options.name;
     this.clock = options.clock ?? systemClock;
@@ -239,7 +243,8 @@ export class ListWatchInformer<T extends KubeObject> implements Informer<T> {
     this.watchdogMs = options.watchdogMs ?? 150_000;
     this.backoff = { ...DEFAULT_INFORMER_BACKOFF, ...options.backoff };
     this.healthyWatchMs = options.healthyWatchMs ?? 60_000;
-    this.transform = options.transform ?? stripManagedFields;
+    // Without a transform the cache holds what the API sends (Wire is T).
+    this.transform = options.transform ?? (stripManagedFields as unknown as (object: Wire) => T);
     this.indexers = {
       namespace: (object) => (object.metadata?.namespace ? [object.metadata.namespace] : []),
       ...options.indexers,
@@ -382,7 +387,7 @@ export class ListWatchInformer<T extends KubeObject> implements Informer<T> {
     let resourceVersion = '';
     let continueToken: string | undefined;
     for (;;) {
-      let page: KubeList<T>;
+      let page: KubeList<Wire>;
       try {
         page = await this.lw.list({ limit: this.pageSize, continue: continueToken, signal });
       } catch (err) {
@@ -474,7 +479,7 @@ export class ListWatchInformer<T extends KubeObject> implements Informer<T> {
     }
   }
 
-  private apply(event: WatchEvent<T>): void {
+  private apply(event: WatchEvent<Wire>): void {
     this.metrics.events.inc({ informer: this.name, type: event.type });
     const resourceVersion = event.object.metadata?.resourceVersion;
     if (event.type === 'BOOKMARK') {
@@ -557,7 +562,8 @@ export class ListWatchInformer<T extends KubeObject> implements Informer<T> {
   }
 }
 
-export interface CreateInformerOptions<T> extends Omit<InformerOptions<T>, 'name'>, SelectorOptions {
+export interface CreateInformerOptions<T, Wire = T>
+  extends Omit<InformerOptions<T, Wire>, 'name'>, SelectorOptions {
   name?: string;
   /**
    * List objects in full but watch them as PartialObjectMetadata: for a cache that keeps metadata and derives the
@@ -567,10 +573,10 @@ export interface CreateInformerOptions<T> extends Omit<InformerOptions<T>, 'name
 }
 
 /** An informer on one resource, named `plural.group` (or `plural` for the core group) unless told otherwise. */
-export function createInformer<T extends KubeObject>(
-  resource: ResourceClient<T>,
-  options: CreateInformerOptions<T> = {},
-): ListWatchInformer<T> {
+export function createInformer<Wire extends KubeObject, T extends KubeObject = Wire>(
+  resource: ResourceClient<Wire>,
+  options: CreateInformerOptions<T, Wire> = {},
+): ListWatchInformer<T, Wire> {
   const { namespace, labelSelector, fieldSelector, watchMetadataOnly, ...rest } = options;
   const name =
     options.name ??

@@ -27,6 +27,24 @@ describe('transport', () => {
     client.close();
   });
 
+  it('preconnect opens that many pooled connections, which the next concurrent requests use', async () => {
+    api.handler = (_req, res) => json(res, 200, { major: '1', minor: '36', gitVersion: 'v1.36.3' });
+    const client = api.newClient();
+    const before = api.connections;
+    await client.preconnect(4);
+    expect(api.connections - before).toBe(4);
+    await Promise.all(Array.from({ length: 4 }, () => client.discovery.serverVersion()));
+    expect(api.connections - before).toBe(4);
+    client.close();
+  });
+
+  it('preconnect ignores a server that fails', async () => {
+    api.handler = (_req, res) => json(res, 500, { kind: 'Status', code: 500 });
+    const client = api.newClient();
+    await expect(client.preconnect(2)).resolves.toBeUndefined();
+    client.close();
+  });
+
   it('reuses credentials for a while, and reads them afresh after a 401', async () => {
     const client = api.newClient();
     const user = client.kubeConfig.getCurrentUser() as { token?: string };

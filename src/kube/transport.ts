@@ -256,6 +256,21 @@ export class Transport {
     return response;
   }
 
+  /**
+   * Opens up to `count` pooled connections now, by as many concurrent GET /version, so the first burst of work
+   * (every reconcile of the initial sync starting at once) does not wait for that many TLS handshakes in a row: on
+   * the benchmark machine 16 cold handshakes took 80 ms, 16 requests on open connections 7-10 ms. Called while the
+   * informers list, when the API server has little else to do. Failures are ignored: the requests that follow
+   * connect on their own and report their own errors.
+   */
+  async preconnect(count: number, signal?: AbortSignal): Promise<void> {
+    await Promise.allSettled(
+      Array.from({ length: count }, () =>
+        this.request({ method: 'GET', path: '/version', signal, timeoutMs: 5_000 }),
+      ),
+    );
+  }
+
   /** Closes the pooled connections (in-flight requests fail). */
   close(): void {
     this.agent?.destroy();

@@ -301,6 +301,20 @@ describe('cachedGnp: the cache keeps metadata and a digest of the spec, and comp
     expect(cachedGnp(cached, 'v3')).toBe(cached);
   });
 
+  it('keeps the labels as they are, and shares one frozen spec among entries without a tier', () => {
+    const live = asServerReturnsIt(toWire(DESIRED, 'v3'));
+    expect(cachedGnp(live, 'v3').metadata.labels).toEqual(live.metadata.labels);
+    const untiered = (name: string) => {
+      const object = asServerReturnsIt(toWire(DESIRED, 'v3'));
+      delete object.spec.tier;
+      return cachedGnp({ ...object, metadata: { ...object.metadata, name } }, 'v3');
+    };
+    const [a, b] = [untiered('a'), untiered('b')];
+    expect(a.spec).toEqual({});
+    expect(a.spec).toBe(b.spec);
+    expect(Object.isFrozen(a.spec)).toBe(true);
+  });
+
   it('an entry whose spec is unknown (null digest) always needs a write', () => {
     const desired = toWire(DESIRED, 'v3');
     const cached = { ...cachedGnp(asServerReturnsIt(desired), 'v3'), specDigest: null };

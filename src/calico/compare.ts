@@ -22,7 +22,13 @@ import {
   type CalicoApi,
 } from './flavour.js';
 import type { GlobalNetworkPolicy, GlobalNetworkPolicySpec, PolicyDirection } from './types.js';
-import { DEFAULT_TIER, MANAGED_BY_LABEL, MANAGED_BY_VALUE } from './types.js';
+import {
+  DEFAULT_TIER,
+  MANAGED_BY_LABEL,
+  MANAGED_BY_VALUE,
+  SOURCE_NETWORKPOLICY,
+  SOURCE_VPE,
+} from './types.js';
 
 /** True only for objects the operator created; it never updates or deletes anything else. */
 export function isManaged(object: { apiVersion?: string; metadata?: ObjectMeta }): boolean {
@@ -318,6 +324,20 @@ export function isCachedGnp(object: object): object is CachedGnp {
   return 'specDigest' in object;
 }
 
+/**
+ * The label values every managed GNP carries, one string each: a parsed object has its own copy of every value
+ * longer than a few characters, 10,000 copies of "calico-vpc-operator" at 10,000 cached GNPs.
+ */
+const SHARED_LABEL_VALUES = new Map(
+  [MANAGED_BY_VALUE, SOURCE_NETWORKPOLICY, SOURCE_VPE, DEFAULT_TIER].map((value) => [value, value]),
+);
+
+function withSharedValues(labels: Record<string, string>): Record<string, string> {
+  const shared: Record<string, string> = {};
+  for (const [key, value] of Object.entries(labels)) shared[key] = SHARED_LABEL_VALUES.get(value) ?? value;
+  return shared;
+}
+
 /** The metadata a cache entry keeps (of a full object, or of the PartialObjectMetadata a metadata watch sends). */
 function cachedMetadata(object: KubeObject): CachedGnp['metadata'] {
   const { name, uid, resourceVersion, generation, labels, annotations, deletionTimestamp } =
@@ -327,10 +347,17 @@ function cachedMetadata(object: KubeObject): CachedGnp['metadata'] {
     uid,
     resourceVersion,
     ...(generation !== undefined && { generation }),
-    ...(labels && { labels }),
+    ...(labels && { labels: withSharedValues(labels) }),
     ...(annotations && { annotations }),
     ...(deletionTimestamp && { deletionTimestamp }),
   };
+}
+
+/** The spec of every cache entry without a tier: one frozen object rather than an empty one per entry. */
+const NO_TIER: CachedGnp['spec'] = Object.freeze({});
+
+function cachedSpec(tier: string | undefined): CachedGnp['spec'] {
+  return tier === undefined ? NO_TIER : { tier };
 }
 
 /** The compact cache entry of a stored GNP of `api`, read in full (a list, a GET); idempotent. */
@@ -341,7 +368,7 @@ export function cachedGnp(object: KubeObject, api: CalicoApi): CachedGnp {
     apiVersion: object.apiVersion ?? GLOBAL_NETWORK_POLICY_RESOURCES[api].apiVersion,
     kind: object.kind ?? 'GlobalNetworkPolicy',
     metadata: cachedMetadata(object),
-    spec: spec?.tier === undefined ? {} : { tier: spec.tier },
+    spec: cachedSpec(spec?.tier),
     specDigest: specDigest(spec, api),
   };
 }
@@ -360,7 +387,7 @@ export function cachedGnpOfMetadata(
     apiVersion: GLOBAL_NETWORK_POLICY_RESOURCES[api].apiVersion,
     kind: 'GlobalNetworkPolicy',
     metadata: cachedMetadata(object),
-    spec: known?.tier === undefined ? {} : { tier: known.tier },
+    spec: cachedSpec(known?.tier),
     specDigest: known?.specDigest ?? null,
   };
 }

@@ -157,7 +157,13 @@ describe('GnpStore with a metadata-only watch (gnpCacheTransform)', () => {
       informer.emit(type, name, transform(object, informer.get(name)));
     const echo = (type: 'added' | 'modified') => watch(type, fake.metadataOf(fake.stored.get(name)!));
     const cached = () => informer.get(name) as CachedGnp;
-    return { gnps, fake, watch, echo, cached, name };
+    // What a controller watching the GNPs would enqueue.
+    const mapped: string[] = [];
+    const map = gnps.ignoringOwnWrites((event) => [
+      `${event.type} ${event.object.metadata?.resourceVersion}`,
+    ]);
+    informer.onChange((event) => mapped.push(...map(event)));
+    return { gnps, fake, watch, echo, cached, name, ownWrites, mapped };
   }
 
   it('knows the spec of its own write from the echo of its version, without reading it', async () => {
@@ -168,6 +174,17 @@ describe('GnpStore with a metadata-only watch (gnpCacheTransform)', () => {
     expect(await gnps.ensure(policy('all()'))).toBe('unchanged');
     expect(fake.gets).toEqual([]);
     expect(fake.writes).toHaveLength(1);
+  });
+
+  it('keeps no record of its write once the echo has reached every handler', async () => {
+    const { gnps, echo, name, ownWrites, mapped } = metadataSetup();
+    await gnps.ensure(policy('all()'));
+    expect(ownWrites.get(name)).toBeDefined();
+    echo('added');
+    expect(mapped).toEqual([]); // recognised by the handler after the store's own
+    await Promise.resolve();
+    expect(ownWrites.get(name)).toBeUndefined();
+    expect(await gnps.ensure(policy('all()'))).toBe('unchanged');
   });
 
   it('keeps the digest across a change of metadata only (same generation)', async () => {
@@ -230,10 +247,11 @@ describe('GnpStore with a metadata-only watch (gnpCacheTransform)', () => {
   });
 
   it('learns the digest of its own version when the echo arrived before the answer to the write', async () => {
-    const { gnps, fake, watch, cached } = metadataSetup();
+    const { gnps, fake, watch, cached, name, ownWrites } = metadataSetup();
     fake.hooks.beforeAnswer = (stored) => watch('added', fake.metadataOf(stored));
     expect(await gnps.ensure(policy('all()'))).toBe('created');
     expect(cached().specDigest).toBe(specDigest(policy('all()').spec, 'v3'));
+    expect(ownWrites.get(name)).toBeUndefined(); // no echo left to come
     expect(await gnps.ensure(policy('all()'))).toBe('unchanged');
     expect(fake.gets).toEqual([]);
   });

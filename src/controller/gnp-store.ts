@@ -137,7 +137,17 @@ export class GnpStore {
     informer.onChange((event) => {
       const name = event.object.metadata?.name;
       if (name === undefined || this.ownWrites.get(name) === undefined) return;
-      if (event.type === 'deleted' || !this.isOwnWrite(event)) this.ownWrites.forget(name);
+      if (event.type === 'deleted' || !this.isOwnWrite(event)) {
+        this.ownWrites.forget(name);
+        return;
+      }
+      // The echo is cached now, with the digest of our write, so the record has served (one per GNP we ever wrote
+      // would stay otherwise): it goes once this event has reached the handlers after this one, which map it to
+      // no key (ignoringOwnWrites).
+      const version = event.object.metadata?.resourceVersion;
+      queueMicrotask(() => {
+        if (this.ownWrites.get(name)?.resourceVersion === version) this.ownWrites.forget(name);
+      });
     });
   }
 
@@ -163,11 +173,14 @@ export class GnpStore {
   private recordWrite(stored: KubeObject, written: GlobalNetworkPolicy, digest: string): void {
     const { name, resourceVersion } = stored.metadata ?? {};
     if (name === undefined || resourceVersion === undefined) return;
-    this.ownWrites.record(name, { resourceVersion, specDigest: digest, tier: written.spec.tier });
     const cached = this.informer.get(name);
     if (cached && isCachedGnp(cached) && cached.metadata.resourceVersion === resourceVersion) {
+      // The echo came first: there is nothing left to recognise.
       cached.specDigest ??= digest;
+      this.ownWrites.forget(name);
+      return;
     }
+    this.ownWrites.record(name, { resourceVersion, specDigest: digest, tier: written.spec.tier });
   }
 
   /** The logical name of a stored object (without Calico's tier prefix). */

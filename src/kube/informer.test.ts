@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import type { KubeObject } from '../api/kube.js';
 import { Registry } from '../observability/metrics.js';
 import type { KubeList, WatchEvent } from './resource.js';
@@ -302,6 +303,48 @@ describe('ListWatchInformer', () => {
     expect(informer.byIndex('data', '1')).toEqual([]);
     expect(() => informer.addIndexers({ late: () => [] })).toThrow('must be added before it starts');
     await informer.stop();
+  });
+
+  it('answers byIndex as a model does through any sequence of adds, changes and deletes', async () => {
+    // An index value holds one key as itself and several as a Set: every transition between the two is exercised.
+    const names = ['a', 'b', 'c', 'd'];
+    const values = ['1', '2', '3'];
+    const operation = fc.record({
+      name: fc.constantFrom(...names),
+      // undefined: delete the object; an empty list: the object has no index value.
+      values: fc.option(fc.uniqueArray(fc.constantFrom(...values), { maxLength: 2 }), { nil: undefined }),
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.array(operation, { maxLength: 30 }), async (operations) => {
+        const { api, informer } = setup();
+        informer.addIndexers({ data: (o) => (o.data ? o.data.split(',') : []) });
+        informer.start();
+        await informer.waitForSync();
+        await settle();
+        const model = new Map<string, string[]>();
+        for (const op of operations) {
+          if (op.values === undefined) {
+            const gone = api.objects.get(`ns/${op.name}`);
+            if (!gone) continue;
+            api.delete(op.name);
+            model.delete(op.name);
+            api.current.push({ type: 'DELETED', object: gone });
+          } else {
+            const existed = api.objects.has(`ns/${op.name}`);
+            const object = api.set(op.name, op.values.join(','));
+            model.set(op.name, op.values);
+            api.current.push({ type: existed ? 'MODIFIED' : 'ADDED', object });
+          }
+          await settle();
+          for (const value of values) {
+            const expected = [...model].filter(([, v]) => v.includes(value)).map(([name]) => `ns/${name}`);
+            expect(informer.byIndex('data', value).map(objectKey).sort()).toEqual(expected.sort());
+          }
+        }
+        await informer.stop();
+      }),
+      { numRuns: 60 },
+    );
   });
 
   it('resumes the watch from the last resourceVersion after the stream ends, without relisting', async () => {

@@ -200,6 +200,31 @@ const informerMetrics = perRegistry((registry) => ({
 type RestartReason = 'closed' | 'error' | 'expired' | 'watchdog';
 
 /**
+ * The keys of the objects with one index value: the key itself while there is one, a Set from the second on. Most
+ * values have one object (the GNPs by their source NetworkPolicy), and a Set of one key costs about 200 bytes.
+ */
+type IndexEntry = string | Set<string>;
+
+function indexAdd(byValue: Map<string, IndexEntry>, value: string, key: string): void {
+  const entry = byValue.get(value);
+  if (entry === undefined) byValue.set(value, key);
+  else if (typeof entry !== 'string') entry.add(key);
+  else if (entry !== key) byValue.set(value, new Set([entry, key]));
+}
+
+function indexDelete(byValue: Map<string, IndexEntry>, value: string, key: string): void {
+  const entry = byValue.get(value);
+  if (entry === undefined) return;
+  if (typeof entry === 'string') {
+    if (entry === key) byValue.delete(value);
+    return;
+  }
+  entry.delete(key);
+  if (entry.size === 1) byValue.set(value, entry.values().next().value as string);
+  else if (entry.size === 0) byValue.delete(value);
+}
+
+/**
  * `T` is what the cache holds, `Wire` what the API sends (the same unless the transform makes a compact shape of
  * it).
  */
@@ -220,7 +245,7 @@ export class ListWatchInformer<T extends KubeObject, Wire extends KubeObject = T
   private readonly transform: (object: Wire, cached: T | undefined) => T;
 
   private readonly store = new Map<string, T>();
-  private readonly indices = new Map<string, Map<string, Set<string>>>();
+  private readonly indices = new Map<string, Map<string, IndexEntry>>();
   private readonly handlers = new Set<InformerEventHandler<T>>();
   private readonly syncWaiters = new Set<{ resolve: () => void; reject: (err: Error) => void }>();
   private readonly abort = new AbortController();
@@ -324,7 +349,9 @@ export class ListWatchInformer<T extends KubeObject, Wire extends KubeObject = T
   byIndex(index: string, value: string): T[] {
     const byValue = this.indices.get(index);
     if (!byValue) throw new Error(`informer ${this.name} has no index "${index}"`);
-    return [...(byValue.get(value) ?? [])]
+    const entry = byValue.get(value);
+    if (entry === undefined) return [];
+    return (typeof entry === 'string' ? [entry] : [...entry])
       .map((key) => this.store.get(key))
       .filter((o): o is T => o !== undefined);
   }
@@ -505,11 +532,7 @@ export class ListWatchInformer<T extends KubeObject, Wire extends KubeObject = T
     this.store.set(key, object);
     for (const [index, fn] of Object.entries(this.indexers)) {
       const byValue = this.indices.get(index)!;
-      for (const value of fn(object)) {
-        let keys = byValue.get(value);
-        if (!keys) byValue.set(value, (keys = new Set()));
-        keys.add(key);
-      }
+      for (const value of fn(object)) indexAdd(byValue, value, key);
     }
     this.metrics.objects.set({ informer: this.name }, this.store.size);
   }
@@ -525,11 +548,7 @@ export class ListWatchInformer<T extends KubeObject, Wire extends KubeObject = T
   private unindex(key: string, object: T): void {
     for (const [index, fn] of Object.entries(this.indexers)) {
       const byValue = this.indices.get(index)!;
-      for (const value of fn(object)) {
-        const keys = byValue.get(value);
-        keys?.delete(key);
-        if (keys?.size === 0) byValue.delete(value);
-      }
+      for (const value of fn(object)) indexDelete(byValue, value, key);
     }
   }
 

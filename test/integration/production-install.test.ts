@@ -131,6 +131,13 @@ describe('the production install (what the Dockerfile builds)', () => {
     expect(missing).toEqual([]);
   });
 
+  it('ships a bundle of Latin-1 characters only, which V8 keeps in one byte per character', () => {
+    // One curly quote left in a dependency's comment makes V8 hold the whole source in two bytes per character.
+    const bundle = readFileSync(join(root, 'dist', 'bundle', 'calico-vpc.mjs'), 'utf8');
+    const wide = [...bundle].filter((char) => char.codePointAt(0)! > 0xff);
+    expect(wide).toEqual([]);
+  });
+
   it('runs `calico-vpc --help` with the entry point the image uses', async () => {
     const entry = pkg.bin['calico-vpc'] as string;
     const { stdout } = await run(process.execPath, [entry, '--help'], {

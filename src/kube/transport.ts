@@ -478,14 +478,23 @@ function hostOf(server: string): string {
 
 /** `?name=value&...` of the defined values, encoded as URLSearchParams encodes them; '' when there are none. */
 function queryString(query: Query | undefined): string {
-  if (query === undefined) return '';
-  const params = new URLSearchParams();
+  let text = '';
   for (const name in query) {
     const value = query[name];
-    if (value !== undefined) params.set(name, String(value));
+    if (value !== undefined) text += `${text ? '&' : '?'}${formEncoded(name)}=${formEncoded(String(value))}`;
   }
-  const text = params.toString();
-  return text ? `?${text}` : '';
+  return text;
+}
+
+/** What URLSearchParams leaves as it is (application/x-www-form-urlencoded). */
+const FORM_SAFE = /^[A-Za-z0-9*._-]*$/;
+
+/**
+ * One name or value as URLSearchParams writes it. Most (a field manager, a number, a resourceVersion) need no
+ * encoding, and a URLSearchParams per request showed in the controller's profile.
+ */
+function formEncoded(text: string): string {
+  return FORM_SAFE.test(text) ? text : new URLSearchParams([['', text]]).toString().slice(1);
 }
 
 /** The whole body as text, decoded once; rejects when the response ends before it is complete. */

@@ -179,8 +179,8 @@ export function specDigest(spec: GlobalNetworkPolicySpec | undefined, api: Calic
 export function canonicalSpecJson(spec: GlobalNetworkPolicySpec | undefined, api: CalicoApi): string {
   const source = (spec ?? {}) as Record<string, unknown>;
   const rules = {
-    ingress: prunedJson(source.ingress, rulesJson),
-    egress: prunedJson(source.egress, rulesJson),
+    ingress: prunedJson(source.ingress, RULES),
+    egress: prunedJson(source.egress, RULES),
   };
   const prunedTypes = prune(source.types) as PolicyDirection[] | undefined;
   // defaultPolicyTypes reads only whether the pruned spec has ingress and egress rules.
@@ -218,68 +218,106 @@ function byCodeUnits(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+const INSERTION_SORT_MAX = 16;
+
 const ARRAY_INDEX = /^(?:0|[1-9][0-9]{0,9})$/;
 const isArrayIndex = (key: string) => ARRAY_INDEX.test(key) && Number(key) < 2 ** 32 - 1;
 
 /**
  * Keys in the order stableJson prints them: sorted, then as a JavaScript object orders them (array-index keys
- * first, ascending numerically), since stableJson builds a sorted object.
+ * first, ascending numerically), since stableJson builds a sorted object. Sorts `keys` in place.
  */
 function inJsonOrder(keys: string[]): string[] {
-  keys.sort(byCodeUnits);
-  if (!keys.some((key) => key.charCodeAt(0) >= 48 && key.charCodeAt(0) <= 57)) return keys;
+  let digit = false;
+  for (const key of keys) {
+    const first = key.charCodeAt(0);
+    if (first >= 48 && first <= 57) digit = true;
+  }
+  // Insertion sort by code units for a few keys (a spec's objects have a handful): Array.prototype.sort allocates
+  // a work array per call, a tenth of what the controller allocated while converging.
+  if (keys.length > INSERTION_SORT_MAX) keys.sort(byCodeUnits);
+  else {
+    for (let i = 1; i < keys.length; i++) {
+      const key = keys[i]!;
+      let j = i - 1;
+      while (j >= 0 && keys[j]! > key) {
+        keys[j + 1] = keys[j]!;
+        j--;
+      }
+      keys[j + 1] = key;
+    }
+  }
+  if (!digit) return keys;
   const indexes = keys.filter(isArrayIndex).sort((a, b) => Number(a) - Number(b));
   return indexes.length > 0 ? [...indexes, ...keys.filter((key) => !isArrayIndex(key))] : keys;
 }
 
+/** JSON.stringify of the object keys met so far: a spec's keys come from a small set. */
+const keyJsonCache = new Map<string, string>();
+const KEY_JSON_CACHE_LIMIT = 1000;
+
+function keyJson(key: string): string {
+  let json = keyJsonCache.get(key);
+  if (json === undefined) {
+    json = JSON.stringify(key);
+    if (keyJsonCache.size < KEY_JSON_CACHE_LIMIT) keyJsonCache.set(key, json);
+  }
+  return json;
+}
+
 /**
- * stableJson(prune(value)) in one pass, or undefined when prune drops the value. `item` writes the pruned items
- * of an array (canonical rules); JSON scalars as JSON.stringify writes them.
+ * How canonicalSpec treats a value below the spec: as it is (PLAIN); a list of rules (RULES), a rule (its source
+ * and destination are entities), an entity (its ports and notPorts lists are PORTS), a list of ports (numeric
+ * strings become numbers).
  */
-function prunedJson(value: unknown, items?: (values: unknown[]) => string[]): string | undefined {
+const PLAIN = 0;
+const RULES = 1;
+const RULE = 2;
+const ENTITY = 3;
+const PORTS = 4;
+type Shape = typeof PLAIN | typeof RULES | typeof RULE | typeof ENTITY | typeof PORTS;
+
+/**
+ * stableJson(prune(value)) of the value as canonicalSpec shapes it (`shape`), in one pass, or undefined when prune
+ * drops the value; JSON scalars as JSON.stringify writes them.
+ */
+function prunedJson(value: unknown, shape: Shape = PLAIN): string | undefined {
   if (value === null || value === undefined) return undefined;
-  if (Array.isArray(value)) {
-    const parts = items ? items(value) : prunedItems(value);
-    return parts.length > 0 ? `[${parts.join(',')}]` : undefined;
+  if (typeof value !== 'object') return JSON.stringify(value);
+  if (!Array.isArray(value)) return prunedObjectJson(value as Record<string, unknown>, shape);
+  let text = '';
+  for (let i = 0; i < value.length; i++) {
+    let item: unknown = value[i];
+    let json: string | undefined;
+    if (shape === RULES) json = shapedJson(item, RULE);
+    else {
+      if (shape === PORTS && item !== null && item !== undefined) item = canonicalPort(item);
+      json = prunedJson(item);
+    }
+    if (json !== undefined) text += text ? `,${json}` : `[${json}`;
   }
-  if (typeof value === 'object') return prunedObjectJson(value as Record<string, unknown>);
-  return JSON.stringify(value);
+  return text ? `${text}]` : undefined;
 }
 
-function prunedItems(values: unknown[], map?: (value: unknown) => unknown): string[] {
-  const parts: string[] = [];
-  for (const value of values) {
-    const json = prunedJson(map && value !== null && value !== undefined ? map(value) : value);
-    if (json !== undefined) parts.push(json);
-  }
-  return parts;
+/** A rule or an entity (canonicalRules, canonicalEntity): an object's fields shaped, anything else as it is. */
+function shapedJson(value: unknown, shape: typeof RULE | typeof ENTITY): string | undefined {
+  return typeof value === 'object' && value !== null
+    ? prunedObjectJson(asCopied(value), shape)
+    : prunedJson(value);
 }
 
-function prunedObjectJson(
-  object: Record<string, unknown>,
-  field?: (key: string, value: unknown) => string | undefined,
-): string | undefined {
-  const parts: string[] = [];
+function prunedObjectJson(object: Record<string, unknown>, shape: Shape): string | undefined {
+  let text = '';
   for (const key of inJsonOrder(Object.keys(object))) {
-    const json = field ? field(key, object[key]) : prunedJson(object[key]);
-    if (json !== undefined) parts.push(`${JSON.stringify(key)}:${json}`);
+    const value = object[key];
+    let json: string | undefined;
+    if (shape === RULE && (key === 'source' || key === 'destination')) json = shapedJson(value, ENTITY);
+    else if (shape === ENTITY && (key === 'ports' || key === 'notPorts') && Array.isArray(value))
+      json = prunedJson(value, PORTS);
+    else json = prunedJson(value);
+    if (json !== undefined) text += `${text ? ',' : '{'}${keyJson(key)}:${json}`;
   }
-  return parts.length > 0 ? `{${parts.join(',')}}` : undefined;
-}
-
-/** canonicalRules: each rule's source and destination with numeric port strings as numbers. */
-function rulesJson(rules: unknown[]): string[] {
-  const parts: string[] = [];
-  for (const rule of rules) {
-    const json =
-      typeof rule === 'object' && rule !== null
-        ? prunedObjectJson(asCopied(rule), (key, value) =>
-            key === 'source' || key === 'destination' ? entityJson(value) : prunedJson(value),
-          )
-        : prunedJson(rule);
-    if (json !== undefined) parts.push(json);
-  }
-  return parts;
+  return text ? `${text}}` : undefined;
 }
 
 /**
@@ -289,16 +327,6 @@ function rulesJson(rules: unknown[]): string[] {
 function asCopied(value: object): Record<string, unknown> {
   if (!Array.isArray(value)) return value as Record<string, unknown>;
   return { ...((prune(value) as unknown[] | undefined) ?? []) };
-}
-
-/** canonicalEntity: ports and notPorts with numeric strings as numbers. */
-function entityJson(entity: unknown): string | undefined {
-  if (typeof entity !== 'object' || entity === null) return prunedJson(entity);
-  return prunedObjectJson(asCopied(entity), (key, value) =>
-    (PORT_FIELDS as readonly string[]).includes(key) && Array.isArray(value)
-      ? prunedJson(value, (ports) => prunedItems(ports, canonicalPort))
-      : prunedJson(value),
-  );
 }
 
 /**

@@ -36,9 +36,14 @@ function setup() {
   const { client, stored } = resourceClient();
   const gnps = new GnpStore('v3', client, informer, new Registry());
   const mapped: string[] = [];
-  const map = gnps.ignoringOwnWrites((event) => [`${event.type} ${event.object.metadata?.resourceVersion}`]);
+  /** Keys queued later: of events held while their GNP was being written. */
+  const enqueued: string[] = [];
+  const map = gnps.ignoringOwnWrites(
+    (event) => [`${event.type} ${event.object.metadata?.resourceVersion}`],
+    (key) => enqueued.push(key),
+  );
   informer.onChange((event) => mapped.push(...map(event)));
-  return { emit, gnps, stored, mapped };
+  return { emit, gnps, stored, mapped, enqueued };
 }
 
 describe('GnpStore.ignoringOwnWrites', () => {
@@ -58,6 +63,47 @@ describe('GnpStore.ignoringOwnWrites', () => {
     emit('modified', edited);
     emit('deleted', edited);
     expect(mapped).toEqual(['resync 102', 'modified 500', 'deleted 500']);
+  });
+
+  it('holds what arrives while a GNP is written: its echo then maps to nothing, any other version to its keys', async () => {
+    const { emit, gnps, stored, mapped, enqueued } = setup();
+    const creating = gnps.ensure(policy('all()'));
+    emit('added', stored[0]!); // the echo beats the answer to the create
+    expect(mapped).toEqual([]);
+    await creating;
+    expect(enqueued).toEqual([]);
+
+    const updating = gnps.ensure(policy("app == 'x'"));
+    const foreign = { ...stored[1]!, metadata: { ...stored[1]!.metadata, resourceVersion: '900' } };
+    emit('modified', foreign); // someone else's version, while our update is in flight
+    emit('deleted', foreign); // a deletion is never held
+    expect(mapped).toEqual(['deleted 900']);
+    await updating;
+    expect(enqueued).toEqual(['modified 900']);
+    // Nothing is held once the write has ended.
+    emit('modified', { ...foreign, metadata: { ...foreign.metadata, resourceVersion: '901' } });
+    expect(mapped).toEqual(['deleted 900', 'modified 901']);
+  });
+
+  it('releases what it held when the write fails', async () => {
+    const informer = new HandFedInformer<KubeObject>('gnps', { synced: true });
+    let fail!: (err: Error) => void;
+    const client = {
+      create: () => new Promise((_resolve, reject) => (fail = reject)),
+    } as unknown as ResourceClient<KubeObject>;
+    const gnps = new GnpStore('v3', client, informer, new Registry());
+    const enqueued: string[] = [];
+    const map = gnps.ignoringOwnWrites(
+      (event) => [`${event.type} ${event.object.metadata?.resourceVersion}`],
+      (key) => enqueued.push(key),
+    );
+    informer.onChange((event) => expect(map(event)).toEqual([]));
+    const creating = gnps.ensure(policy('all()'));
+    const name = policy('all()').metadata.name;
+    informer.emit('added', name, { ...policy('all()'), metadata: { name, resourceVersion: '7' } });
+    fail(new Error('connection reset'));
+    await expect(creating).rejects.toThrow('connection reset');
+    expect(enqueued).toEqual(['added 7']);
   });
 
   it('maps an echo that arrives before the write returns (the usual race), and forgets a version once passed', async () => {
@@ -159,9 +205,10 @@ describe('GnpStore with a metadata-only watch (gnpCacheTransform)', () => {
     const cached = () => informer.get(name) as CachedGnp;
     // What a controller watching the GNPs would enqueue.
     const mapped: string[] = [];
-    const map = gnps.ignoringOwnWrites((event) => [
-      `${event.type} ${event.object.metadata?.resourceVersion}`,
-    ]);
+    const map = gnps.ignoringOwnWrites(
+      (event) => [`${event.type} ${event.object.metadata?.resourceVersion}`],
+      (key) => mapped.push(key),
+    );
     informer.onChange((event) => mapped.push(...map(event)));
     return { gnps, fake, watch, echo, cached, name, ownWrites, mapped };
   }

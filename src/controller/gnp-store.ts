@@ -111,8 +111,16 @@ export function gnpCacheTransform(
 
 export type WriteOutcome = 'created' | 'updated' | 'unchanged';
 
+/** A watch event held while its GNP is being written: its version, and how to queue its keys. */
+interface HeldEvent {
+  resourceVersion: string | undefined;
+  release: () => void;
+}
+
 export class GnpStore {
   private readonly writes: ReturnType<typeof writeMetrics>;
+  /** Stored name -> the watch events held while the store writes it (ignoringOwnWrites). */
+  private readonly writesInFlight = new Map<string, HeldEvent[]>();
 
   constructor(
     readonly api: CalicoApi,
@@ -153,12 +161,47 @@ export class GnpStore {
 
   /**
    * An event mapper for the GNP informer that maps the echo of this store's own write to no key, and every other
-   * event (someone else's change, a deletion, a resync) as `map` does.
+   * event (someone else's change, a deletion, a resync) as `map` does. A version of a GNP that arrives while the
+   * store is writing it cannot be told apart yet (the echo often beats the write's answer: a tenth of the
+   * reconciles of a cold start re-ran for it): it is held until the write ends, then dropped when it is the
+   * version written, else its keys go to `enqueue`.
    */
   ignoringOwnWrites<T extends KubeObject>(
     map: (event: InformerEvent<T>) => string[],
+    enqueue: (key: string) => void,
   ): (event: InformerEvent<T>) => string[] {
-    return (event) => (this.isOwnWrite(event) ? [] : map(event));
+    return (event) => {
+      if (this.isOwnWrite(event)) return [];
+      const held =
+        event.type === 'added' || event.type === 'modified'
+          ? this.writesInFlight.get(event.object.metadata?.name ?? '')
+          : undefined;
+      if (held === undefined) return map(event);
+      held.push({
+        resourceVersion: event.object.metadata?.resourceVersion,
+        release: () => map(event).forEach(enqueue),
+      });
+      return [];
+    };
+  }
+
+  /**
+   * Runs one create or update of `name`, holding the watch events of that name that arrive meanwhile (see
+   * ignoringOwnWrites), and releases those that are not the version written.
+   */
+  private async writing(name: string, write: () => Promise<KubeObject>): Promise<KubeObject> {
+    const held: HeldEvent[] = [];
+    this.writesInFlight.set(name, held);
+    let written: string | undefined;
+    try {
+      const stored = await write();
+      written = stored.metadata?.resourceVersion;
+      return stored;
+    } finally {
+      if (this.writesInFlight.get(name) === held) this.writesInFlight.delete(name);
+      for (const event of held)
+        if (written === undefined || event.resourceVersion !== written) event.release();
+    }
   }
 
   private isOwnWrite(event: InformerEvent<KubeObject>): boolean {
@@ -205,7 +248,9 @@ export class GnpStore {
     let live: KubeObject | undefined = this.informer.get(name);
     if (!live) {
       try {
-        const created = await this.resource.create(wire, { signal, metadataOnly: true });
+        const created = await this.writing(name, () =>
+          this.resource.create(wire, { signal, metadataOnly: true }),
+        );
         this.recordWrite(created, wire, digest);
         this.writes.inc({ verb: 'create', resource: 'globalnetworkpolicies' });
         return 'created';
@@ -227,7 +272,9 @@ export class GnpStore {
       annotations: { ...live.metadata?.annotations, ...wire.metadata?.annotations },
       resourceVersion: live.metadata?.resourceVersion,
     };
-    const updated = await this.resource.update({ ...wire, metadata }, { signal, metadataOnly: true });
+    const updated = await this.writing(name, () =>
+      this.resource.update({ ...wire, metadata }, { signal, metadataOnly: true }),
+    );
     this.recordWrite(updated, wire, digest);
     this.writes.inc({ verb: 'update', resource: 'globalnetworkpolicies' });
     return 'updated';

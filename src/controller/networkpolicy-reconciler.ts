@@ -225,14 +225,18 @@ export const setupNetworkPolicyController: ControllerSetup = (context) => {
     translation: options.translation,
     registry: context.registry,
   };
-  return new Controller({
+  const controller = new Controller({
     name: 'networkpolicy',
     concurrency: options.concurrency ?? DEFAULT_NETWORK_POLICY_WORKERS,
     logger: context.logger,
     registry: context.registry,
     reconcile: networkPolicyReconciler(deps),
-  })
+  });
+  return controller
     .watches(networkPolicies)
     .watches(namespaces, namespaceEventKeys(deps))
-    .watches(context.gnpInformer, context.gnps.ignoringOwnWrites(networkPolicyGnpEventKeys));
+    .watches(
+      context.gnpInformer,
+      context.gnps.ignoringOwnWrites(networkPolicyGnpEventKeys, (key) => controller.enqueue(key)),
+    );
 };

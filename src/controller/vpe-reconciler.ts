@@ -244,7 +244,10 @@ export const setupVpcEgressProfileController: ControllerSetup = (context) => {
     }),
   })
     .watches(profiles, profileEventKeys(profiles))
-    .watches(context.gnpInformer, context.gnps.ignoringOwnWrites(vpePolicyEventKeys));
+    .watches(
+      context.gnpInformer,
+      context.gnps.ignoringOwnWrites(vpePolicyEventKeys, (key) => controller.enqueue(key)),
+    );
   discovery?.bindController(controller);
   options.onProfileController?.(controller);
   return controller;

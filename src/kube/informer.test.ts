@@ -257,6 +257,23 @@ describe('ListWatchInformer', () => {
     await informer.stop();
   });
 
+  it('reports the size of its cache in calico_vpc_informer_objects when scraped', async () => {
+    const { api, informer, registry } = setup();
+    api.set('a', '1');
+    api.set('b', '1');
+    api.set('c', '1');
+    informer.start();
+    await informer.waitForSync();
+    await settle();
+    expect(await counterValue(registry, 'calico_vpc_informer_objects', { informer: 'objs' })).toBe(3);
+    api.current.push({ type: 'DELETED', object: api.objects.get('ns/a')! });
+    api.current.push({ type: 'ADDED', object: api.set('d', '1') });
+    api.current.push({ type: 'ADDED', object: api.set('e', '1') });
+    await settle();
+    expect(await counterValue(registry, 'calico_vpc_informer_objects', { informer: 'objs' })).toBe(4);
+    await informer.stop();
+  });
+
   it('applies watch events to the cache and emits them with the previous object', async () => {
     const { api, informer, events } = setup();
     const a = api.set('a', '1');

@@ -169,33 +169,42 @@ export function splitKey(key: string): { namespace: string | undefined; name: st
     : { namespace: key.slice(0, slash), name: key.slice(slash + 1) };
 }
 
-const informerMetrics = perRegistry((registry) => ({
-  watchRestarts: counter(registry, {
-    name: 'calico_vpc_informer_watch_restarts_total',
-    help: 'Watch restarts by cause: closed (stream ended), error, expired (410), watchdog (silent too long).',
-    labelNames: ['informer', 'reason'] as const,
-  }),
-  relists: counter(registry, {
-    name: 'calico_vpc_informer_relists_total',
-    help: 'Full lists by cause: initial, expired (410 Gone).',
-    labelNames: ['informer', 'reason'] as const,
-  }),
-  events: counter(registry, {
-    name: 'calico_vpc_informer_watch_events_total',
-    help: 'Watch events received, by type.',
-    labelNames: ['informer', 'type'] as const,
-  }),
-  synced: gauge(registry, {
-    name: 'calico_vpc_informer_synced',
-    help: '1 once the informer has completed its first list.',
-    labelNames: ['informer'] as const,
-  }),
-  objects: gauge(registry, {
-    name: 'calico_vpc_informer_objects',
-    help: 'Objects in the informer cache.',
-    labelNames: ['informer'] as const,
-  }),
-}));
+const informerMetrics = perRegistry((registry) => {
+  // Informer name -> the size of its cache, read when the registry is scraped: setting the gauge on every cache
+  // change hashed its labels thousands of times a second while converging.
+  const cacheSizes = new Map<string, () => number>();
+  return {
+    cacheSizes,
+    watchRestarts: counter(registry, {
+      name: 'calico_vpc_informer_watch_restarts_total',
+      help: 'Watch restarts by cause: closed (stream ended), error, expired (410), watchdog (silent too long).',
+      labelNames: ['informer', 'reason'] as const,
+    }),
+    relists: counter(registry, {
+      name: 'calico_vpc_informer_relists_total',
+      help: 'Full lists by cause: initial, expired (410 Gone).',
+      labelNames: ['informer', 'reason'] as const,
+    }),
+    events: counter(registry, {
+      name: 'calico_vpc_informer_watch_events_total',
+      help: 'Watch events received, by type.',
+      labelNames: ['informer', 'type'] as const,
+    }),
+    synced: gauge(registry, {
+      name: 'calico_vpc_informer_synced',
+      help: '1 once the informer has completed its first list.',
+      labelNames: ['informer'] as const,
+    }),
+    objects: gauge(registry, {
+      name: 'calico_vpc_informer_objects',
+      help: 'Objects in the informer cache.',
+      labelNames: ['informer'] as const,
+      collect() {
+        for (const [informer, size] of cacheSizes) this.set({ informer }, size());
+      },
+    }),
+  };
+});
 
 type RestartReason = 'closed' | 'error' | 'expired' | 'watchdog';
 
@@ -276,6 +285,7 @@ export class ListWatchInformer<T extends KubeObject, Wire extends KubeObject = T
     };
     for (const index of Object.keys(this.indexers)) this.indices.set(index, new Map());
     this.metrics.synced.set({ informer: this.name }, 0);
+    this.metrics.cacheSizes.set(this.name, () => this.store.size);
   }
 
   /**
@@ -466,20 +476,22 @@ export class ListWatchInformer<T extends KubeObject, Wire extends KubeObject = T
     if (parent.aborted) watchAbort.abort();
     let watchdogFired = false;
     let watchdog: TimerHandle | undefined;
-    const armWatchdog = () => {
-      if (watchdog) this.clock.clearTimeout(watchdog);
-      watchdog = this.clock.setTimeout(() => {
-        watchdogFired = true;
-        this.log.warn(
-          { silentForMs: this.watchdogMs },
-          'watch delivered nothing for too long; restarting it',
-        );
-        watchAbort.abort();
-      }, this.watchdogMs);
+    // One timer that looks at the time of the last event when it fires, rather than a new timer per event (a
+    // watch brings thousands of events a second while the operator converges).
+    let lastEventAt = this.clock.now();
+    const watchdogCheck = () => {
+      const silentForMs = this.clock.now() - lastEventAt;
+      if (silentForMs < this.watchdogMs) {
+        watchdog = this.clock.setTimeout(watchdogCheck, this.watchdogMs - silentForMs);
+        return;
+      }
+      watchdogFired = true;
+      this.log.warn({ silentForMs }, 'watch delivered nothing for too long; restarting it');
+      watchAbort.abort();
     };
     const started = this.clock.now();
     const timeoutSeconds = Math.floor(this.minWatchTimeoutSeconds * (1 + this.random()));
-    armWatchdog();
+    watchdog = this.clock.setTimeout(watchdogCheck, this.watchdogMs);
     try {
       const stream = this.lw.watch({
         resourceVersion: this.resourceVersion,
@@ -489,7 +501,7 @@ export class ListWatchInformer<T extends KubeObject, Wire extends KubeObject = T
       });
       for await (const event of stream) {
         if (watchAbort.signal.aborted) break;
-        armWatchdog();
+        lastEventAt = this.clock.now();
         this.apply(event);
       }
       if (watchdogFired) return { reason: 'watchdog', healthy: false };
@@ -534,7 +546,6 @@ export class ListWatchInformer<T extends KubeObject, Wire extends KubeObject = T
       const byValue = this.indices.get(index)!;
       for (const value of fn(object)) indexAdd(byValue, value, key);
     }
-    this.metrics.objects.set({ informer: this.name }, this.store.size);
   }
 
   private remove(key: string): void {
@@ -542,7 +553,6 @@ export class ListWatchInformer<T extends KubeObject, Wire extends KubeObject = T
     if (!old) return;
     this.unindex(key, old);
     this.store.delete(key);
-    this.metrics.objects.set({ informer: this.name }, this.store.size);
   }
 
   private unindex(key: string, object: T): void {

@@ -3,6 +3,12 @@
  * and read afresh after a 401, a bound on each request, request metrics; against a scripted server on loopback.
  */
 import { getEventListeners } from 'node:events';
+import { readFileSync } from 'node:fs';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { TLSSocket } from 'node:tls';
+import { KubeConfig } from '@kubernetes/client-node';
 import { Registry } from '../observability/metrics.js';
 import { KubeClient } from './client.js';
 import { DeadlineSweeper } from './transport.js';
@@ -137,6 +143,32 @@ describe('transport', () => {
     expect(getEventListeners(controllerSignal.signal, 'abort')).toHaveLength(0);
   });
 
+  it("puts every path under the server URL's own path, and encodes the query", async () => {
+    api.handler = (_req, res) => json(res, 200, {});
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [
+        { name: 'c', server: `http://127.0.0.1:${api.port}/k8s/clusters/c-1//`, skipTLSVerify: true },
+      ],
+      users: [{ name: 'u', token: 'secret-token' }],
+      contexts: [{ name: 'ctx', cluster: 'c', user: 'u' }],
+      currentContext: 'ctx',
+    });
+    const client = new KubeClient(kc, { registry: new Registry() });
+    const before = api.requests.length;
+    await client.request({
+      method: 'GET',
+      path: '/api/v1/pods',
+      query: { labelSelector: 'app in (a b),tier!=x', limit: 5, continue: undefined, watch: true },
+    });
+    await client.request({ method: 'GET', path: '/version', query: {} });
+    client.close();
+    expect(api.requests.slice(before).map((r) => r.url)).toEqual([
+      '/k8s/clusters/c-1/api/v1/pods?labelSelector=app+in+%28a+b%29%2Ctier%21%3Dx&limit=5&watch=true',
+      '/k8s/clusters/c-1/version',
+    ]);
+  });
+
   it('counts requests in rest_client_requests_total by code and method', async () => {
     api.handler = (_req, res) => json(res, 200, {});
     const registry = new Registry();
@@ -150,6 +182,81 @@ describe('transport', () => {
       }),
     ]);
     client.close();
+  });
+});
+
+describe('transport over TLS', () => {
+  const fixture = (name: string) => readFileSync(join(process.cwd(), 'test', 'fixtures', 'tls', name));
+  const base64 = (name: string) => fixture(name).toString('base64');
+  let server: https.Server;
+  let port = 0;
+  let connections = 0;
+  const clients: string[] = [];
+
+  beforeAll(async () => {
+    // Answers only clients presenting a certificate signed by the CA.
+    server = https.createServer(
+      {
+        key: fixture('server.key'),
+        cert: fixture('server.crt'),
+        ca: fixture('ca.crt'),
+        requestCert: true,
+        rejectUnauthorized: true,
+      },
+      (req, res) => {
+        clients.push(String((req.socket as TLSSocket).getPeerCertificate().subject?.CN));
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify({ major: '1', minor: '36', gitVersion: 'v1.36.3' }));
+      },
+    );
+    server.on('secureConnection', () => connections++);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+  });
+
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  const clientOf = (caFile: string, user: Record<string, string>) => {
+    const kc = new KubeConfig();
+    kc.loadFromOptions({
+      clusters: [{ name: 'c', server: `https://127.0.0.1:${port}`, caData: base64(caFile) }],
+      users: [{ name: 'u', ...user }],
+      contexts: [{ name: 'ctx', cluster: 'c', user: 'u' }],
+      currentContext: 'ctx',
+    });
+    return new KubeClient(kc, { registry: new Registry() });
+  };
+
+  it("presents the kubeconfig's client certificate, verifies the server by its CA, and keeps one connection", async () => {
+    connections = 0;
+    clients.length = 0;
+    const client = clientOf('ca.crt', { certData: base64('client.crt'), keyData: base64('client.key') });
+    for (let i = 0; i < 3; i++) await client.discovery.serverVersion();
+    await Promise.all([1, 2, 3].map(() => client.discovery.serverVersion()));
+    client.close();
+    expect(clients).toEqual(Array(6).fill('transport-test-client'));
+    // Three requests at once open up to three connections; the sequential ones before reuse the first.
+    expect(connections).toBeGreaterThanOrEqual(1);
+    expect(connections).toBeLessThanOrEqual(3);
+  });
+
+  it('refuses a server its CA did not sign, and sends nothing without a client certificate the server takes', async () => {
+    clients.length = 0;
+    const wrongCa = clientOf('other-ca.crt', {
+      certData: base64('client.crt'),
+      keyData: base64('client.key'),
+    });
+    await expect(wrongCa.discovery.serverVersion()).rejects.toThrow(
+      /self-signed|unable to verify|signature/i,
+    );
+    wrongCa.close();
+    const noCert = clientOf('ca.crt', { token: 'secret-token' });
+    await expect(noCert.discovery.serverVersion()).rejects.toThrow();
+    noCert.close();
+    expect(clients).toEqual([]);
   });
 });
 

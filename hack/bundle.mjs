@@ -26,7 +26,9 @@ import process from 'node:process';
 /**
  * `@kubernetes/client-node` resolves to its config module (KubeConfig and its auth providers); an import of any other
  * value from the package then fails the build ("No matching export"), loudly. config.js imports the generated client
- * only for KubeConfig.makeApiClient, which gets a stub that says so if it is ever called.
+ * only for KubeConfig.makeApiClient, which gets a stub that says so if it is ever called. Its one import of node-fetch
+ * (the Headers of applyToFetchOptions, which only the generated client calls) is Node's own Headers: node-fetch 2
+ * loads whatwg-url and tr46, whose Unicode mapping table held 2.3 MB of the controller's heap for nothing.
  */
 function kubeConfigOnly(dist) {
   const clientNodeDir = dirname(createRequire(resolve(dist, 'x.js')).resolve('@kubernetes/client-node'));
@@ -40,7 +42,14 @@ function kubeConfigOnly(dist) {
           ? { path: 'generated-client', namespace: 'kubeconfig-only' }
           : undefined,
       );
-      b.onLoad({ filter: /.*/, namespace: 'kubeconfig-only' }, () => ({
+      b.onResolve({ filter: /^node-fetch$/ }, (args) =>
+        args.importer === configModule ? { path: 'fetch-headers', namespace: 'kubeconfig-only' } : undefined,
+      );
+      b.onLoad({ filter: /^fetch-headers$/, namespace: 'kubeconfig-only' }, () => ({
+        contents: 'export const Headers = globalThis.Headers;',
+        loader: 'js',
+      }));
+      b.onLoad({ filter: /^generated-client$/, namespace: 'kubeconfig-only' }, () => ({
         contents: [
           "const absent = () => { throw new Error('KubeConfig.makeApiClient: the generated API client is not in this bundle (hack/bundle.mjs)'); };",
           'export const createConfiguration = absent;',

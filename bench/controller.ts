@@ -24,19 +24,26 @@ const NETWORKPOLICY_CONTROLLER = 'networkpolicy';
 
 const DEPLOYMENT_MANIFEST = join(REPO_ROOT, 'config', 'manager', 'manager.yaml');
 
+/** The variables of the Deployment's container that shape the process's memory; NODE_OPTIONS is required. */
+const DEPLOYMENT_PROCESS_ENV = ['NODE_OPTIONS', 'MALLOC_ARENA_MAX'] as const;
+
 /**
- * The NODE_OPTIONS the operator's Deployment gives its container (heap sizes): the benchmark runs the controller
- * with them, as it runs in a cluster.
+ * The environment the operator's Deployment gives its container for the process itself (NODE_OPTIONS: heap sizes;
+ * MALLOC_ARENA_MAX: glibc's malloc arenas): the benchmark runs the controller with it, as it runs in a cluster.
  */
-export function deploymentNodeOptions(manifest = DEPLOYMENT_MANIFEST): string {
+export function deploymentProcessEnv(manifest = DEPLOYMENT_MANIFEST): Record<string, string> {
   type Container = { name?: string; env?: { name?: string; value?: string }[] };
   for (const doc of parseAllDocuments(readFileSync(manifest, 'utf8'))) {
     const object = doc.toJS() as
       { kind?: string; spec?: { template?: { spec?: { containers?: Container[] } } } } | undefined;
     if (object?.kind !== 'Deployment') continue;
     const manager = object.spec?.template?.spec?.containers?.find((c) => c.name === 'manager');
-    const value = manager?.env?.find((e) => e.name === 'NODE_OPTIONS')?.value;
-    if (value !== undefined) return value;
+    const env: Record<string, string> = {};
+    for (const name of DEPLOYMENT_PROCESS_ENV) {
+      const value = manager?.env?.find((e) => e.name === name)?.value;
+      if (value !== undefined) env[name] = value;
+    }
+    if (env.NODE_OPTIONS !== undefined) return env;
   }
   throw new Error(`${manifest}: no Deployment container "manager" with a NODE_OPTIONS value`);
 }
@@ -221,7 +228,7 @@ export class ControllerProcess {
     const startedAt = performance.now();
     const child = spawn(process.execPath, args, {
       stdio: ['ignore', fd, fd],
-      env: { ...process.env, NODE_OPTIONS: deploymentNodeOptions() },
+      env: { ...process.env, ...deploymentProcessEnv() },
     });
     closeSync(fd);
     if (child.pid === undefined) throw new Error(`could not start ${CONTROLLER_MAIN}`);

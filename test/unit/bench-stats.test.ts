@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  deploymentNodeOptions,
+  deploymentProcessEnv,
   parsePrometheusText,
   procCpuSeconds,
   sumSamples,
@@ -254,16 +254,18 @@ describe('procCpuSeconds', () => {
   });
 });
 
-describe('deploymentNodeOptions', () => {
-  it("runs the benchmarked controller with the Deployment's NODE_OPTIONS", () => {
-    expect(deploymentNodeOptions()).toContain('--max-semi-space-size=4');
+describe('deploymentProcessEnv', () => {
+  it("runs the benchmarked controller with the Deployment's NODE_OPTIONS and malloc arenas", () => {
+    const env = deploymentProcessEnv();
+    expect(env.NODE_OPTIONS).toContain('--max-semi-space-size=4');
+    expect(env.MALLOC_ARENA_MAX).toBe('2');
   });
 
   it('says which manifest lacks them', () => {
     const dir = mkdtempSync(join(tmpdir(), 'bench-manifest-'));
     const file = join(dir, 'manager.yaml');
     writeFileSync(file, 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: x\n');
-    expect(() => deploymentNodeOptions(file)).toThrow(`${file}: no Deployment container "manager"`);
+    expect(() => deploymentProcessEnv(file)).toThrow(`${file}: no Deployment container "manager"`);
     rmSync(dir, { recursive: true });
   });
 });

@@ -136,8 +136,8 @@ export class GnpStore {
      * This store's last write of each stored name (shared with the informer's transform). The watch event carrying
      * exactly that version is the echo of our own write: it holds the state the reconcile just decided on, so
      * mapping it back to its source key would only re-run that reconcile to find nothing to do (it doubled the
-     * reconciles of a cold start; bench/). An entry is dropped when any other version of the object, or its
-     * deletion, is seen.
+     * reconciles of a cold start; bench/). An entry is dropped once that echo, any other version of the object or
+     * its deletion has been seen.
      */
     private readonly ownWrites: OwnWrites = new OwnWrites(),
   ) {

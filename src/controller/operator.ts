@@ -173,12 +173,12 @@ export class Operator {
 
     await this.serve();
     for (const informer of this.informers) informer.start();
-    // One connection per NetworkPolicy worker, opened while the informers list (see Transport.preconnect).
-    void this.client.preconnect(o.concurrency ?? DEFAULT_NETWORK_POLICY_WORKERS, this.abort.signal);
-
     const startControllers = (signal: AbortSignal) => {
       this.leading = true;
       this.controllers = controllers;
+      // One connection per NetworkPolicy worker, opened while the workers wait for the caches to sync (see
+      // Transport.preconnect); a standby replica opens none until it leads.
+      void this.client.preconnect(o.concurrency ?? DEFAULT_NETWORK_POLICY_WORKERS, signal);
       for (const controller of this.controllers) {
         controller.start(signal).catch((err: unknown) => {
           if (!signal.aborted) {

@@ -2,8 +2,20 @@
  * The one entry point: `calico-vpc run` (the controller) and the offline tools. Each command lives in
  * ./commands/<name>.ts and exports `register(program, io)`; this file only assembles them.
  */
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { CliExit, type CliIO } from './io.js';
+
+/**
+ * The package's version, from the package.json two directories up: the repository's for src/cli/ (tsx) and
+ * dist/cli/, the image's /app/package.json for the bundle in dist/bundle/ (the Dockerfile copies it there).
+ */
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version?: string;
+  };
+  return pkg.version ?? 'unknown';
+}
 
 export type CommandRegistrar = (program: Command, io: CliIO) => void;
 
@@ -12,6 +24,7 @@ export function buildProgram(io: CliIO, registrars: readonly CommandRegistrar[])
     .description(
       'Reconciles Kubernetes NetworkPolicies and per-zone VPE gateway egress rules to Calico GlobalNetworkPolicies.',
     )
+    .version(packageVersion(), '-V, --version', 'print the version')
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });

@@ -9,6 +9,8 @@ export { KubeConfig };
 export interface KubeConfigSource {
   /** An explicit kubeconfig file (`--kubeconfig`). */
   path?: string;
+  /** What named `path` (`--kubeconfig`), for errors; a path alone names itself. */
+  pathOrigin?: string;
   /** A context of that file other than its current-context (`--context`). */
   context?: string;
   /** The pod's service account (`KUBERNETES_SERVICE_HOST` + the mounted token). */
@@ -23,7 +25,9 @@ export interface KubeConfigSource {
 export function loadKubeConfig(source: KubeConfigSource = {}): KubeConfig {
   const kc = new KubeConfig();
   if (source.path) {
-    kc.loadFromFile(source.path);
+    const { path } = source;
+    const origin = source.pathOrigin ? ` (${source.pathOrigin})` : '';
+    readKubeConfig(`the kubeconfig ${path}${origin}`, () => kc.loadFromFile(path));
   } else if (source.inCluster) {
     if (!process.env.KUBERNETES_SERVICE_HOST) {
       throw new Error(
@@ -46,7 +50,11 @@ export function loadKubeConfig(source: KubeConfigSource = {}): KubeConfig {
 /** The kubeconfig kubectl would use, or undefined when there is none (so the caller can start a local one). */
 export function findDefaultKubeConfig(): KubeConfig | undefined {
   const kc = new KubeConfig();
-  kc.loadFromDefault();
+  const named = process.env.KUBECONFIG;
+  readKubeConfig(
+    named ? `the kubeconfig ${named} (KUBECONFIG)` : 'the default kubeconfig ~/.kube/config',
+    () => kc.loadFromDefault(),
+  );
   const cluster = kc.getCurrentCluster();
   // loadFromDefault's last resort is a made-up cluster named "cluster" at http://localhost:8080.
   if (!cluster || (cluster.name === 'cluster' && cluster.server === 'http://localhost:8080'))
@@ -73,4 +81,26 @@ function withContext(kc: KubeConfig, context: string | undefined): KubeConfig {
 /** The namespace of the kubeconfig's current context (in a pod: the pod's namespace), or `fallback`. */
 export function currentNamespace(kc: KubeConfig, fallback = 'default'): string {
   return kc.getContextObject(kc.getCurrentContext())?.namespace || fallback;
+}
+
+/**
+ * Runs client-node's loader, naming the file and what named it when it fails: client-node throws the bare
+ * `ENOENT: no such file or directory, open '/x'` or a YAML parser's message, which says neither that the file is a
+ * kubeconfig nor which flag or variable chose it.
+ */
+function readKubeConfig(what: string, load: () => void): void {
+  try {
+    load();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const reason =
+      e.code === 'ENOENT'
+        ? 'no such file'
+        : e.code === 'EACCES'
+          ? 'permission denied'
+          : e.code === 'EISDIR'
+            ? 'is a directory'
+            : (e.message ?? String(err)).split('\n')[0];
+    throw new Error(`cannot read ${what}: ${reason}`, { cause: err });
+  }
 }

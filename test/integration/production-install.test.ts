@@ -20,6 +20,7 @@ import { REPO_ROOT } from '../unit/kustomize.js';
 const run = promisify(execFile);
 
 interface PackageJson {
+  version: string;
   dependencies: Record<string, string>;
   bin: Record<string, string>;
 }
@@ -146,5 +147,8 @@ describe('the production install (what the Dockerfile builds)', () => {
     });
     expect(stdout).toMatch(/^Usage: calico-vpc /m);
     expect(stdout).toContain('Reconciles Kubernetes NetworkPolicies');
+    // The bundle reads the version from the package.json the image copies beside dist/.
+    const version = await run(process.execPath, [entry, '--version'], { cwd: root });
+    expect(version.stdout.trim()).toBe(pkg.version);
   });
 });

@@ -230,7 +230,7 @@ export const registerRun: CommandRegistrar = (program: Command, io: CliIO) => {
         kc =
           found && !flags.context
             ? found
-            : loadKubeConfig({ path: flags.kubeconfig, context: flags.context });
+            : loadKubeConfig({ path: flags.kubeconfig, pathOrigin: '--kubeconfig', context: flags.context });
         const version = await reachable(rt, kc);
         if (!version) throw unreachable(kc, source);
         log.info({ server: kc.getCurrentCluster()?.server, version }, `using the cluster of ${source}`);

@@ -11,6 +11,7 @@ import v8 from 'node:v8';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { LocalControlPlane } from '../../controlplane/local.js';
 import type { CalicoApiChoice } from '../../controller/calico-api.js';
+import type { Operator } from '../../controller/operator.js';
 import { leaderElectionTimingError } from '../../kube/leader.js';
 import { parseBindAddress } from '../../observability/health.js';
 import { createLogger, parseLogLevel, type Logger } from '../../observability/logger.js';
@@ -97,25 +98,31 @@ export function runSettings(flags: RunFlags) {
  * @kubernetes/client-node (about 0.7 s and 75 MB to load), which render, lint and offline connectivity never use.
  */
 async function loadRuntime() {
-  const [operator, client, config, local, install] = await Promise.all([
+  const [operator, config, local, install] = await Promise.all([
     import('../../controller/operator.js'),
-    import('../../kube/client.js'),
     import('../../kube/config.js'),
     import('../../controlplane/local.js'),
     import('../../controlplane/install.js'),
   ]);
-  return { ...operator, ...client, ...config, ...local, ...install };
+  return { ...operator, ...config, ...local, ...install };
 }
 type Runtime = Awaited<ReturnType<typeof loadRuntime>>;
 
-async function reachable(rt: Runtime, kc: KubeConfig): Promise<string | undefined> {
-  const client = new rt.KubeClient(kc, { requestTimeoutMs: 5000 });
+/**
+ * The API server's version, or undefined when it does not answer within 5 s. Asked on the operator's own client:
+ * the connection and TLS session it opens are the ones the operator's first requests and its preconnect reuse,
+ * not a handshake thrown away (about 20 ms of start-up).
+ */
+async function serverVersion(operator: Operator): Promise<string | undefined> {
   try {
-    return (await client.discovery.serverVersion()).gitVersion;
+    const version = await operator.client.request<{ gitVersion?: string }>({
+      method: 'GET',
+      path: '/version',
+      timeoutMs: 5_000,
+    });
+    return version?.gitVersion ?? 'unknown';
   } catch {
     return undefined;
-  } finally {
-    client.close();
   }
 }
 
@@ -213,6 +220,8 @@ export const registerRun: CommandRegistrar = (program: Command, io: CliIO) => {
       const { findDefaultKubeConfig, loadKubeConfig, Operator } = rt;
       let kc: KubeConfig;
       let cp: LocalControlPlane | undefined;
+      /** What named the cluster, when it is a configured one (not a local control plane started here). */
+      let configuredBy: string | undefined;
       const unreachable = (kc: KubeConfig, source: string) =>
         new CliExit(
           1,
@@ -225,15 +234,12 @@ export const registerRun: CommandRegistrar = (program: Command, io: CliIO) => {
       if (flags.local) {
         ({ kc, cp } = await startLocal(rt, io, log, flags.samples));
       } else if (explicit || found) {
-        const source =
+        configuredBy =
           flags.kubeconfig || process.env.KUBECONFIG || (found ? '~/.kube/config' : 'the in-cluster config');
         kc =
           found && !flags.context
             ? found
             : loadKubeConfig({ path: flags.kubeconfig, pathOrigin: '--kubeconfig', context: flags.context });
-        const version = await reachable(rt, kc);
-        if (!version) throw unreachable(kc, source);
-        log.info({ server: kc.getCurrentCluster()?.server, version }, `using the cluster of ${source}`);
       } else if (flags.localIfNoCluster) {
         ({ kc, cp } = await startLocal(rt, io, log, flags.samples));
       } else {
@@ -265,6 +271,14 @@ export const registerRun: CommandRegistrar = (program: Command, io: CliIO) => {
             }
           : undefined,
       });
+      if (configuredBy !== undefined) {
+        const version = await serverVersion(operator);
+        if (!version) {
+          operator.client.close();
+          throw unreachable(kc, configuredBy);
+        }
+        log.info({ server: kc.getCurrentCluster()?.server, version }, `using the cluster of ${configuredBy}`);
+      }
 
       const signals = ['SIGINT', 'SIGTERM'] as const;
       const onSignal = (signal: string) => {

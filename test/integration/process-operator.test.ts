@@ -7,7 +7,7 @@
  * it in `npm ci`), else the same entry point from source through tsx, so a stale build can never be what is tested.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -204,6 +204,15 @@ describeLocal('calico-vpc run as a process (dedicated control plane)', () => {
       const { code, signal } = await exitWithin(cli, EXIT_BOUND_MS);
       expect({ code, signal }).toEqual({ code: 0, signal: null });
       expect(cli.logs.some((l) => l.msg === 'shutting down' && l.signal === 'SIGTERM')).toBe(true);
+      // The first line names the build, for whoever reads a deployed operator's logs.
+      const { version } = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
+        version: string;
+      };
+      expect(cli.logs[0]).toMatchObject({
+        msg: 'calico-vpc-operator starting',
+        version,
+        node: process.version,
+      });
       const stopped = cli.logs.filter((l) => l.msg === 'controller stopped');
       expect(stopped.length).toBeGreaterThan(0);
       expect(stopped.every((l) => l.drained === true)).toBe(true);

@@ -17,7 +17,7 @@ import { parseBindAddress } from '../../observability/health.js';
 import { createLogger, parseLogLevel, type Logger } from '../../observability/logger.js';
 import { parseDuration } from '../../util/duration.js';
 import { CliExit, type CliIO } from '../io.js';
-import type { CommandRegistrar } from '../program.js';
+import { packageVersion, type CommandRegistrar } from '../program.js';
 
 export interface RunFlags {
   kubeconfig?: string;
@@ -214,6 +214,8 @@ export const registerRun: CommandRegistrar = (program: Command, io: CliIO) => {
     .action(async (flags: RunFlags) => {
       tuneGarbageCollector();
       const log = createLogger({ level: parseLogLevel(flags.logLevel), pretty: flags.logPretty });
+      // First, so every log of a deployed operator says which build wrote it.
+      log.info({ version: packageVersion(), node: process.version }, 'calico-vpc-operator starting');
       const { timings, translation, concurrency, resyncPeriodMs, metricsAddress, healthAddress } =
         runSettings(flags);
       const rt = await loadRuntime();

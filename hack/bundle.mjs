@@ -45,8 +45,10 @@ function kubeConfigOnly(dist) {
       b.onResolve({ filter: /^node-fetch$/ }, (args) =>
         args.importer === configModule ? { path: 'fetch-headers', namespace: 'kubeconfig-only' } : undefined,
       );
+      // Node loads its fetch implementation (undici) on the first read of globalThis.Headers: 22 ms and about
+      // 9 MB of RSS at start-up, for a class only applyToFetchOptions constructs. So it is read on construction.
       b.onLoad({ filter: /^fetch-headers$/, namespace: 'kubeconfig-only' }, () => ({
-        contents: 'export const Headers = globalThis.Headers;',
+        contents: 'export class Headers { constructor(init) { return new globalThis.Headers(init); } }',
         loader: 'js',
       }));
       b.onLoad({ filter: /^generated-client$/, namespace: 'kubeconfig-only' }, () => ({

@@ -139,6 +139,31 @@ describe('the production install (what the Dockerfile builds)', () => {
     expect(wide).toEqual([]);
   });
 
+  it("loads the controller's modules without Node's fetch (undici: 22 ms and ~9 MB of start-up it never uses)", async () => {
+    // A preload that reports every read of the globals whose first read makes Node load undici.
+    const trap = [
+      "for (const name of ['fetch', 'Headers', 'Request', 'Response', 'FormData']) {",
+      '  const d = Object.getOwnPropertyDescriptor(globalThis, name);',
+      '  Object.defineProperty(globalThis, name, { configurable: true, enumerable: d.enumerable, set: d.set,',
+      '    get() { process.stderr.write(`read globalThis.${name}\\n`); return d.get ? d.get.call(globalThis) : d.value; } });',
+      '}',
+    ].join('\n');
+    const entry = pkg.bin['calico-vpc'] as string;
+    const missing = join(root, 'no-such-kubeconfig');
+    const failed = (await run(
+      process.execPath,
+      ['--import', `data:text/javascript,${encodeURIComponent(trap)}`, entry, 'run', '--kubeconfig', missing],
+      { cwd: root },
+    ).then(
+      () => undefined,
+      (err: unknown) => err,
+    )) as { code?: number; stderr?: string } | undefined;
+    // The kubeconfig is read by the controller's modules, so they were loaded by then.
+    expect(failed?.code).toBe(1);
+    expect(failed?.stderr).toContain(`cannot read the kubeconfig ${missing} (--kubeconfig): no such file`);
+    expect(failed?.stderr).not.toMatch(/read globalThis\./);
+  });
+
   it('runs `calico-vpc --help` with the entry point the image uses', async () => {
     const entry = pkg.bin['calico-vpc'] as string;
     const { stdout } = await run(process.execPath, [entry, '--help'], {

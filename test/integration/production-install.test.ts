@@ -139,7 +139,7 @@ describe('the production install (what the Dockerfile builds)', () => {
     expect(wide).toEqual([]);
   });
 
-  it("loads the controller's modules without Node's fetch (undici: 22 ms and ~9 MB of start-up it never uses)", async () => {
+  it("loads the controller's modules without Node's fetch (undici: ~22 ms and a few MB of start-up it never uses)", async () => {
     // A preload that reports every read of the globals whose first read makes Node load undici.
     const trap = [
       "for (const name of ['fetch', 'Headers', 'Request', 'Response', 'FormData']) {",

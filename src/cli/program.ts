@@ -11,11 +11,15 @@ import { CliExit, type CliIO } from './io.js';
  * dist/cli/, the image's /app/package.json for the bundle in dist/bundle/ (the Dockerfile copies it there).
  */
 export function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-    version?: string;
-  };
-  return pkg.version ?? 'unknown';
+  if (version === undefined) {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version?: string;
+    };
+    version = pkg.version ?? 'unknown';
+  }
+  return version;
 }
+let version: string | undefined;
 
 export type CommandRegistrar = (program: Command, io: CliIO) => void;
 

@@ -6,6 +6,8 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { CliExit, type CliIO } from './io.js';
 
+let version: string | undefined;
+
 /**
  * The package's version, from the package.json two directories up: the repository's for src/cli/ (tsx) and
  * dist/cli/, the image's /app/package.json for the bundle in dist/bundle/ (the Dockerfile copies it there).
@@ -19,7 +21,6 @@ export function packageVersion(): string {
   }
   return version;
 }
-let version: string | undefined;
 
 export type CommandRegistrar = (program: Command, io: CliIO) => void;
 

@@ -115,11 +115,7 @@ type Runtime = Awaited<ReturnType<typeof loadRuntime>>;
  */
 async function serverVersion(operator: Operator): Promise<string | undefined> {
   try {
-    const version = await operator.client.request<{ gitVersion?: string }>({
-      method: 'GET',
-      path: '/version',
-      timeoutMs: 5_000,
-    });
+    const version = await operator.client.discovery.serverVersion(AbortSignal.timeout(5_000));
     return version?.gitVersion ?? 'unknown';
   } catch {
     return undefined;

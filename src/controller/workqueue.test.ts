@@ -125,6 +125,44 @@ describe('WorkQueue', () => {
     expect(() => queue.run(worker.process)).toThrow(/already running/);
   });
 
+  it('keeps waiting keys in a FIFO: thousands queued give the pool only `concurrency` workers, in order, once each', async () => {
+    const { queue } = newQueue({ concurrency: 3 });
+    const keys = Array.from({ length: 5000 }, (_, i) => `ns-${i % 7}/np-${i}`);
+    for (const key of keys) queue.add(key);
+    const processed: string[] = [];
+    let active = 0;
+    let mostActive = 0;
+    let mostWorkers = 0;
+    queue.run(async (key) => {
+      active++;
+      mostActive = Math.max(mostActive, active);
+      mostWorkers = Math.max(mostWorkers, queue.workerCount);
+      processed.push(key);
+      // Keys added while the FIFO is being taken from its front land behind what is waiting.
+      if (processed.length % 1000 === 0) queue.add(`late/${processed.length}`);
+      await settle(1);
+      active--;
+    });
+    expect(queue.workerCount).toBe(3);
+    await queue.whenIdle();
+    const late = [1000, 2000, 3000, 4000, 5000].map((n) => `late/${n}`);
+    expect(processed.filter((k) => !k.startsWith('late/'))).toEqual(keys);
+    expect(processed.filter((k) => k.startsWith('late/')).sort()).toEqual([...late].sort());
+    // Each late key after the key whose processing added it.
+    for (const n of [1000, 2000, 3000, 4000]) {
+      expect(processed.indexOf(`late/${n}`)).toBeGreaterThan(processed.indexOf(keys[n - 1]!));
+    }
+    expect(mostActive).toBe(3);
+    expect(mostWorkers).toBe(3);
+    expect(queue.length).toBe(0);
+    expect(queue.workerCount).toBe(0);
+
+    // Idle workers have left; a new key starts one again.
+    queue.add('again');
+    await queue.whenIdle();
+    expect(processed.at(-1)).toBe('again');
+  });
+
   it('logs and survives a process function that throws', async () => {
     const { queue } = newQueue();
     let calls = 0;

@@ -169,6 +169,19 @@ describe('transport', () => {
     ]);
   });
 
+  it('sends a JSON body whose Content-Length counts bytes, not characters', async () => {
+    api.handler = (_req, res) => json(res, 201, {});
+    const client = api.newClient();
+    const before = api.requests.length;
+    const body = { metadata: { name: 'x', annotations: { note: 'zoné ☃ 𝄞' } }, spec: { order: 500 } };
+    await client.request({ method: 'POST', path: '/apis/x', body });
+    client.close();
+    const [sent] = api.requests.slice(before);
+    expect(sent?.headers['content-type']).toBe('application/json');
+    expect(sent?.headers['content-length']).toBe(String(Buffer.byteLength(JSON.stringify(body))));
+    expect(JSON.parse(sent!.body)).toEqual(body);
+  });
+
   it('counts requests in rest_client_requests_total by code and method', async () => {
     api.handler = (_req, res) => json(res, 200, {});
     const registry = new Registry();

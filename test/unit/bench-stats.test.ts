@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  deploymentLogLevel,
   deploymentProcessEnv,
   parsePrometheusText,
   procCpuSeconds,
@@ -266,6 +267,31 @@ describe('deploymentProcessEnv', () => {
     const file = join(dir, 'manager.yaml');
     writeFileSync(file, 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: x\n');
     expect(() => deploymentProcessEnv(file)).toThrow(`${file}: no Deployment container "manager"`);
+    expect(() => deploymentLogLevel(file)).toThrow(`${file}: no Deployment container "manager"`);
+    rmSync(dir, { recursive: true });
+  });
+
+  it("logs at the Deployment's --log-level, in either spelling, and at run's default when it has none", () => {
+    expect(deploymentLogLevel()).toBe('info');
+    const dir = mkdtempSync(join(tmpdir(), 'bench-manifest-'));
+    const file = join(dir, 'manager.yaml');
+    const deployment = (args: string[]) =>
+      [
+        'apiVersion: apps/v1',
+        'kind: Deployment',
+        'spec:',
+        '  template:',
+        '    spec:',
+        '      containers:',
+        '        - name: manager',
+        `          args: ${JSON.stringify(args)}`,
+      ].join('\n');
+    writeFileSync(file, deployment(['run', '--log-level=debug']));
+    expect(deploymentLogLevel(file)).toBe('debug');
+    writeFileSync(file, deployment(['run', '--log-level', 'error']));
+    expect(deploymentLogLevel(file)).toBe('error');
+    writeFileSync(file, deployment(['run']));
+    expect(deploymentLogLevel(file)).toBe('info');
     rmSync(dir, { recursive: true });
   });
 });

@@ -44,8 +44,9 @@ export function deploymentProcessEnv(manifest = DEPLOYMENT_MANIFEST): Record<str
 
 /**
  * The Deployment's `--log-level` (run's default, info, when its args leave it out): the benchmarked controller logs
- * what it logs in a cluster, one line per GNP written. Until 2026-12-06 15:30 the benchmark ran it at warn, which
- * left out about 0.08 ms of CPU per policy (A/B at N=2000, before the logger wrote synchronously).
+ * what it logs in a cluster, one line per GNP written. Until round five's first run (2026-12-06 15:22) the benchmark
+ * ran it at warn, which left out 0.07-0.12 ms of CPU per policy at N=2000 (three A/B pairs, before the logger wrote
+ * synchronously).
  */
 export function deploymentLogLevel(manifest = DEPLOYMENT_MANIFEST): string {
   const manager = managerContainer(manifest);

@@ -40,17 +40,18 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     // Logged errors keep their Kubernetes fields (status, reason) through pino's error serializer.
     serializers: { err: pino.stdSerializers.err },
   };
+  const json = () => pino(pinoOptions, options.destination ?? pino.destination({ dest: 1, sync: true }));
   const pretty = options.pretty ?? process.env.NODE_ENV === 'development';
   if (pretty && !options.destination) {
     try {
       return pino(pinoOptions, pino.transport({ target: 'pino-pretty', options: { colorize: true } }));
     } catch (err) {
-      const logger = pino(pinoOptions);
+      const logger = json();
       logger.warn({ err }, 'pretty logs requested but pino-pretty is not installed; logging JSON');
       return logger;
     }
   }
-  return pino(pinoOptions, options.destination ?? pino.destination({ dest: 1, sync: true }));
+  return json();
 }
 
 /** A logger that drops everything: the default for library code whose caller passed none. */

@@ -11,8 +11,10 @@
  * informer and generated API client (every model, ~1.2 MB of the bundle and ~60 ms of the controller's start-up),
  * none of which the CLI calls; src/kube/transport.ts talks to the API server.
  *
- * pino stays external: its transports (pino-pretty, a dev option) start worker threads by file path. The bundle
- * sits two directories below the repository root, like dist/controlplane/local.js, so REPO_ROOT still resolves.
+ * pino stays external: its transports (pino-pretty, a dev option) start worker threads by file path. undici stays
+ * external too: src/ibm/proxy.ts imports it only when HTTPS_PROXY is set, and bundled it would add about 1 MB of
+ * source for every start to compile. The bundle sits two directories below the repository root, like
+ * dist/controlplane/local.js, so REPO_ROOT still resolves.
  *
  * Usage: node hack/bundle.mjs [DIST] (default dist). Packages resolve from DIST's location upwards, so
  * test/integration/production-install.test.ts bundles against a production-only node_modules.
@@ -85,7 +87,7 @@ await build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
-  external: ['pino', 'pino-pretty'],
+  external: ['pino', 'pino-pretty', 'undici'],
   plugins: [kubeConfigOnly(dist)],
   // CommonJS dependencies inside an ES module bundle still call require().
   banner: {

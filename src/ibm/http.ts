@@ -5,6 +5,7 @@
  */
 import { backoffDelay, sleep, systemClock, type BackoffPolicy, type Clock } from '../util/clock.js';
 import { IbmCloudError, redact } from './errors.js';
+import { fetchFromEnvironment } from './proxy.js';
 
 export type FetchFunction = typeof globalThis.fetch;
 
@@ -49,7 +50,8 @@ export interface InjectableDependencies {
 export function httpDependencies(injected: InjectableDependencies): HttpDependencies {
   const clock = injected.clock ?? systemClock;
   return {
-    fetch: injected.fetch ?? ((input, init) => globalThis.fetch(input, init)),
+    // Node's fetch, through HTTPS_PROXY when one is set (proxy.ts).
+    fetch: injected.fetch ?? fetchFromEnvironment(),
     now: injected.now ?? (() => clock.now()),
     sleep: injected.sleep ?? ((ms, signal) => sleep(clock, ms, signal)),
     random: injected.random ?? Math.random,

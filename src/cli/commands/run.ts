@@ -15,6 +15,7 @@ import type { Operator } from '../../controller/operator.js';
 import { leaderElectionTimingError } from '../../kube/leader.js';
 import { parseBindAddress } from '../../observability/health.js';
 import { createLogger, parseLogLevel, type Logger } from '../../observability/logger.js';
+import { describeProxy, proxySettingsFrom } from '../../ibm/proxy.js';
 import { parseDuration } from '../../util/duration.js';
 import { CliExit, type CliIO } from '../io.js';
 import { packageVersion, type CommandRegistrar } from '../program.js';
@@ -212,6 +213,14 @@ export const registerRun: CommandRegistrar = (program: Command, io: CliIO) => {
       const log = createLogger({ level: parseLogLevel(flags.logLevel), pretty: flags.logPretty });
       // First, so every log of a deployed operator says which build wrote it.
       log.info({ version: packageVersion(), node: process.version }, 'calico-vpc-operator starting');
+      const proxy = proxySettingsFrom(process.env);
+      if (proxy) {
+        // Said once, so a discovery that cannot reach IBM Cloud is read against the route it took.
+        log.info(
+          { httpsProxy: describeProxy(proxy.httpsProxy), noProxy: proxy.noProxy },
+          'IBM Cloud requests go through the HTTPS proxy (the API server as the kubeconfig says)',
+        );
+      }
       const { timings, translation, concurrency, resyncPeriodMs, metricsAddress, healthAddress } =
         runSettings(flags);
       const rt = await loadRuntime();

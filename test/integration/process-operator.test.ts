@@ -337,6 +337,26 @@ describe('calico-vpc run never runs anywhere but where it is told', () => {
   );
 
   it(
+    'says which HTTPS proxy IBM Cloud calls take, without its credentials, and reaches the API server directly',
+    async () => {
+      const path = join(home, 'dead-kubeconfig');
+      deadKubeconfig(path);
+      const proxy = { HTTPS_PROXY: 'http://ops:pr0xy-s3cret@127.0.0.1:9', NO_PROXY: '.internal' };
+      const cli = runCli(['--kubeconfig', path], { ...env(), ...proxy, https_proxy: '', no_proxy: '' });
+      expect(await exitWithin(cli, 60_000)).toEqual({ code: 1, signal: null });
+      expect(cli.logs[1]).toMatchObject({
+        msg: expect.stringContaining('IBM Cloud requests go through the HTTPS proxy') as string,
+        httpsProxy: 'http://127.0.0.1:9',
+        noProxy: '.internal',
+      });
+      expect(cli.output()).not.toContain('pr0xy-s3cret');
+      // The kubeconfig's server, not the proxy, is what it tried.
+      expect(cli.output()).toMatch(/cannot reach the API server https:\/\/127\.0\.0\.1:1 named by/);
+    },
+    TIMEOUT_MS,
+  );
+
+  it(
     'exits 1 when ~/.kube/config names a server that does not answer',
     async () => {
       mkdirSync(join(home, '.kube'));

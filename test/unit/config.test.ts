@@ -364,13 +364,44 @@ describe('the Dockerfile', () => {
     const base = /^ARG NODE_IMAGE=node:(\d+)\.(\d+)\.(\d+)-[a-z]+-slim$/m.exec(dockerfile);
     expect(base).not.toBeNull();
     const major = Number(base?.[1]);
-    const range = /^>=(\d+)\.\d+ <(\d+)$/.exec(pkg.engines.node);
+    const range = /^>=(\d+)\.\d+(?:\.\d+)? <(\d+)$/.exec(pkg.engines.node);
     expect(range).not.toBeNull();
     expect(major).toBeGreaterThanOrEqual(Number(range?.[1]));
     expect(major).toBeLessThan(Number(range?.[2]));
     for (const from of instructions.filter((l) => l.startsWith('FROM '))) {
       expect(from).toMatch(/^FROM \$\{NODE_IMAGE\}( AS [a-z-]+)?$/);
     }
+  });
+
+  it("allows no Node release older than a production dependency's engines ask for", () => {
+    const version = (text: string) => text.split('.').map(Number).concat(0, 0).slice(0, 3);
+    const compare = (a: number[], b: number[]) => a[0]! - b[0]! || a[1]! - b[1]! || a[2]! - b[2]!;
+    const ours = version(/^>=([\d.]+) /.exec(pkg.engines.node)![1]!);
+    const { dependencies } = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+    };
+    const unmet: string[] = [];
+    for (const name of Object.keys(dependencies)) {
+      const manifest = join(REPO_ROOT, 'node_modules', name, 'package.json');
+      const wanted = (JSON.parse(readFileSync(manifest, 'utf8')) as { engines?: { node?: string } }).engines
+        ?.node;
+      if (wanted === undefined) continue;
+      // The oldest release of our major that some alternative (`>=x.y.z` or `^x`) admits.
+      const oldest = wanted
+        .split('||')
+        .map((alternative) => {
+          const match = /^\s*(>=|\^)\s*([\d.]+)\s*$/.exec(alternative);
+          if (!match) throw new Error(`${name}: engines.node "${wanted}" is not a form this test reads`);
+          const bound = version(match[2]!);
+          if (bound[0] === ours[0]) return bound;
+          return match[1] === '>=' && bound[0]! < ours[0]! ? [ours[0]!, 0, 0] : undefined;
+        })
+        .filter((bound) => bound !== undefined)
+        .sort(compare)[0];
+      if (oldest === undefined || compare(ours, oldest) < 0)
+        unmet.push(`${name} wants node ${wanted}; package.json engines allows ${pkg.engines.node}`);
+    }
+    expect(unmet).toEqual([]);
   });
 
   it('installs only production dependencies, without install scripts, for the final image', () => {

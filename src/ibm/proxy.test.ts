@@ -99,6 +99,11 @@ describe('proxySettingsFrom', () => {
     });
   });
 
+  it('reads a proxy without a scheme as http://, as Go does', () => {
+    expect(proxySettingsFrom({ HTTPS_PROXY: 'proxy.corp:3128' })?.httpsProxy).toBe('http://proxy.corp:3128');
+    expect(proxySettingsFrom({ HTTPS_PROXY: 'HTTPS://proxy.corp' })?.httpsProxy).toBe('HTTPS://proxy.corp');
+  });
+
   it('is undefined without an https proxy: empty values and HTTP_PROXY alone do not count', () => {
     expect(proxySettingsFrom({})).toBeUndefined();
     expect(proxySettingsFrom({ HTTPS_PROXY: '', https_proxy: '  ' })).toBeUndefined();
@@ -109,7 +114,7 @@ describe('proxySettingsFrom', () => {
 describe('describeProxy', () => {
   it('keeps scheme, host and port, never the credentials', () => {
     expect(describeProxy('http://user:s3cret@proxy.example:3128/')).toBe('http://proxy.example:3128');
-    expect(describeProxy('not a url')).toBe('not a url');
+    expect(describeProxy('not a url with s3cret')).toBe('(not a URL)');
   });
 });
 
@@ -210,6 +215,23 @@ describe('IBM Cloud requests through an HTTPS proxy (real sockets: a TLS server 
     expect(JSON.parse(answer.body)).toMatchObject({ path: '/identity/token', body: '{"hello":"vpc"}' });
     expect(proxy.connects).toEqual([]);
     expect(proxy.plainRequests).toEqual([]);
+  });
+
+  it('refuses a proxy that is not http:// or https://, saying so without its credentials', async () => {
+    const fetch = proxiedFetch(
+      { httpsProxy: 'socks5://ops:s3cret@127.0.0.1:1080', noProxy: undefined },
+      { ca },
+    );
+    const error = await send(fetch, `https://127.0.0.1:${targetPort}/v1/vpcs`).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(error).toBeInstanceOf(IbmCloudError);
+    expect((error as Error).message).toContain(
+      'HTTPS_PROXY socks5://127.0.0.1:1080 is not an http:// or https:// proxy',
+    );
+    expect((error as Error).message).not.toContain('s3cret');
+    expect(proxy.connects).toEqual([]);
   });
 
   it('reports a proxy that refuses the tunnel as Unreachable, naming the service and the cause', async () => {

@@ -12,7 +12,7 @@
 import type { FetchFunction } from './http.js';
 
 export interface ProxySettings {
-  /** The proxy for https URLs, as given. */
+  /** The proxy for https URLs, as given, with http:// in front when it names no scheme. */
   httpsProxy: string;
   /** NO_PROXY as given: comma-separated hosts, domains (".example.com" or "example.com"), host:port, or "*". */
   noProxy: string | undefined;
@@ -30,21 +30,22 @@ export interface ProxyTlsOptions {
 export function proxySettingsFrom(env: NodeJS.ProcessEnv): ProxySettings | undefined {
   const httpsProxy = firstSet(env, 'HTTPS_PROXY', 'https_proxy');
   if (httpsProxy === undefined) return undefined;
-  return { httpsProxy, noProxy: firstSet(env, 'NO_PROXY', 'no_proxy') };
+  // "proxy.corp:3128" means http://proxy.corp:3128, as Go reads it.
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(httpsProxy) ? httpsProxy : `http://${httpsProxy}`;
+  return { httpsProxy: withScheme, noProxy: firstSet(env, 'NO_PROXY', 'no_proxy') };
 }
 
-/**
- * The proxy URL for logs: scheme, host and port, without credentials; the text as given if it is not a URL
- * (undici then fails the first request with its own message).
- */
+/** The proxy URL for logs and errors: scheme, host and port, never the credentials (nor text that is not a URL). */
 export function describeProxy(proxy: string): string {
   try {
     const url = new URL(proxy);
     return `${url.protocol}//${url.host}`;
   } catch {
-    return proxy;
+    return '(not a URL)';
   }
 }
+
+const nodeFetch: FetchFunction = (input, init) => globalThis.fetch(input, init);
 
 /**
  * A fetch that sends https requests through `settings.httpsProxy` unless NO_PROXY exempts their host, and
@@ -53,6 +54,10 @@ export function describeProxy(proxy: string): string {
 export function proxiedFetch(settings: ProxySettings, tls: ProxyTlsOptions = {}): FetchFunction {
   let proxied: Promise<FetchFunction> | undefined;
   const viaProxy = async (): Promise<FetchFunction> => {
+    if (!/^https?:$/.test(parsedProtocol(settings.httpsProxy)))
+      throw new Error(
+        `HTTPS_PROXY ${describeProxy(settings.httpsProxy)} is not an http:// or https:// proxy`,
+      );
     const undici = await import('undici');
     const dispatcher = new undici.EnvHttpProxyAgent({
       httpsProxy: settings.httpsProxy,
@@ -72,7 +77,7 @@ export function proxiedFetch(settings: ProxySettings, tls: ProxyTlsOptions = {})
       }) as unknown as Promise<Response>) as FetchFunction;
   };
   return async (input, init) => {
-    if (urlOf(input).protocol !== 'https:') return globalThis.fetch(input, init);
+    if (urlOf(input).protocol !== 'https:') return nodeFetch(input, init);
     if (!proxied) {
       const loading = viaProxy();
       // A failed load (undici missing from node_modules) fails this request, and the next one tries again.
@@ -85,14 +90,12 @@ export function proxiedFetch(settings: ProxySettings, tls: ProxyTlsOptions = {})
   };
 }
 
-const nodeFetch: FetchFunction = (input, init) => globalThis.fetch(input, init);
-
 /** The proxied fetch of the settings last seen: one agent, and its pooled tunnels, per process. */
 let shared: { key: string; fetch: FetchFunction } | undefined;
 
 /**
  * Node's fetch, or proxiedFetch when `env` names an https proxy: what the IAM and VPC clients use unless a test
- * injects its own. Clients are built per discovery; they share one proxied fetch while the settings stay the same.
+ * injects its own. Every client built while the settings stay the same shares one proxied fetch.
  */
 export function fetchFromEnvironment(env: NodeJS.ProcessEnv = process.env): FetchFunction {
   const settings = proxySettingsFrom(env);
@@ -108,6 +111,14 @@ function firstSet(env: NodeJS.ProcessEnv, ...names: string[]): string | undefine
     if (value) return value;
   }
   return undefined;
+}
+
+function parsedProtocol(url: string): string {
+  try {
+    return new URL(url).protocol;
+  } catch {
+    return '';
+  }
 }
 
 function urlOf(input: Parameters<FetchFunction>[0]): URL {

@@ -9,6 +9,7 @@
  * and HTTP_PROXY are left alone. The Kubernetes API server is not reached through here: the kubeconfig says how
  * (its cluster's proxy-url).
  */
+import { parseUrl } from '../util/url.js';
 import type { FetchFunction } from './http.js';
 
 export interface ProxySettings {
@@ -37,12 +38,8 @@ export function proxySettingsFrom(env: NodeJS.ProcessEnv): ProxySettings | undef
 
 /** The proxy URL for logs and errors: scheme, host and port, never the credentials (nor text that is not a URL). */
 export function describeProxy(proxy: string): string {
-  try {
-    const url = new URL(proxy);
-    return `${url.protocol}//${url.host}`;
-  } catch {
-    return '(not a URL)';
-  }
+  const url = parseUrl(proxy);
+  return url ? `${url.protocol}//${url.host}` : '(not a URL)';
 }
 
 const nodeFetch: FetchFunction = (input, init) => globalThis.fetch(input, init);
@@ -54,7 +51,7 @@ const nodeFetch: FetchFunction = (input, init) => globalThis.fetch(input, init);
 export function proxiedFetch(settings: ProxySettings, tls: ProxyTlsOptions = {}): FetchFunction {
   let proxied: Promise<FetchFunction> | undefined;
   const viaProxy = async (): Promise<FetchFunction> => {
-    if (!/^https?:$/.test(parsedProtocol(settings.httpsProxy)))
+    if (!/^https?:$/.test(parseUrl(settings.httpsProxy)?.protocol ?? ''))
       throw new Error(
         `HTTPS_PROXY ${describeProxy(settings.httpsProxy)} is not an http:// or https:// proxy`,
       );
@@ -111,14 +108,6 @@ function firstSet(env: NodeJS.ProcessEnv, ...names: string[]): string | undefine
     if (value) return value;
   }
   return undefined;
-}
-
-function parsedProtocol(url: string): string {
-  try {
-    return new URL(url).protocol;
-  } catch {
-    return '';
-  }
 }
 
 function urlOf(input: Parameters<FetchFunction>[0]): URL {

@@ -5,6 +5,7 @@
  */
 import type { VpcZone } from '../api/v1alpha1.js';
 import { REGION_PATTERN, VPC_ID_PATTERN } from '../api/vpc-egress-profile.js';
+import { parseUrl } from '../util/url.js';
 import { groupPrefixesByZone } from './address-prefixes.js';
 import { IbmCloudError, redact } from './errors.js';
 import {
@@ -355,9 +356,5 @@ function assertVpcId(vpcId: string): void {
 }
 
 function safeHostname(url: string): string | undefined {
-  try {
-    return new URL(url).hostname;
-  } catch {
-    return undefined;
-  }
+  return parseUrl(url)?.hostname;
 }

@@ -13,6 +13,7 @@ import https from 'node:https';
 import { createSecureContext } from 'node:tls';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { counter, histogram, perRegistry, sharedRegistry, type Registry } from '../observability/metrics.js';
+import { parseUrl } from '../util/url.js';
 import { ApiError } from './errors.js';
 
 export type Query = Record<string, string | number | boolean | undefined>;
@@ -471,11 +472,7 @@ function requestTarget(url: URL): Connection['target'] {
 }
 
 function hostOf(server: string): string {
-  try {
-    return new URL(server).host;
-  } catch {
-    return '';
-  }
+  return parseUrl(server)?.host ?? '';
 }
 
 /** `?name=value&...` of the defined values, encoded as URLSearchParams encodes them; '' when there are none. */

@@ -43,12 +43,12 @@ export function deploymentProcessEnv(manifest = DEPLOYMENT_MANIFEST): Record<str
 }
 
 /**
- * The Deployment's `--log-level` (run's default, info, when its args leave it out): the benchmarked controller logs
- * what it logs in a cluster, one line per GNP written. Until round five's first run (2026-12-06 15:22) the benchmark
- * ran it at warn, which left out 0.07-0.12 ms of CPU per policy at N=2000 (three A/B pairs, before the logger wrote
- * synchronously).
+ * The Deployment's `--log-level`, or undefined when its args leave it out (the benchmark then leaves it out too,
+ * and run's own default applies): the benchmarked controller logs what it logs in a cluster, one line per GNP
+ * written. Until round five's first run (2026-12-06 15:22) the benchmark ran it at warn, which left out 0.07-0.12
+ * ms of CPU per policy at N=2000 (three A/B pairs, before the logger wrote synchronously).
  */
-export function deploymentLogLevel(manifest = DEPLOYMENT_MANIFEST): string {
+export function deploymentLogLevel(manifest = DEPLOYMENT_MANIFEST): string | undefined {
   const manager = managerContainer(manifest);
   if (!manager) throw new Error(`${manifest}: no Deployment container "manager"`);
   const args = manager.args ?? [];
@@ -56,7 +56,7 @@ export function deploymentLogLevel(manifest = DEPLOYMENT_MANIFEST): string {
     if (arg.startsWith('--log-level=')) return arg.slice('--log-level='.length);
     if (arg === '--log-level' && args[i + 1] !== undefined) return args[i + 1]!;
   }
-  return 'info';
+  return undefined;
 }
 
 interface ManifestContainer {
@@ -234,6 +234,7 @@ export class ControllerProcess {
       ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProfileDir, '--cpu-prof-name', profileName]
       : [];
     if (options.cpuProfileDir) mkdirSync(options.cpuProfileDir, { recursive: true });
+    const logLevel = deploymentLogLevel();
     const args = [
       ...nodeArgs,
       ...(options.nodeArgs ?? []),
@@ -248,8 +249,7 @@ export class ControllerProcess {
       `127.0.0.1:${metricsPort}`,
       '--health-probe-bind-address',
       `127.0.0.1:${healthPort}`,
-      '--log-level',
-      deploymentLogLevel(),
+      ...(logLevel === undefined ? [] : ['--log-level', logLevel]),
       ...(options.extraArgs ?? []),
     ];
     const fd = openSync(logFile, 'a');

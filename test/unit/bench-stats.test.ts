@@ -271,7 +271,7 @@ describe('deploymentProcessEnv', () => {
     rmSync(dir, { recursive: true });
   });
 
-  it("logs at the Deployment's --log-level, in either spelling, and at run's default when it has none", () => {
+  it("logs at the Deployment's --log-level, in either spelling, and leaves run's default alone when it has none", () => {
     expect(deploymentLogLevel()).toBe('info');
     const dir = mkdtempSync(join(tmpdir(), 'bench-manifest-'));
     const file = join(dir, 'manager.yaml');
@@ -291,7 +291,7 @@ describe('deploymentProcessEnv', () => {
     writeFileSync(file, deployment(['run', '--log-level', 'error']));
     expect(deploymentLogLevel(file)).toBe('error');
     writeFileSync(file, deployment(['run']));
-    expect(deploymentLogLevel(file)).toBe('info');
+    expect(deploymentLogLevel(file)).toBeUndefined();
     rmSync(dir, { recursive: true });
   });
 });
